@@ -1,0 +1,130 @@
+"""Sentences for people, in English ("en") or Simplified Chinese ("zh").
+
+Cron sentences come from ``cron-descriptor``. Every function here returns *something*: a
+description is decoration, so a library error or a missing package degrades to a plain
+sentence quoting the expression instead of failing a page or a CLI listing.
+"""
+
+from __future__ import annotations
+
+import importlib
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+
+from horae.triggers.cron_parser import expand_alias
+
+_ZH_NAMES = {
+    "Monday": "星期一",
+    "Tuesday": "星期二",
+    "Wednesday": "星期三",
+    "Thursday": "星期四",
+    "Friday": "星期五",
+    "Saturday": "星期六",
+    "Sunday": "星期日",
+    "January": "一月",
+    "February": "二月",
+    "March": "三月",
+    "April": "四月",
+    "May": "五月",
+    "June": "六月",
+    "July": "七月",
+    "August": "八月",
+    "September": "九月",
+    "October": "十月",
+    "November": "十一月",
+    "December": "十二月",
+}
+
+# (seconds per unit, English singular, English plural, Chinese), largest first.
+_UNITS = (
+    (86_400, "day", "days", "天"),
+    (3_600, "hour", "hours", "小时"),
+    (60, "minute", "minutes", "分钟"),
+    (1, "second", "seconds", "秒"),
+)
+
+
+def normalize_locale(locale: object) -> str:
+    """'zh' for any Chinese tag (zh, zh_CN, zh-Hans...), else 'en'."""
+    if isinstance(locale, str) and locale.lower().replace("-", "_").startswith("zh"):
+        return "zh"
+    return "en"
+
+
+def describe_cron(expr: str, tz: str, locale: str) -> str:
+    language = normalize_locale(locale)
+    try:
+        sentence = _cron_sentence(expr, language)
+    except Exception:  # any failure of the optional library degrades to a quote
+        sentence = f"Cron 表达式 {expr!r}" if language == "zh" else f"Cron expression {expr!r}"
+    return f"{sentence} ({tz})"
+
+
+# cron-descriptor reads its translation file on every call; caching keeps describe() cheap
+# for listings that show the same few expressions many times.
+@lru_cache(maxsize=512)
+def _cron_sentence(expr: str, language: str) -> str:
+    library: Any = importlib.import_module("cron_descriptor")
+    if language == "zh":
+        # 24-hour times: the library's Chinese 12-hour form drops AM/PM ("12:00" for midnight).
+        options = library.Options(locale_code="zh_CN", use_24hour_time_format=True)
+    else:
+        options = library.Options(locale_code="en_US")
+    sentence = str(library.ExpressionDescriptor(expand_alias(expr), options).get_description())
+    if language == "zh":
+        # The library leaves weekday and month names in English in its Chinese output.
+        for english, chinese in _ZH_NAMES.items():
+            sentence = sentence.replace(english, chinese)
+    return sentence
+
+
+def describe_period(seconds: float, locale: str) -> str:
+    """ "Every 5 minutes" / "每 5 分钟"."""
+    zh = normalize_locale(locale) == "zh"
+    if seconds < 1 and float(seconds * 1000).is_integer():
+        amount = int(seconds * 1000)
+        return f"每 {amount} 毫秒" if zh else f"Every {amount} milliseconds"
+    if not float(seconds).is_integer():
+        amount_text = f"{seconds:g}"
+        return f"每 {amount_text} 秒" if zh else f"Every {amount_text} seconds"
+    parts: list[tuple[int, str, str, str]] = []
+    rest = int(seconds)
+    for size, singular, plural, chinese in _UNITS:
+        amount, rest = divmod(rest, size)
+        if amount:
+            parts.append((amount, singular, plural, chinese))
+    if zh:
+        if len(parts) == 1 and parts[0][0] == 1:
+            return f"每{parts[0][3]}"
+        return "每 " + " ".join(f"{amount} {chinese}" for amount, _, _, chinese in parts)
+    if len(parts) == 1 and parts[0][0] == 1:
+        return f"Every {parts[0][1]}"
+    words = [
+        f"{amount} {singular if amount == 1 else plural}" for amount, singular, plural, _ in parts
+    ]
+    return "Every " + " ".join(words)
+
+
+def format_instant(instant: float) -> str:
+    moment = datetime.fromtimestamp(instant, UTC)
+    text = moment.strftime("%Y-%m-%d %H:%M:%S")
+    if moment.microsecond:
+        text += f".{moment.microsecond:06d}".rstrip("0")
+    return text + " UTC"
+
+
+def describe_once(instant: float, locale: str) -> str:
+    try:
+        when = format_instant(instant)
+    except (OverflowError, ValueError, OSError):
+        when = f"{instant} (epoch seconds)"
+    if normalize_locale(locale) == "zh":
+        return f"在 {when} 执行一次"
+    return f"Once at {when}"
+
+
+def describe_any(parts: list[str], locale: str) -> str:
+    if normalize_locale(locale) == "zh":
+        return "以下任一：" + "；".join(parts)
+    return "Any of: " + "; ".join(parts)
