@@ -1,0 +1,32 @@
+"""Horae: a dynamic job scheduler. Schedules and runs live in a database; each fire runs once."""
+
+from horae.app import Horae
+from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
+from horae.models import Catchup, LogLine, Overlap, Policies, Run, RunState, Schedule
+from horae.tasks import Task
+from horae.triggers import any_of, at, cron, interval
+from horae.worker.context import Cancelled, Context
+
+__all__ = [
+    "Cancelled",
+    "Catchup",
+    "Conflict",
+    "Context",
+    "Horae",
+    "HoraeError",
+    "InvalidInput",
+    "LogLine",
+    "NotFound",
+    "Overlap",
+    "Policies",
+    "Run",
+    "RunState",
+    "Schedule",
+    "Task",
+    "any_of",
+    "at",
+    "cron",
+    "interval",
+    "__version__",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,149 @@
+"""``Horae``: configuration, store, task registry, and the parts that run in a process."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar, overload
+
+from horae.config import database_url
+from horae.errors import InvalidInput
+from horae.models import TaskInfo
+from horae.runs import RunManager
+from horae.schedules import ScheduleManager
+from horae.store import Store
+from horae.tasks import Mode, Task, TaskRegistry, make_task
+
+log = logging.getLogger("horae")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Horae:
+    """The object users hold.
+
+    ``Horae("sqlite:///horae.db")`` or ``Horae("postgresql://...")``; with no URL,
+    ``HORAE_DATABASE_URL`` or ``horae.toml`` decide, else ``sqlite:///horae.db``.
+    Nothing connects until the store is first used or :meth:`start` is called.
+    """
+
+    def __init__(self, database_url_: str | None = None, *, migrate: bool = True) -> None:
+        self.database_url = database_url(database_url_)
+        self.migrate = migrate
+        self.registry = TaskRegistry()
+        self.schedules = ScheduleManager(self)
+        self.runs = RunManager(self)
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        self._parts: list[Any] = []
+
+    # -- tasks -----------------------------------------------------------------------
+
+    @overload
+    def task(self, func: F, /) -> Task: ...
+
+    @overload
+    def task(
+        self,
+        name: str | None = None,
+        /,
+        *,
+        queue: str = "default",
+        retries: int = 0,
+        retry_backoff: float = 1.0,
+        timeout: float | None = None,
+        mode: Mode | None = None,
+        priority: int = 0,
+    ) -> Callable[[Callable[..., Any]], Task]: ...
+
+    def task(self, name: Any = None, /, **options: Any) -> Any:
+        """Register a task: ``@app.task``, ``@app.task("scan.nmap", queue="seg-a")``."""
+        if callable(name):
+            return self.registry.add(make_task(name, app=self))
+
+        def register(func: Callable[..., Any]) -> Task:
+            return self.registry.add(make_task(func, name=name, app=self, **options))
+
+        return register
+
+    def task_info(self, name: str) -> TaskInfo:
+        """A task's catalogue entry: from this process's code, else as workers advertise it."""
+        local = self.registry.get(name) if isinstance(name, str) else None
+        if local is not None:
+            return local.info()
+        if isinstance(name, str):
+            for info in self.store.tasks_list():
+                if info.name == name:
+                    return info
+        known = sorted({t.name for t in self.registry} | {t.name for t in self.store.tasks_list()})
+        raise InvalidInput("task", f"unknown task {name!r}; known tasks: "
+                                   f"{', '.join(known) or 'none (is a worker running?)'}")
+
+    # -- store -----------------------------------------------------------------------
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    store = Store(self.database_url)
+                    if self.migrate:
+                        store.migrate()
+                    self._store = store
+        return self._store
+
+    # -- running parts ---------------------------------------------------------------
+
+    def start(
+        self,
+        *,
+        scheduler: bool = True,
+        worker: bool = True,
+        queues: Sequence[str] = ("default",),
+        concurrency: int = 8,
+        **worker_options: Any,
+    ) -> None:
+        """Start a scheduler and/or a worker in background threads of this process."""
+        from horae.scheduler import Scheduler
+        from horae.worker.worker import Worker
+
+        self.store  # noqa: B018 - connect and migrate before any thread starts
+        if scheduler:
+            self._parts.append(Scheduler(self))
+        if worker:
+            self._parts.append(Worker(self, queues=queues, concurrency=concurrency,
+                                      **worker_options))
+        for part in self._parts:
+            part.start()
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop what :meth:`start` started (workers drain within ``grace`` s) and disconnect."""
+        from horae.worker.worker import Worker
+
+        for part in reversed(self._parts):
+            if isinstance(part, Worker):
+                part.stop(grace)
+            else:
+                part.stop()
+        self._parts.clear()
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+
+    @property
+    def scheduler(self) -> Any:
+        from horae.scheduler import Scheduler
+
+        return next((p for p in self._parts if isinstance(p, Scheduler)), None)
+
+    @property
+    def worker(self) -> Any:
+        from horae.worker.worker import Worker
+
+        return next((p for p in self._parts if isinstance(p, Worker)), None)
+
+    def __enter__(self) -> Horae:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,138 @@
+"""Misfire, catch-up, overlap and retry decisions as pure functions.
+
+Nothing here touches a clock or a database: the scheduler passes ``now`` (read from the
+database's clock) and the store passes what it knows about each due schedule.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import deque
+from dataclasses import dataclass, field
+
+from horae.models import Catchup, Overlap, Policies, RunState
+from horae.triggers import Trigger, next_in_window
+
+# A schedule that was down for a long time can owe millions of fires (every second for a
+# month). Rows are written for the most recent MAX_FIRES_PER_TICK of them; older ones are
+# only counted. After MAX_STEPS trigger steps the planner jumps close to ``now``.
+MAX_FIRES_PER_TICK = 1000
+MAX_STEPS = 100_000
+
+
+@dataclass(frozen=True)
+class DueSchedule:
+    """What the planner needs to know about one due schedule."""
+
+    id: str
+    trigger: Trigger
+    policies: Policies
+    next_fire_at: float
+    fires: int
+    waiting: int  # its runs that are scheduled/queued/retrying
+    running: int  # its runs that are running
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    fire_time: float
+    state: RunState  # queued/scheduled, skipped or missed
+    not_before: float
+
+
+@dataclass
+class FirePlan:
+    schedule_id: str
+    policies: Policies
+    runs: list[PlannedRun] = field(default_factory=list)
+    next_fire_at: float | None = None
+    cancel_active: bool = False
+    skipped_over: int = 0  # fires beyond MAX_FIRES_PER_TICK, passed over without a row
+
+    def count(self, *states: RunState) -> int:
+        return sum(1 for r in self.runs if r.state in states)
+
+
+def plan_fires(due: DueSchedule, now: float, rng: random.Random) -> FirePlan:
+    """Decide what each due fire of ``due`` becomes, and when the schedule fires next."""
+    pol = due.policies
+    plan = FirePlan(due.id, pol)
+    fires, plan.next_fire_at, plan.skipped_over = _due_fires(due, now)
+    decisions = _apply_catchup(fires, now, pol)
+    allowed = set(_apply_overlap([f for f, run in decisions if run], due, plan))
+    budget = None if pol.max_fires is None else max(0, pol.max_fires - due.fires)
+    for fire, run in decisions:
+        if not run:
+            plan.runs.append(PlannedRun(fire, RunState.MISSED, fire))
+        elif fire not in allowed:
+            plan.runs.append(PlannedRun(fire, RunState.SKIPPED, fire))
+        elif budget is None or budget > 0:
+            not_before = fire + (rng.uniform(0.0, pol.jitter) if pol.jitter > 0 else 0.0)
+            state = RunState.SCHEDULED if not_before > now else RunState.QUEUED
+            plan.runs.append(PlannedRun(fire, state, not_before))
+            budget = None if budget is None else budget - 1
+    if budget is not None and budget <= 0:
+        plan.next_fire_at = None
+    return plan
+
+
+def _due_fires(due: DueSchedule, now: float) -> tuple[list[float], float | None, int]:
+    """The due fire instants (<= now), the first one after now, and how many were dropped."""
+    pol = due.policies
+    recent: deque[float] = deque(maxlen=MAX_FIRES_PER_TICK)
+    dropped = steps = 0
+    jumped = False
+    t: float | None = due.next_fire_at
+    while t is not None and t <= now:
+        dropped += len(recent) == MAX_FIRES_PER_TICK
+        recent.append(t)
+        steps += 1
+        after = t
+        if steps >= MAX_STEPS and not jumped:
+            # Far behind with a dense trigger: nothing older than the catch-up horizon can
+            # run, so skip straight to it (those fires are not even counted).
+            span = max(pol.misfire_grace, pol.catchup_window if pol.catchup is Catchup.ALL else 0)
+            after, jumped = max(t, now - span), True
+        t = next_in_window(due.trigger, after, pol.start_at, pol.end_at)
+    return list(recent), t, dropped
+
+
+def _apply_catchup(fires: list[float], now: float, pol: Policies) -> list[tuple[float, bool]]:
+    """Pair each fire with whether it should run (True) or be recorded as missed (False)."""
+    on_time = [now - f <= pol.misfire_grace for f in fires]
+    if pol.catchup is Catchup.ALL:
+        return [(f, ok or now - f <= pol.catchup_window) for f, ok in zip(fires, on_time, strict=True)]
+    if pol.catchup is Catchup.NONE or any(on_time):
+        return list(zip(fires, on_time, strict=True))
+    # LATEST: every fire misfired; the newest one runs, the rest are missed.
+    return [(f, i == len(fires) - 1) for i, f in enumerate(fires)]
+
+
+def _apply_overlap(to_run: list[float], due: DueSchedule, plan: FirePlan) -> list[float]:
+    """Which of the fires that should run may run, given the schedule's earlier runs.
+
+    Overlap is judged against runs from earlier ticks: fires decided together in one tick
+    (a catch-up) do not block each other, except under ``queue_one``.
+    """
+    if not to_run:
+        return to_run
+    overlap = due.policies.overlap
+    if overlap is Overlap.ALLOW:
+        return to_run
+    if overlap is Overlap.CANCEL_PREVIOUS:
+        plan.cancel_active = due.waiting + due.running > 0
+        return to_run
+    if overlap is Overlap.QUEUE_ONE:
+        return [] if due.waiting > 0 else to_run[-1:]
+    return [] if due.waiting + due.running > 0 else to_run
+
+
+def retry_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Exponential backoff with equal jitter: half fixed, half random, never above ``cap``."""
+    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
+
+
+def first_fire(trigger: Trigger, now: float, pol: Policies) -> float | None:
+    """The first fire of a schedule created or resumed at ``now``: never in the past."""
+    return next_in_window(trigger, now - 1e-6, pol.start_at, pol.end_at)

@@ -1,0 +1,89 @@
+"""``app.runs``: ad-hoc runs, listing, cancel, retry, logs, and waiting for an outcome."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from horae.errors import InvalidInput
+from horae.instants import to_epoch
+from horae.models import TERMINAL_STATES, LogLine, Run, RunState
+from horae.schedules import validate_policies
+from horae.store import NewRun, RunFilter
+from horae.tasks import Task, validate_arguments
+
+if TYPE_CHECKING:
+    from horae.app import Horae
+
+
+class RunManager:
+    def __init__(self, app: Horae) -> None:
+        self._app = app
+
+    def create(
+        self,
+        task: str | Task,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        at: Any = None,
+        delay: float | None = None,
+        **policies: Any,
+    ) -> Run:
+        """Queue one run of ``task`` now, at ``at``, or after ``delay`` seconds."""
+        name = task.name if isinstance(task, Task) else task
+        info = self._app.task_info(name)
+        pol = validate_policies({"queue": info.queue, "retries": info.retries,
+                                 "timeout": info.timeout} | policies)
+        kwargs = dict(kwargs or {})
+        validate_arguments(name, info.schema, list(args), kwargs)
+        if at is not None and delay is not None:
+            raise InvalidInput("at", "give either at or delay, not both")
+        wait = 0.0
+        if delay is not None:
+            if not isinstance(delay, int | float) or delay < 0:
+                raise InvalidInput("delay", "must be a number of seconds >= 0")
+            wait = float(delay)
+        elif at is not None:
+            wait = max(0.0, to_epoch(at, "at") - self._app.store.now())
+        return self._app.store.runs_add([NewRun(
+            name, list(args), kwargs, pol.queue, pol.priority, delay=wait,
+            max_attempts=pol.retries + 1, retry_backoff=pol.retry_backoff,
+            retry_backoff_max=pol.retry_backoff_max, timeout=pol.timeout,
+        )])[0]
+
+    def get(self, run_id: int) -> Run:
+        return self._app.store.run_get(run_id)
+
+    def list(self, **filters: Any) -> list[Run]:
+        states = filters.pop("states", None) or ()
+        state = filters.pop("state", None)
+        if state:
+            states = (*states, state)
+        for s in states:
+            if s not in RunState.__members__.values():
+                raise InvalidInput("state", f"unknown state {s!r}; known: "
+                                            + ", ".join(x.value for x in RunState))
+        return self._app.store.run_list(RunFilter(states=tuple(states), **filters))
+
+    def cancel(self, run_id: int) -> Run:
+        return self._app.store.run_cancel(run_id)
+
+    def retry(self, run_id: int) -> Run:
+        return self._app.store.run_retry(run_id)
+
+    def logs(self, run_id: int, after_id: int = 0) -> list[LogLine]:
+        self._app.store.run_get(run_id)  # NotFound for an unknown run
+        return self._app.store.run_logs(run_id, after_id=after_id)
+
+    def wait(self, run_id: int, timeout: float = 60.0, interval: float = 0.05) -> Run:
+        """Block until the run reaches a terminal state; TimeoutError after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(run_id)
+            if run.state in TERMINAL_STATES:
+                return run
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"run {run_id} is still {run.state.value} after {timeout}s")
+            time.sleep(interval)

@@ -1,0 +1,152 @@
+"""The scheduler: a stateless loop over the database.
+
+Each pass turns due fires into runs (see ``Store.schedules_fire_due``), then, at most once
+per ``sweep_interval``, rescues runs whose lease expired and marks silent workers gone.
+Between passes it sleeps until the next due instant, or until told that a schedule
+changed (in-process signal, PostgreSQL NOTIFY, or SQLite's change counter). Any number of
+schedulers may run against one database: the store makes each fire happen once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from horae.models import Policies
+from horae.policies import DueSchedule, FirePlan, plan_fires
+from horae.store import DueRow
+from horae.store.rows import policies_from_json
+from horae.triggers import Trigger, trigger_from_dict
+from horae.wakeup import Waker
+
+if TYPE_CHECKING:
+    from horae.app import Horae
+
+log = logging.getLogger("horae.scheduler")
+
+
+class Scheduler:
+    def __init__(
+        self,
+        app: Horae,
+        *,
+        batch: int = 2000,
+        max_sleep: float = 1.0,
+        sweep_interval: float = 1.0,
+        worker_timeout: float = 60.0,
+        change_poll: float = 0.02,
+    ) -> None:
+        self.app = app
+        self.batch = batch
+        self.max_sleep = max_sleep
+        self.sweep_interval = sweep_interval
+        self.worker_timeout = worker_timeout
+        self.change_poll = change_poll
+        self._rng = random.Random()
+        self._parsed: dict[tuple[str, int], tuple[Trigger, Policies]] = {}
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._waker: Waker | None = None
+        self._last_mark = -1
+        self._last_sweep = 0.0
+        self.passes = 0  # completed passes: lets tests wait for "one more pass" without sleeping
+
+    def start(self) -> None:
+        store = self.app.store
+        sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
+        self._waker = Waker(
+            store.db, ["horae_schedules"],
+            poll=self._changed_elsewhere if sqlite_shared else None,
+            poll_interval=self.change_poll,
+        )
+        self._waker.start()
+        self._thread = threading.Thread(target=self._loop, name="horae-scheduler", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._waker is not None:
+            self._waker.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._waker is not None:
+            self._waker.stop()
+
+    def wake(self) -> None:
+        if self._waker is not None:
+            self._waker.set()
+
+    def _changed_elsewhere(self) -> bool:
+        mark = self.app.store.schedules_changed_mark()
+        changed, self._last_mark = mark != self._last_mark, mark
+        return changed
+
+    def _loop(self) -> None:
+        assert self._waker is not None
+        backoff = 0.1
+        while not self._stopping.is_set():
+            try:
+                delay = self.run_once()
+                backoff = 0.1
+            except Exception as exc:
+                log.warning("scheduler pass failed (%s); retrying in %.1fs", exc, backoff)
+                delay, backoff = backoff, min(backoff * 2, 5.0)
+            if delay > 0:
+                self._waker.wait(delay)
+
+    def run_once(self) -> float:
+        """One pass; returns how long to sleep before the next one."""
+        store = self.app.store
+        outcome = store.schedules_fire_due(self._plan, limit=self.batch)
+        if outcome.fires:
+            log.debug("fired %d (%d runs) for %d schedules", outcome.fires, outcome.runs_queued,
+                      outcome.schedules)
+        now_mono = time.monotonic()
+        if now_mono - self._last_sweep >= self.sweep_interval:
+            self._last_sweep = now_mono
+            rescued = store.runs_rescue()
+            if rescued:
+                log.warning("rescued %d runs whose lease expired", len(rescued))
+            store.workers_mark_gone(self.worker_timeout)
+        self.passes += 1
+        if outcome.schedules >= self.batch:
+            return 0.0  # more are due right now
+        next_due = store.schedules_next_due()
+        sleep = self.max_sleep
+        if next_due is not None:
+            sleep = min(sleep, max(0.0, next_due - store.now()))
+        return min(sleep, max(0.0, self.sweep_interval - (time.monotonic() - self._last_sweep)))
+
+    def _plan(self, rows: list[DueRow], now: float) -> list[FirePlan]:
+        if len(self._parsed) > 500_000:
+            self._parsed.clear()
+        plans = []
+        for row in rows:
+            key = (row.id, row.version)
+            parsed = self._parsed.get(key)
+            if parsed is None:
+                try:
+                    parsed = self._parsed[key] = (
+                        trigger_from_dict(_loads(row.trigger)), policies_from_json(row.policies)
+                    )
+                except Exception as exc:  # written by hand past validation: stop, loudly
+                    log.error("schedule %s has an unreadable trigger or policies (%s); it "
+                              "will not fire until it is fixed", row.id, exc)
+                    plans.append(FirePlan(row.id, Policies(), next_fire_at=None))
+                    continue
+            trigger, policies = parsed
+            due = DueSchedule(row.id, trigger, policies, row.next_fire_at, row.fires,
+                              row.waiting, row.running)
+            plans.append(plan_fires(due, now, self._rng))
+        return plans
+
+
+def _loads(text: str) -> dict[str, object]:
+    import json
+
+    data = json.loads(text)
+    assert isinstance(data, dict)
+    return data

@@ -1,0 +1,183 @@
+"""Creating and changing schedules at runtime, with validation before any write."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from horae.errors import InvalidInput
+from horae.instants import to_epoch
+from horae.models import Policies, Run, Schedule
+from horae.policies import first_fire
+from horae.store import NewRun
+from horae.tasks import Task, validate_arguments
+from horae.triggers import IntervalTrigger, Trigger, at, preview, trigger_from_dict
+
+if TYPE_CHECKING:
+    from horae.app import Horae
+
+_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
+_POLICIES = TypeAdapter(Policies)
+POLICY_NAMES = tuple(f.name for f in dataclasses.fields(Policies))
+_TIMING = {"start_at", "end_at"}
+
+
+def validate_policies(values: Mapping[str, Any]) -> Policies:
+    """Policies from user values; InvalidInput names the first bad field."""
+    data = dict(values)
+    for name in _TIMING:
+        if data.get(name) is not None:
+            data[name] = to_epoch(data[name], name)
+    unknown = set(data) - set(POLICY_NAMES)
+    if unknown:
+        raise InvalidInput(sorted(unknown)[0], f"unknown policy; known: {', '.join(POLICY_NAMES)}")
+    try:
+        pol = _POLICIES.validate_python(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise InvalidInput(".".join(str(p) for p in err["loc"]) or "policies", err["msg"]) \
+            from None
+    if pol.start_at is not None and pol.end_at is not None and pol.end_at <= pol.start_at:
+        raise InvalidInput("end_at", "must be after start_at")
+    if pol.retry_backoff_max < pol.retry_backoff:
+        raise InvalidInput("retry_backoff_max", "must be at least retry_backoff")
+    return pol
+
+
+def coerce_trigger(trigger: Trigger | Mapping[str, Any] | str, now: float) -> Trigger:
+    """A Trigger from a Trigger, its dict form, or "now"; intervals get an anchor."""
+    if isinstance(trigger, str):
+        if trigger != "now":
+            raise InvalidInput("trigger", "give a trigger object, its dict form, or 'now'")
+        trigger = at(now)
+    elif isinstance(trigger, Mapping):
+        trigger = trigger_from_dict(trigger)
+    elif not isinstance(trigger, Trigger):
+        raise InvalidInput("trigger", f"must be a trigger, not {type(trigger).__name__}")
+    if isinstance(trigger, IntervalTrigger) and trigger.anchor is None:
+        # Like APScheduler and cron, the first fire is one period after creation.
+        trigger = IntervalTrigger(trigger.seconds, anchor=now + trigger.seconds)
+    return trigger
+
+
+class ScheduleManager:
+    """``app.schedules``: add, update, pause, resume, remove, trigger now, preview."""
+
+    def __init__(self, app: Horae) -> None:
+        self._app = app
+
+    def add(
+        self,
+        id: str,
+        task: str | Task,
+        trigger: Trigger | Mapping[str, Any] | str,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        paused: bool = False,
+        description: str = "",
+        tags: Sequence[str] = (),
+        **policies: Any,
+    ) -> Schedule:
+        """Create a schedule; raises InvalidInput (nothing written) or Conflict (id taken)."""
+        if not isinstance(id, str) or not _ID.match(id):
+            raise InvalidInput("id", "1-200 characters: letters, digits and _ . : @ -, "
+                                     "starting with a letter or digit")
+        name = task.name if isinstance(task, Task) else task
+        info = self._app.task_info(name)
+        defaults: dict[str, Any] = {"queue": info.queue, "retries": info.retries,
+                                    "timeout": info.timeout}
+        schedule = Schedule(id=id, task=name, trigger={}, args=list(args),
+                            kwargs=dict(kwargs or {}), paused=bool(paused),
+                            description=str(description), tags=[str(t) for t in tags])
+        return self._app.store.schedule_add(
+            self._prepare(schedule, trigger, defaults | policies, fresh=True)
+        )
+
+    def update(
+        self, id: str, *, expected_version: int | None = None, **changes: Any
+    ) -> Schedule:
+        """Change any field; the schedule fires by its new definition from its next fire.
+
+        ``expected_version`` makes the write conditional (Conflict on a lost update).
+        """
+        current = self._app.store.schedule_get(id)
+        fields = {"task", "trigger", "args", "kwargs", "paused", "description", "tags"}
+        unknown = set(changes) - fields - set(POLICY_NAMES)
+        if unknown:
+            raise InvalidInput(sorted(unknown)[0], "not a field of a schedule")
+        pol = dataclasses.asdict(current.policies) | {
+            k: v for k, v in changes.items() if k in POLICY_NAMES
+        }
+        task = changes.get("task", current.task)
+        updated = dataclasses.replace(
+            current,
+            task=task.name if isinstance(task, Task) else task,
+            args=list(changes.get("args", current.args)),
+            kwargs=dict(changes.get("kwargs", current.kwargs)),
+            paused=bool(changes.get("paused", current.paused)),
+            description=str(changes.get("description", current.description)),
+            tags=[str(t) for t in changes.get("tags", current.tags)],
+        )
+        self._app.task_info(updated.task)
+        retime = "trigger" in changes or _TIMING & set(changes) or (
+            current.paused and not updated.paused
+        )
+        prepared = self._prepare(updated, changes.get("trigger", current.trigger), pol,
+                                 fresh=bool(retime))
+        return self._app.store.schedule_replace(prepared, expected_version=expected_version)
+
+    def _prepare(
+        self, s: Schedule, trigger: Any, policies: Mapping[str, Any], *, fresh: bool
+    ) -> Schedule:
+        """Validate everything; recompute next_fire_at from now when ``fresh``."""
+        pol = validate_policies(policies)
+        info = self._app.task_info(s.task)
+        validate_arguments(s.task, info.schema, s.args, s.kwargs)
+        now = self._app.store.now()
+        trig = coerce_trigger(trigger, now)
+        s = dataclasses.replace(s, trigger=trig.to_dict(), policies=pol)
+        if fresh:
+            s.next_fire_at = first_fire(trig, now, pol)
+            if s.next_fire_at is None:
+                raise InvalidInput("trigger", "never fires from now on (in the past, or "
+                                              "outside start_at/end_at)")
+        return s
+
+    def pause(self, id: str) -> Schedule:
+        return self.update(id, paused=True)
+
+    def resume(self, id: str) -> Schedule:
+        """Resume from now: fires missed while paused are not caught up."""
+        return self.update(id, paused=False)
+
+    def remove(self, id: str) -> None:
+        self._app.store.schedule_delete(id)
+
+    def get(self, id: str) -> Schedule:
+        return self._app.store.schedule_get(id)
+
+    def list(self, **filters: Any) -> list[Schedule]:
+        return self._app.store.schedule_list(**filters)
+
+    def trigger_now(self, id: str) -> Run:
+        """Queue one run of the schedule now, outside its trigger (origin ``manual``)."""
+        s = self._app.store.schedule_get(id)
+        p = s.policies
+        return self._app.store.runs_add([NewRun(
+            s.task, s.args, s.kwargs, p.queue, p.priority, schedule_id=s.id, origin="manual",
+            max_attempts=p.retries + 1, retry_backoff=p.retry_backoff,
+            retry_backoff_max=p.retry_backoff_max, timeout=p.timeout,
+        )])[0]
+
+    def preview(self, id: str, n: int = 10) -> list[datetime]:
+        """The next ``n`` fire times of a stored schedule."""
+        s = self._app.store.schedule_get(id)
+        trig = trigger_from_dict(s.trigger)
+        after = self._app.store.now() if s.next_fire_at is None else s.next_fire_at - 1e-6
+        return preview(trig, after, n, start_at=s.policies.start_at, end_at=s.policies.end_at)

@@ -1,0 +1,307 @@
+"""Thin I/O layer under the store: connections, transactions and dialect differences.
+
+The store writes SQL once, with ``:name`` parameters; this module adapts it to SQLite
+(stdlib ``sqlite3``) or PostgreSQL (``psycopg`` 3). Each thread gets its own connection,
+except in-memory SQLite, where one connection behind a lock is the only way to share data.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from importlib import resources
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from horae.errors import InvalidInput
+
+Row = dict[str, Any]
+Params = dict[str, Any] | Sequence[Any]
+
+
+class Tx:
+    """One transaction (or autocommit session) on one connection."""
+
+    def __init__(self, cursor: Any, adapt: Any) -> None:
+        self._cur = cursor
+        self._adapt = adapt
+        #: Channels to signal in this process once the transaction commits.
+        self.pending: set[str] = set()
+
+    def all(self, sql: str, params: Params | None = None) -> list[Row]:
+        self._cur.execute(self._adapt(sql), params or {})
+        if self._cur.description is None:
+            return []
+        return [dict(r) for r in self._cur.fetchall()]
+
+    def one(self, sql: str, params: Params | None = None) -> Row | None:
+        rows = self.all(sql, params)
+        return rows[0] if rows else None
+
+    def run(self, sql: str, params: Params | None = None) -> int:
+        self._cur.execute(self._adapt(sql), params or {})
+        return int(self._cur.rowcount)
+
+    def many(self, sql: str, seq: Sequence[Params]) -> None:
+        if seq:
+            self._cur.executemany(self._adapt(sql), seq)
+
+
+class Database(ABC):
+    """A database Horae can live in. Subclasses differ only in I/O and SQL dialect."""
+
+    dialect: str
+    url: str
+    #: SQL expression for the database clock, in UTC epoch seconds.
+    now_sql: str
+    #: Appended to a SELECT that claims rows, so concurrent claimers skip each other.
+    skip_locked: str
+
+    @abstractmethod
+    def in_list(self, column: str, param: str) -> str:
+        """SQL testing ``column`` against a list parameter."""
+
+    @abstractmethod
+    def list_param(self, values: Sequence[Any]) -> Any:
+        """Adapt a Python list for a parameter used with :meth:`in_list`."""
+
+    @contextmanager
+    @abstractmethod
+    def write(self) -> Iterator[Tx]:
+        """A transaction that holds the write lock (SQLite) or row locks (PostgreSQL)."""
+
+    @contextmanager
+    @abstractmethod
+    def read(self) -> Iterator[Tx]:
+        """A read-only session; each statement sees committed data."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close every connection this object opened."""
+
+    def subscribe(self, channel: str, callback: Callable[[], None]) -> None:
+        """Call ``callback`` after any commit in this process that signals ``channel``."""
+        self._subscribers.setdefault(channel, []).append(callback)
+
+    def unsubscribe(self, channel: str, callback: Callable[[], None]) -> None:
+        callbacks = self._subscribers.get(channel, [])
+        if callback in callbacks:
+            callbacks.remove(callback)
+
+    def _committed(self, tx: Tx) -> None:
+        for channel in tx.pending:
+            for callback in list(self._subscribers.get(channel, ())):
+                callback()
+
+    def migrate(self) -> int:
+        """Apply pending migrations in order; returns how many were applied."""
+        files = sorted(
+            (f for f in resources.files("horae.store.migrations").joinpath(self.dialect).iterdir()
+             if f.name.endswith(".sql")),
+            key=lambda f: f.name,
+        )
+        applied = 0
+        with self.write() as tx:
+            self._lock_migrations(tx)
+            tx.run("CREATE TABLE IF NOT EXISTS horae_schema_version (version INTEGER PRIMARY KEY)")
+            row = tx.one("SELECT max(version) AS v FROM horae_schema_version")
+            current = int(row["v"]) if row and row["v"] is not None else 0
+            for f in files:
+                version = int(f.name.split("_", 1)[0])
+                if version <= current:
+                    continue
+                for statement in f.read_text().split(";\n"):
+                    if statement.strip():
+                        tx.run(statement)
+                tx.run("INSERT INTO horae_schema_version (version) VALUES (:v)", {"v": version})
+                applied += 1
+        return applied
+
+    def _lock_migrations(self, tx: Tx) -> None:
+        """Serialise concurrent migrators; SQLite's write lock already does."""
+
+
+class SQLiteDatabase(Database):
+    dialect = "sqlite"
+    now_sql = "((julianday('now') - 2440587.5) * 86400.0)"
+    skip_locked = ""
+
+    def __init__(self, url: str, path: str) -> None:
+        self.url = url
+        self.path = path
+        self.memory = path in ("", ":memory:")
+        self._subscribers: dict[str, list[Callable[[], None]]] = {}
+        self._local = threading.local()
+        self._shared: sqlite3.Connection | None = None
+        self._lock = threading.RLock()
+        self._all: list[sqlite3.Connection] = []
+
+    def in_list(self, column: str, param: str) -> str:
+        return f"{column} IN (SELECT value FROM json_each(:{param}))"
+
+    def list_param(self, values: Sequence[Any]) -> Any:
+        import json
+
+        return json.dumps(list(values))
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path or ":memory:", isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA busy_timeout = 30000")
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        if self.memory:
+            with self._lock:
+                if self._shared is None:
+                    self._shared = self._connect()
+                yield self._shared
+            return
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._connect()
+        yield conn
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._connection() as conn:
+            cur = conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            tx = Tx(cur, _same)
+            try:
+                yield tx
+            except BaseException:
+                conn.rollback()
+                raise
+            conn.commit()
+        self._committed(tx)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._connection() as conn:
+            yield Tx(conn.cursor(), _same)
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+            self._shared = None
+        self._local = threading.local()
+
+
+class PostgresDatabase(Database):
+    dialect = "postgres"
+    now_sql = "extract(epoch from clock_timestamp())::float8"
+    skip_locked = " FOR UPDATE SKIP LOCKED"
+
+    def __init__(self, url: str) -> None:
+        try:
+            import psycopg  # noqa: F401
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise InvalidInput(
+                "database_url", "PostgreSQL needs psycopg: pip install 'horae[postgres]'"
+            ) from exc
+        self.url = url
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[Any] = []
+        self._subscribers: dict[str, list[Callable[[], None]]] = {}
+
+    def in_list(self, column: str, param: str) -> str:
+        return f"{column} = ANY(:{param})"
+
+    def list_param(self, values: Sequence[Any]) -> Any:
+        return list(values)
+
+    def connect(self, autocommit: bool = True) -> Any:
+        """A new connection of this database (also used for LISTEN)."""
+        import psycopg
+        from psycopg.rows import dict_row
+
+        conn = psycopg.connect(self.url, autocommit=autocommit, row_factory=dict_row)
+        with self._lock:
+            self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        import psycopg
+
+        conn = getattr(self._local, "conn", None)
+        if conn is None or conn.closed or conn.broken:
+            conn = self._local.conn = self.connect()
+        try:
+            yield conn
+        except psycopg.OperationalError:
+            # The server went away or restarted: drop the connection so the next call
+            # reconnects; the caller's loop decides how long to back off.
+            conn.close()
+            self._local.conn = None
+            raise
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self._connection() as conn, conn.transaction(), conn.cursor() as cur:
+            tx = Tx(cur, _pg_params)
+            yield tx
+        self._committed(tx)
+
+    @contextmanager
+    def read(self) -> Iterator[Tx]:
+        with self._connection() as conn, conn.cursor() as cur:
+            yield Tx(cur, _pg_params)
+
+    def _lock_migrations(self, tx: Tx) -> None:
+        tx.run("SELECT pg_advisory_xact_lock(727716)")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def _same(sql: str) -> str:
+    return sql
+
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+_pg_cache: dict[str, str] = {}
+
+
+def _pg_params(sql: str) -> str:
+    """``:name`` -> ``%(name)s`` (psycopg's style), leaving ``::type`` casts alone."""
+    out = _pg_cache.get(sql)
+    if out is None:
+        out = _pg_cache[sql] = _PARAM.sub(r"%(\1)s", sql)
+    return out
+
+
+def open_database(url: str) -> Database:
+    """``sqlite:///path.db``, ``sqlite:///:memory:``, ``postgresql://...``."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(url[len("sqlite://"):])
+        path = path[1:] if path.startswith("/") else path
+        if path.startswith("/:memory:") or path in ("", ":memory:"):
+            path = ":memory:"
+        return SQLiteDatabase(url, path)
+    if parsed.scheme in ("postgres", "postgresql", "postgresql+psycopg"):
+        return PostgresDatabase(url.replace("postgresql+psycopg", "postgresql", 1))
+    raise InvalidInput(
+        "database_url", f"unsupported scheme {parsed.scheme!r}: use sqlite:/// or postgresql://"
+    )

@@ -1,0 +1,100 @@
+"""Mapping between table rows and model objects (JSON columns, booleans, enums)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import fields
+from typing import Any
+
+from horae.models import (
+    Catchup,
+    LogLine,
+    Overlap,
+    Policies,
+    Run,
+    RunState,
+    Schedule,
+    TaskInfo,
+    WorkerInfo,
+)
+
+SCHEDULE_COLUMNS = tuple(
+    f.name for f in fields(Schedule)
+)
+RUN_COLUMNS = tuple(f.name for f in fields(Run))
+LOG_COLUMNS = ("id", "run_id", "ts", "level", "message")
+WORKER_COLUMNS = tuple(f.name for f in fields(WorkerInfo))
+TASK_COLUMNS = (*(f.name for f in fields(TaskInfo)), "updated_at")
+
+_RUN_JSON = ("args", "kwargs", "result")
+
+
+def dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def policies_from_json(text: str) -> Policies:
+    data = json.loads(text)
+    data["catchup"] = Catchup(data.get("catchup", "latest"))
+    data["overlap"] = Overlap(data.get("overlap", "skip"))
+    known = {f.name for f in fields(Policies)}
+    return Policies(**{k: v for k, v in data.items() if k in known})
+
+
+def policies_to_json(p: Policies) -> str:
+    return dumps({f.name: getattr(p, f.name) for f in fields(Policies)})
+
+
+def schedule_from_row(row: dict[str, Any]) -> Schedule:
+    data = dict(row)
+    data["trigger"] = json.loads(data["trigger"])
+    data["args"] = json.loads(data["args"])
+    data["kwargs"] = json.loads(data["kwargs"])
+    data["tags"] = json.loads(data["tags"])
+    data["policies"] = policies_from_json(data["policies"])
+    data["paused"] = bool(data["paused"])
+    return Schedule(**data)
+
+
+def schedule_to_row(s: Schedule) -> dict[str, Any]:
+    row = {name: getattr(s, name) for name in SCHEDULE_COLUMNS}
+    row["trigger"] = dumps(s.trigger)
+    row["args"] = dumps(s.args)
+    row["kwargs"] = dumps(s.kwargs)
+    row["tags"] = dumps(s.tags)
+    row["policies"] = policies_to_json(s.policies)
+    row["paused"] = int(s.paused)
+    return row
+
+
+def run_from_row(row: dict[str, Any]) -> Run:
+    data = dict(row)
+    for key in _RUN_JSON:
+        value = data[key]
+        data[key] = json.loads(value) if value is not None else None
+    data["args"] = data["args"] or []
+    data["kwargs"] = data["kwargs"] or {}
+    data["state"] = RunState(data["state"])
+    data["cancel_requested"] = bool(data["cancel_requested"])
+    return Run(**data)
+
+
+def log_from_row(row: dict[str, Any]) -> LogLine:
+    return LogLine(**row)
+
+
+def worker_from_row(row: dict[str, Any]) -> WorkerInfo:
+    data = dict(row)
+    data["queues"] = json.loads(data["queues"])
+    data["labels"] = json.loads(data["labels"])
+    return WorkerInfo(**data)
+
+
+def task_from_row(row: dict[str, Any]) -> TaskInfo:
+    data = {k: v for k, v in row.items() if k != "updated_at"}
+    data["schema"] = json.loads(data["schema"])
+    return TaskInfo(**data)
+
+
+def columns(names: tuple[str, ...], prefix: str = "") -> str:
+    return ", ".join(f"{prefix}{n}" for n in names)

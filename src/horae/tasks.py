@@ -1,0 +1,213 @@
+"""Tasks: code a worker may run, registered by name on an app; their argument schemas.
+
+Only registered tasks can be scheduled or run. A task's JSON Schema is derived from its
+signature once, advertised by workers, and used to validate arguments before any write,
+also in processes that do not have the task's code.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+import jsonschema
+from pydantic import TypeAdapter
+from pydantic.errors import PydanticSchemaGenerationError, PydanticUserError
+
+from horae.errors import InvalidInput
+from horae.models import TaskInfo
+
+if TYPE_CHECKING:
+    from horae.app import Horae
+    from horae.models import Run
+
+Mode = Literal["async", "thread", "process"]
+MODES: tuple[Mode, ...] = ("async", "thread", "process")
+
+
+@dataclass(eq=False)
+class Task:
+    """A registered task. Calling it runs the function here and now, like a plain call."""
+
+    name: str
+    func: Callable[..., Any]
+    app: Horae | None = None
+    queue: str = "default"
+    retries: int = 0
+    retry_backoff: float = 1.0
+    timeout: float | None = None
+    mode: Mode = "thread"
+    priority: int = 0
+    schema: dict[str, Any] = field(default_factory=dict)
+    wants_ctx: bool = False
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.func(*args, **kwargs)
+
+    @property
+    def doc(self) -> str:
+        return inspect.getdoc(self.func) or ""
+
+    def info(self) -> TaskInfo:
+        return TaskInfo(self.name, self.schema, self.queue, self.mode, self.doc, self.retries,
+                        self.timeout)
+
+    def run_now(self, *args: Any, **kwargs: Any) -> Run:
+        """Queue one run of this task now; returns the run record."""
+        return self._app().runs.create(self.name, args=list(args), kwargs=kwargs)
+
+    def run_at(self, when: Any, *args: Any, **kwargs: Any) -> Run:
+        """Queue one run at ``when`` (aware datetime, epoch seconds or ISO-8601 string)."""
+        return self._app().runs.create(self.name, args=list(args), kwargs=kwargs, at=when)
+
+    def _app(self) -> Horae:
+        if self.app is None:
+            raise RuntimeError(f"task {self.name!r} is not registered on an app")
+        return self.app
+
+
+class TaskRegistry:
+    """The tasks of one app, by name."""
+
+    def __init__(self) -> None:
+        self._tasks: dict[str, Task] = {}
+
+    def add(self, task: Task) -> Task:
+        if task.name in self._tasks and self._tasks[task.name].func is not task.func:
+            raise ValueError(f"a different task is already registered as {task.name!r}")
+        if task.mode not in MODES:
+            raise InvalidInput("mode", f"must be one of {', '.join(MODES)}, not {task.mode!r}")
+        if task.mode == "async" and not inspect.iscoroutinefunction(task.func):
+            raise InvalidInput("mode", f"task {task.name!r} is not a coroutine function")
+        if task.mode != "async" and inspect.iscoroutinefunction(task.func):
+            raise InvalidInput("mode", f"coroutine task {task.name!r} must use mode='async'")
+        self._tasks[task.name] = task
+        return task
+
+    def get(self, name: str) -> Task | None:
+        return self._tasks.get(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tasks
+
+    def __iter__(self) -> Any:
+        return iter(sorted(self._tasks.values(), key=lambda t: t.name))
+
+    def __len__(self) -> int:
+        return len(self._tasks)
+
+
+def make_task(
+    func: Callable[..., Any],
+    *,
+    name: str | None = None,
+    mode: Mode | None = None,
+    **options: Any,
+) -> Task:
+    """Build a Task from a function: its name, mode and argument schema."""
+    schema, wants_ctx = signature_schema(func)
+    if mode is None:
+        mode = "async" if inspect.iscoroutinefunction(func) else "thread"
+    task_name = name or f"{func.__module__}.{func.__qualname__}"
+    return Task(task_name, func, mode=mode, schema=schema, wants_ctx=wants_ctx, **options)
+
+
+def signature_schema(func: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
+    """JSON Schema of a function's keyword arguments, and whether it takes ``ctx``."""
+    sig = inspect.signature(func)
+    props: dict[str, Any] = {}
+    required: list[str] = []
+    extra = False
+    wants_ctx = False
+    for p in sig.parameters.values():
+        if p.name == "ctx" or _is_context(p.annotation):
+            wants_ctx = True
+            continue
+        if p.kind is p.VAR_KEYWORD:
+            extra = True
+            continue
+        if p.kind is p.VAR_POSITIONAL:
+            continue
+        props[p.name] = _annotation_schema(p.annotation)
+        if p.default is p.empty:
+            required.append(p.name)
+        else:
+            default = p.default
+            if _is_json(default):
+                props[p.name]["default"] = default
+    schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": extra}
+    if required:
+        schema["required"] = required
+    return schema, wants_ctx
+
+
+def _is_context(annotation: Any) -> bool:
+    from horae.worker.context import Context
+
+    return annotation is Context or annotation == "Context" or annotation == "horae.Context"
+
+
+def _annotation_schema(annotation: Any) -> dict[str, Any]:
+    if annotation is inspect.Parameter.empty or isinstance(annotation, str):
+        return {}
+    try:
+        schema = TypeAdapter(annotation).json_schema()
+    except (PydanticSchemaGenerationError, PydanticUserError, TypeError):
+        return {}
+    schema.pop("title", None)
+    return dict(schema)
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def bind_arguments(
+    schema: Mapping[str, Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Name positional ``args`` after the schema's properties, in order."""
+    names = list(schema.get("properties", {}))
+    if len(args) > len(names):
+        raise InvalidInput("args", f"takes at most {len(names)} positional arguments, got {len(args)}")
+    bound = dict(zip(names, args, strict=False))
+    for key in kwargs:
+        if key in bound:
+            raise InvalidInput(f"kwargs.{key}", "given both by position and by name")
+    return bound | dict(kwargs)
+
+
+def validate_arguments(
+    task_name: str, schema: Mapping[str, Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> None:
+    """Raise InvalidInput unless the arguments are JSON and fit the task's schema."""
+    for where, value in (("args", args), ("kwargs", kwargs)):
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(where, f"must be JSON (numbers, strings, lists, objects): {exc}") \
+                from None
+        if where == "args" and not isinstance(value, list | tuple):
+            raise InvalidInput("args", "must be a list")
+        if where == "kwargs" and not isinstance(value, Mapping):
+            raise InvalidInput("kwargs", "must be an object")
+    bound = bind_arguments(schema, args, kwargs)
+    validator = jsonschema.Draft202012Validator(dict(schema))
+    error = jsonschema.exceptions.best_match(validator.iter_errors(bound))
+    if error is not None:
+        path = ".".join(str(p) for p in error.absolute_path)
+        if error.validator == "required" or error.validator == "additionalProperties":
+            path = ""
+        raise InvalidInput(f"kwargs{'.' + path if path else ''}",
+                           f"{error.message} (task {task_name!r})")
+
+
+def is_finite_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,1 @@
+"""Workers: lease runs from queues, execute them, report every state change, fenced."""

@@ -1,0 +1,80 @@
+"""The child process of a ``process``-mode run.
+
+Speaks JSON lines only (never pickle): the parent writes one request on stdin; the child
+writes ``{"log": ...}``, ``{"progress": ...}`` and finally ``{"result": ...}`` or
+``{"error": ..., "traceback": ...}`` on the original stdout. The function is found through
+the registry entry the parent already holds (its module and qualified name), never through
+a name taken from user input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import threading
+import traceback
+from typing import Any, TextIO
+
+from horae.models import Run, RunState
+from horae.worker.context import Context, LogCapture, RunTracker, bind
+
+
+class _Pipe:
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._lock = threading.Lock()
+
+    def send(self, message: dict[str, Any]) -> None:
+        line = json.dumps(message, allow_nan=False)
+        with self._lock:
+            self._out.write(line + "\n")
+            self._out.flush()
+
+
+class _StreamingTracker(RunTracker):
+    """Forwards logs and progress to the parent as they happen."""
+
+    pipe: _Pipe
+
+    def log(self, level: str, message: str) -> None:
+        self.pipe.send({"log": [level, message]})
+
+    def set_progress(self, fraction: float | None, message: str | None) -> None:
+        self.pipe.send({"progress": [fraction, message]})
+
+
+def resolve(module: str, qualname: str) -> Any:
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return getattr(target, "func", target)
+
+
+def main() -> int:
+    pipe = _Pipe(sys.stdout)
+    request = json.loads(sys.stdin.readline())
+    run = Run(id=request["run_id"], task=request["task"], state=RunState.RUNNING,
+              attempt=request["attempt"], schedule_id=request.get("schedule_id"),
+              fire_time=request.get("fire_time"), shard_index=request.get("shard_index"),
+              shard_total=request.get("shard_total"))
+    tracker = _StreamingTracker(run)
+    tracker.pipe = pipe
+    LogCapture.install()
+    bind(tracker)
+    try:
+        func = resolve(request["module"], request["qualname"])
+        kwargs = dict(request["kwargs"])
+        if request.get("wants_ctx"):
+            kwargs["ctx"] = Context(tracker, request["worker_id"])
+        result = func(*request["args"], **kwargs)
+        LogCapture.finish(tracker)
+        pipe.send({"result": result})
+    except BaseException as exc:  # the parent records every failure, whatever its kind
+        LogCapture.finish(tracker)
+        pipe.send({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

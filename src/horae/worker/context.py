@@ -1,0 +1,183 @@
+"""What a running task sees: ``ctx`` with its run, progress, logs and cancellation.
+
+Log capture: while a run executes, records of any logger and ``print`` output in that
+run's thread or asyncio task are routed to the run (a context variable says which run).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import io
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any, TextIO
+
+from horae.models import LogLine, Run
+
+_current: contextvars.ContextVar[RunTracker | None] = contextvars.ContextVar(
+    "horae_current_run", default=None
+)
+MAX_LOG_LINE = 8000
+
+
+class Cancelled(Exception):
+    """Raised by :meth:`Context.check_cancelled` when the run was asked to stop."""
+
+
+@dataclass
+class RunTracker:
+    """Mutable, thread-safe state of one executing run, flushed by the worker."""
+
+    run: Run
+    logs: list[LogLine] = field(default_factory=list)
+    progress: tuple[float | None, str | None] | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def log(self, level: str, message: str) -> None:
+        with self.lock:
+            self.logs.append(LogLine(self.run.id, time.time(), level, message[:MAX_LOG_LINE]))
+
+    def set_progress(self, fraction: float | None, message: str | None) -> None:
+        with self.lock:
+            self.progress = (fraction, message)
+
+    def take(self) -> tuple[list[LogLine], tuple[float | None, str | None] | None]:
+        with self.lock:
+            logs, self.logs = self.logs, []
+            progress, self.progress = self.progress, None
+        return logs, progress
+
+
+class Context:
+    """Handed to tasks that declare a ``ctx`` parameter."""
+
+    def __init__(self, tracker: RunTracker, worker_id: str) -> None:
+        self._tracker = tracker
+        run = tracker.run
+        self.run_id = run.id
+        self.attempt = run.attempt
+        self.task = run.task
+        self.schedule_id = run.schedule_id
+        self.fire_time = run.fire_time
+        self.shard_index = run.shard_index
+        self.shard_total = run.shard_total
+        self.worker_id = worker_id
+        self.logger = logging.getLogger(f"horae.task.{run.task}")
+
+    def progress(self, fraction: float | None, message: str | None = None) -> None:
+        """Report progress: ``fraction`` in [0, 1] (None when unknown) and a short message."""
+        if fraction is not None:
+            fraction = min(1.0, max(0.0, float(fraction)))
+        self._tracker.set_progress(fraction, message)
+
+    @property
+    def cancelled(self) -> bool:
+        """True once cancellation or a timeout was asked; sync tasks should return early."""
+        return self._tracker.cancel.is_set()
+
+    def check_cancelled(self) -> None:
+        if self.cancelled:
+            raise Cancelled(f"run {self.run_id} was cancelled")
+
+
+def current_tracker() -> RunTracker | None:
+    return _current.get()
+
+
+def bind(tracker: RunTracker | None) -> contextvars.Token[RunTracker | None]:
+    return _current.set(tracker)
+
+
+def unbind(token: contextvars.Token[RunTracker | None]) -> None:
+    _current.reset(token)
+
+
+class _RunLogHandler(logging.Handler):
+    def emit(self, record: logging.LogRecord) -> None:
+        tracker = _current.get()
+        if tracker is not None:
+            try:
+                tracker.log(record.levelname, self.format(record))
+            except Exception:  # a broken record must not break the task
+                self.handleError(record)
+
+
+class _PrintRouter(io.TextIOBase):
+    """Stands in for sys.stdout/stderr: a run's prints go to its log, others pass through."""
+
+    def __init__(self, target: TextIO, level: str) -> None:
+        self._target = target
+        self._level = level
+        self._partial: dict[int, str] = {}
+
+    def write(self, text: str) -> int:
+        tracker = _current.get()
+        if tracker is None:
+            return self._target.write(text)
+        key = id(tracker)
+        buffered = self._partial.pop(key, "") + text
+        *lines, rest = buffered.split("\n")
+        for line in lines:
+            tracker.log(self._level, line)
+        if rest:
+            self._partial[key] = rest
+        return len(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def flush_run(self, tracker: RunTracker) -> None:
+        rest = self._partial.pop(id(tracker), "")
+        if rest:
+            tracker.log(self._level, rest)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+class LogCapture:
+    """Installs the handler and print routers for a worker's lifetime (reference counted)."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _handler: _RunLogHandler | None = None
+    _saved: tuple[TextIO, TextIO] | None = None
+
+    @classmethod
+    def install(cls) -> None:
+        with cls._lock:
+            cls._users += 1
+            if cls._users > 1:
+                return
+            cls._handler = _RunLogHandler()
+            cls._handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            root = logging.getLogger()
+            root.addHandler(cls._handler)
+            if root.level > logging.INFO or root.level == logging.NOTSET:
+                logging.getLogger("horae.task").setLevel(logging.INFO)
+            cls._saved = (sys.stdout, sys.stderr)
+            sys.stdout = _PrintRouter(sys.stdout, "INFO")  # type: ignore[assignment]
+            sys.stderr = _PrintRouter(sys.stderr, "ERROR")  # type: ignore[assignment]
+
+    @classmethod
+    def uninstall(cls) -> None:
+        with cls._lock:
+            cls._users -= 1
+            if cls._users > 0:
+                return
+            if cls._handler is not None:
+                logging.getLogger().removeHandler(cls._handler)
+            if cls._saved is not None:
+                sys.stdout, sys.stderr = cls._saved
+            cls._handler, cls._saved = None, None
+
+    @staticmethod
+    def finish(tracker: RunTracker) -> None:
+        """Flush a run's unterminated print line into its log."""
+        for stream in (sys.stdout, sys.stderr):
+            if isinstance(stream, _PrintRouter):
+                stream.flush_run(tracker)

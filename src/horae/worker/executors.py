@@ -1,0 +1,206 @@
+"""Ways to execute a run: on an event loop, in a thread pool, or in a child process.
+
+What each mode can enforce, honestly:
+- ``async``: cancellation and timeouts interrupt the coroutine at its next ``await``.
+- ``thread``: Python cannot stop a thread. A timeout or cancel marks the run at once and
+  sets ``ctx.cancelled``; the thread keeps its pool slot until the function returns.
+- ``process``: a child process per run; a timeout or cancel kills it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from horae.tasks import Task
+from horae.worker.context import Context, LogCapture, RunTracker, bind, unbind
+
+
+@dataclass
+class Outcome:
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+
+
+@dataclass
+class Execution:
+    """One claimed run while this worker executes it."""
+
+    task: Task
+    tracker: RunTracker
+    worker_id: str
+    deadline: float | None = None  # time.monotonic() value
+    stop_reason: str | None = None  # "cancel", "timeout" or "drain" once we asked it to stop
+    recorded: bool = False  # its outcome was written (or it was released)
+    stopper: Callable[[], None] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def run_id(self) -> int:
+        return self.tracker.run.id
+
+    def ask_to_stop(self, reason: str) -> None:
+        with self.lock:
+            if self.stop_reason is None:
+                self.stop_reason = reason
+            stopper = self.stopper
+        self.tracker.cancel.set()
+        if stopper is not None:
+            stopper()
+
+    def call_kwargs(self) -> dict[str, Any]:
+        run = self.tracker.run
+        kwargs = dict(run.kwargs)
+        if self.task.wants_ctx:
+            kwargs["ctx"] = Context(self.tracker, self.worker_id)
+        return kwargs
+
+
+def _failure(exc: BaseException) -> Outcome:
+    return Outcome(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+
+
+class Executors:
+    """Owns the thread pool and the event loop thread; runs an Execution in its mode."""
+
+    def __init__(self, concurrency: int) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="horae-run")
+        self._loop = asyncio.new_event_loop()
+        self._loop_thread = threading.Thread(
+            target=self._loop.run_forever, name="horae-async", daemon=True
+        )
+        self._loop_thread.start()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._loop_thread.join(timeout=5)
+
+    def submit(self, ex: Execution, done: Callable[[Execution, Outcome], None]) -> None:
+        mode = ex.task.mode
+        if mode == "async":
+            self._submit_async(ex, done)
+            return
+        target = self._run_thread if mode == "thread" else self._run_process
+        future: Future[Outcome] = self._pool.submit(target, ex)
+        future.add_done_callback(lambda f: done(ex, _result_of(f)))
+
+    # -- thread ----------------------------------------------------------------------
+
+    @staticmethod
+    def _run_thread(ex: Execution) -> Outcome:
+        token = bind(ex.tracker)
+        try:
+            result = ex.task.func(*ex.tracker.run.args, **ex.call_kwargs())
+            return Outcome(result=result)
+        except BaseException as exc:
+            return _failure(exc)
+        finally:
+            LogCapture.finish(ex.tracker)
+            unbind(token)
+
+    # -- async -----------------------------------------------------------------------
+
+    def _submit_async(self, ex: Execution, done: Callable[[Execution, Outcome], None]) -> None:
+        async def runner() -> Outcome:
+            token = bind(ex.tracker)
+            try:
+                coro = ex.task.func(*ex.tracker.run.args, **ex.call_kwargs())
+                return Outcome(result=await coro)
+            except asyncio.CancelledError as exc:
+                return Outcome(error=f"cancelled ({ex.stop_reason or 'by the worker'})",
+                               traceback="".join(traceback.format_exception(exc)))
+            except BaseException as exc:
+                return _failure(exc)
+            finally:
+                LogCapture.finish(ex.tracker)
+                unbind(token)
+
+        def start() -> None:
+            task = self._loop.create_task(runner())
+            with ex.lock:
+                ex.stopper = lambda: self._loop.call_soon_threadsafe(task.cancel)
+                stop_now = ex.stop_reason is not None
+            if stop_now:
+                task.cancel()
+            task.add_done_callback(lambda t: done(ex, _result_of(t)))
+
+        self._loop.call_soon_threadsafe(start)
+
+    # -- process ---------------------------------------------------------------------
+
+    @staticmethod
+    def _run_process(ex: Execution) -> Outcome:
+        func, run = ex.task.func, ex.tracker.run
+        if func.__module__ == "__main__":
+            return Outcome(error="process mode needs the task defined in an importable module, "
+                                 "not in __main__")
+        request = {
+            "module": func.__module__, "qualname": func.__qualname__, "task": run.task,
+            "run_id": run.id, "attempt": run.attempt, "args": run.args, "kwargs": run.kwargs,
+            "schedule_id": run.schedule_id, "fire_time": run.fire_time,
+            "shard_index": run.shard_index, "shard_total": run.shard_total,
+            "wants_ctx": ex.task.wants_ctx, "worker_id": ex.worker_id,
+        }
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "horae.worker.child"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        )
+        with ex.lock:
+            ex.stopper = proc.kill
+            stop_now = ex.stop_reason is not None
+        if stop_now:
+            proc.kill()
+        assert proc.stdin is not None and proc.stdout is not None
+        try:
+            proc.stdin.write(json.dumps(request) + "\n")
+            proc.stdin.close()
+        except BrokenPipeError:
+            pass
+        outcome: Outcome | None = None
+        for line in proc.stdout:
+            outcome = _child_message(ex.tracker, line) or outcome
+        code = proc.wait()
+        if outcome is None:
+            why = f"killed ({ex.stop_reason})" if ex.stop_reason else f"exited with code {code}"
+            outcome = Outcome(error=f"child process {why} before reporting a result")
+        return outcome
+
+
+def _child_message(tracker: RunTracker, line: str) -> Outcome | None:
+    try:
+        message = json.loads(line)
+    except ValueError:
+        message = None
+    if not isinstance(message, dict):
+        tracker.log("ERROR", line.rstrip("\n"))
+        return None
+    if "log" in message:
+        tracker.log(*message["log"])
+    elif "progress" in message:
+        tracker.set_progress(*message["progress"])
+    elif "result" in message:
+        return Outcome(result=message["result"])
+    elif "error" in message:
+        return Outcome(error=message["error"], traceback=message.get("traceback"))
+    return None
+
+
+def _result_of(future: Any) -> Outcome:
+    try:
+        outcome = future.result()
+    except BaseException as exc:  # cancelled future, or a bug in the runner itself
+        return Outcome(error=f"{type(exc).__name__}: {exc}")
+    assert isinstance(outcome, Outcome)
+    return outcome

@@ -1,0 +1,278 @@
+"""The worker: claims runs from its queues, executes them, heartbeats, drains on stop.
+
+Loops:
+- claim: while there are free slots, claim eligible runs in one statement and start them;
+  otherwise sleep until woken (a slot freed, a run queued here, PostgreSQL NOTIFY, or the
+  poll interval for SQLite shared with other processes).
+- heartbeat: flushes logs and progress, renews leases, acts on cancel requests and
+  enforces timeouts.
+Every write about a run is fenced on (run, attempt, this worker) by the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import secrets
+import socket
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from horae.models import RunState, WorkerInfo
+from horae.policies import retry_delay
+from horae.wakeup import Waker
+from horae.worker.context import LogCapture, RunTracker
+from horae.worker.executors import Execution, Executors, Outcome
+
+if TYPE_CHECKING:
+    from horae.app import Horae
+    from horae.models import Run
+
+log = logging.getLogger("horae.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        app: Horae,
+        *,
+        queues: Sequence[str] = ("default",),
+        concurrency: int = 8,
+        name: str | None = None,
+        lease: float = 30.0,
+        poll_interval: float | None = None,
+        flush_interval: float = 0.25,
+        labels: dict[str, str] | None = None,
+        grace: float = 30.0,
+    ) -> None:
+        self.app = app
+        self.queues = list(queues)
+        self.concurrency = concurrency
+        self.stable_identity = name is not None
+        self.id = name or f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self.flush_interval = flush_interval
+        self.labels = labels or {}
+        self.grace = grace
+        self._active: dict[int, Execution] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._rng = random.Random()
+        self._executors: Executors | None = None
+        self._waker: Waker | None = None
+        self.started = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        store = self.app.store
+        LogCapture.install()
+        self._executors = Executors(self.concurrency)
+        info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.queues,
+                          self.concurrency, self.labels)
+        store.worker_register(info, [t.info() for t in self.app.registry])
+        if self.stable_identity:
+            released = store.runs_rescue(owner=self.id)
+            if released:
+                log.warning("worker %s: took back %d runs of its previous life", self.id,
+                            len(released))
+        sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
+        poll = self.poll_interval or (0.05 if sqlite_shared else 1.0)
+        self._waker = Waker(store.db, ["horae_runs", "horae_cancel"], poll_interval=poll)
+        self._waker.start()
+        self._poll = poll
+        for target, name in ((self._claim_loop, "claim"), (self._heartbeat_loop, "heartbeat")):
+            t = threading.Thread(target=target, name=f"horae-worker-{name}", daemon=True)
+            t.start()
+            self._threads.append(t)
+        self.started.set()
+        log.info("worker %s serving %s with %d slots", self.id, ",".join(self.queues),
+                 self.concurrency)
+
+    def stop(self, grace: float | None = None) -> None:
+        """Stop claiming, let running work finish within ``grace`` s, release the rest."""
+        if self._stopping.is_set():
+            return
+        grace = self.grace if grace is None else grace
+        self._stopping.set()
+        store = self.app.store
+        try:
+            store.worker_set_state(self.id, "draining")
+        except Exception as exc:
+            log.warning("could not mark worker draining: %s", exc)
+        if self._waker is not None:
+            self._waker.set()
+        deadline = time.monotonic() + grace
+        while self._running() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        leftovers = []
+        for ex in self._running():
+            with ex.lock:
+                if ex.recorded:
+                    continue
+                ex.recorded = True  # from here on its outcome is not ours to write
+            leftovers.append(ex)
+            ex.ask_to_stop("drain")
+        if leftovers:
+            try:
+                store.runs_release(self.id, [ex.run_id for ex in leftovers])
+            except Exception as exc:  # their leases expire and the scheduler rescues them
+                log.warning("could not release %d runs: %s", len(leftovers), exc)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._flush()
+        try:
+            store.worker_set_state(self.id, "gone")
+        except Exception as exc:
+            log.warning("could not mark worker gone: %s", exc)
+        if self._waker is not None:
+            self._waker.stop()
+        if self._executors is not None:
+            self._executors.shutdown()
+        LogCapture.uninstall()
+
+    def _running(self) -> list[Execution]:
+        with self._lock:
+            return [ex for ex in self._active.values() if not ex.recorded]
+
+    # -- claiming --------------------------------------------------------------------
+
+    def _claim_loop(self) -> None:
+        assert self._waker is not None
+        backoff = 0.1
+        names = [t.name for t in self.app.registry]
+        while not self._stopping.is_set():
+            with self._lock:
+                free = self.concurrency - len(self._active)
+            if free <= 0:
+                self._waker.wait(self._poll)
+                continue
+            try:
+                runs = self.app.store.runs_claim(self.id, self.queues, min(free, 64),
+                                                 self.lease, tasks=names)
+                backoff = 0.1
+            except Exception as exc:
+                log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
+                self._stopping.wait(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for run in runs:
+                self._start(run)
+            if len(runs) < free:
+                self._waker.wait(self._poll)
+
+    def _start(self, run: Run) -> None:
+        assert self._executors is not None
+        task = self.app.registry.get(run.task)
+        assert task is not None  # the claim only takes tasks this worker has
+        ex = Execution(task, RunTracker(run), self.id)
+        if run.timeout:
+            ex.deadline = time.monotonic() + run.timeout
+        with self._lock:
+            self._active[run.id] = ex
+        self._executors.submit(ex, self._done)
+
+    # -- completion ------------------------------------------------------------------
+
+    def _done(self, ex: Execution, outcome: Outcome) -> None:
+        try:
+            self._record(ex, outcome)
+        finally:
+            with self._lock:
+                self._active.pop(ex.run_id, None)
+            if self._waker is not None:
+                self._waker.set()
+
+    def _record(self, ex: Execution, outcome: Outcome) -> None:
+        with ex.lock:
+            if ex.recorded:
+                return
+            ex.recorded = True
+        run = ex.tracker.run
+        state, delay = self._decide(ex, outcome)
+        if state is RunState.SUCCEEDED:
+            try:
+                json.dumps(outcome.result, allow_nan=False)
+            except (TypeError, ValueError) as exc:
+                state, outcome = RunState.FAILED, Outcome(error=f"result is not JSON: {exc}")
+        logs, progress = ex.tracker.take()
+        try:
+            kept = self.app.store.run_finish(
+                run, self.id, state,
+                result=outcome.result if state is RunState.SUCCEEDED else None,
+                error=outcome.error, traceback=outcome.traceback, retry_delay=delay, logs=logs,
+            )
+        except Exception as exc:
+            log.error("could not record run %s (%s): its lease will expire and it will be "
+                      "rescued", run.id, exc)
+            return
+        if not kept:
+            log.warning("run %s attempt %s: lease lost before it finished; outcome dropped",
+                        run.id, run.attempt)
+
+    def _decide(self, ex: Execution, outcome: Outcome) -> tuple[RunState, float]:
+        run = ex.tracker.run
+        if ex.stop_reason == "cancel":
+            outcome.error = outcome.error or "cancelled while running"
+            return RunState.CANCELLED, 0.0
+        if ex.stop_reason == "timeout":
+            outcome.error = f"timed out after {run.timeout:g}s"
+            state = RunState.TIMED_OUT
+        elif outcome.error is None:
+            return RunState.SUCCEEDED, 0.0
+        else:
+            state = RunState.FAILED
+        if run.attempt < run.max_attempts:
+            return RunState.RETRYING, retry_delay(run.attempt, run.retry_backoff,
+                                                  run.retry_backoff_max, self._rng)
+        return state, 0.0
+
+    # -- heartbeat -------------------------------------------------------------------
+
+    def _heartbeat_loop(self) -> None:
+        last_renew = 0.0
+        while not self._stopping.wait(self.flush_interval):
+            self._enforce_timeouts()
+            due = time.monotonic() - last_renew >= self.lease / 3
+            if self._flush(renew=due):
+                last_renew = time.monotonic() if due else last_renew
+
+    def _flush(self, renew: bool = True) -> bool:
+        with self._lock:
+            active = list(self._active.values())
+        logs, progress = [], []
+        for ex in active:
+            lines, prog = ex.tracker.take()
+            logs.extend(lines)
+            if prog is not None:
+                progress.append((ex.run_id, ex.tracker.run.attempt, *prog))
+        if not (renew or logs or progress):
+            return False
+        try:
+            cancels = self.app.store.runs_heartbeat(
+                self.id, self.lease, running=len(active), progress=progress, logs=logs
+            )
+        except Exception as exc:
+            log.warning("heartbeat failed: %s", exc)
+            return False
+        for ex in active:
+            if ex.run_id in cancels:
+                ex.ask_to_stop("cancel")
+                if ex.task.mode == "thread":
+                    self._record(ex, Outcome(error="cancelled while running; the thread was "
+                                                   "asked to stop through ctx.cancelled"))
+        return True
+
+    def _enforce_timeouts(self) -> None:
+        now = time.monotonic()
+        for ex in self._running():
+            if ex.deadline is not None and now >= ex.deadline and ex.stop_reason is None:
+                ex.ask_to_stop("timeout")
+                if ex.task.mode == "thread":
+                    self._record(ex, Outcome())
