@@ -109,22 +109,21 @@ def _apply_catchup(fires: list[float], now: float, pol: Policies) -> list[tuple[
 
 
 def _apply_overlap(to_run: list[float], due: DueSchedule, plan: FirePlan) -> list[float]:
-    """Which of the fires that should run may run, given the schedule's earlier runs.
+    """Which of the fires that should run may run, given the schedule's other runs.
 
-    Overlap is judged against runs from earlier ticks: fires decided together in one tick
-    (a catch-up) do not block each other, except under ``queue_one``.
+    Except under ``allow``, one tick queues at most one run, the newest fire: the others
+    would overlap with it at once. ``skip`` also yields to any earlier active run,
+    ``queue_one`` only to an earlier waiting one, ``cancel_previous`` to none (it cancels
+    them).
     """
-    if not to_run:
-        return to_run
     overlap = due.policies.overlap
-    if overlap is Overlap.ALLOW:
+    if not to_run or overlap is Overlap.ALLOW:
         return to_run
     if overlap is Overlap.CANCEL_PREVIOUS:
         plan.cancel_active = due.waiting + due.running > 0
-        return to_run
-    if overlap is Overlap.QUEUE_ONE:
-        return [] if due.waiting > 0 else to_run[-1:]
-    return [] if due.waiting + due.running > 0 else to_run
+        return to_run[-1:]
+    blocking = due.waiting if overlap is Overlap.QUEUE_ONE else due.waiting + due.running
+    return [] if blocking > 0 else to_run[-1:]
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
