@@ -89,6 +89,8 @@ def current_tracker() -> RunTracker | None:
 
 
 def bind(tracker: RunTracker | None) -> contextvars.Token[RunTracker | None]:
+    """Make ``tracker`` the current run of this thread or asyncio task."""
+    LogCapture.install()
     return _current.set(tracker)
 
 
@@ -110,14 +112,14 @@ class _PrintRouter(io.TextIOBase):
     """Stands in for sys.stdout/stderr: a run's prints go to its log, others pass through."""
 
     def __init__(self, target: TextIO, level: str) -> None:
-        self._target = target
+        self.target = target
         self._level = level
         self._partial: dict[int, str] = {}
 
     def write(self, text: str) -> int:
         tracker = _current.get()
         if tracker is None:
-            return self._target.write(text)
+            return self.target.write(text)
         key = id(tracker)
         buffered = self._partial.pop(key, "") + text
         *lines, rest = buffered.split("\n")
@@ -128,7 +130,7 @@ class _PrintRouter(io.TextIOBase):
         return len(text)
 
     def flush(self) -> None:
-        self._target.flush()
+        self.target.flush()
 
     def flush_run(self, tracker: RunTracker) -> None:
         rest = self._partial.pop(id(tracker), "")
@@ -136,44 +138,46 @@ class _PrintRouter(io.TextIOBase):
             tracker.log(self._level, rest)
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._target, name)
+        return getattr(self.target, name)
 
 
 class LogCapture:
-    """Installs the handler and print routers for a worker's lifetime (reference counted)."""
+    """Routes a run's log records and prints to the run.
+
+    The handler and the stdout/stderr routers are (re)installed at the start of every run,
+    because test runners and frameworks swap ``sys.stdout`` behind our back; when no run is
+    bound they pass everything through unchanged.
+    """
 
     _lock = threading.Lock()
-    _users = 0
     _handler: _RunLogHandler | None = None
-    _saved: tuple[TextIO, TextIO] | None = None
 
     @classmethod
     def install(cls) -> None:
         with cls._lock:
-            cls._users += 1
-            if cls._users > 1:
-                return
-            cls._handler = _RunLogHandler()
-            cls._handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+            if cls._handler is None:
+                cls._handler = _RunLogHandler()
+                cls._handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
             root = logging.getLogger()
-            root.addHandler(cls._handler)
-            if root.level > logging.INFO or root.level == logging.NOTSET:
-                logging.getLogger("horae.task").setLevel(logging.INFO)
-            cls._saved = (sys.stdout, sys.stderr)
-            sys.stdout = _PrintRouter(sys.stdout, "INFO")  # type: ignore[assignment]
-            sys.stderr = _PrintRouter(sys.stderr, "ERROR")  # type: ignore[assignment]
+            if cls._handler not in root.handlers:
+                root.addHandler(cls._handler)
+            task_logger = logging.getLogger("horae.task")
+            if task_logger.level == logging.NOTSET:
+                task_logger.setLevel(logging.INFO)
+            if not isinstance(sys.stdout, _PrintRouter):
+                sys.stdout = _PrintRouter(sys.stdout, "INFO")  # type: ignore[assignment]
+            if not isinstance(sys.stderr, _PrintRouter):
+                sys.stderr = _PrintRouter(sys.stderr, "ERROR")  # type: ignore[assignment]
 
     @classmethod
     def uninstall(cls) -> None:
         with cls._lock:
-            cls._users -= 1
-            if cls._users > 0:
-                return
             if cls._handler is not None:
                 logging.getLogger().removeHandler(cls._handler)
-            if cls._saved is not None:
-                sys.stdout, sys.stderr = cls._saved
-            cls._handler, cls._saved = None, None
+            for name in ("stdout", "stderr"):
+                stream = getattr(sys, name)
+                if isinstance(stream, _PrintRouter):
+                    setattr(sys, name, stream.target)
 
     @staticmethod
     def finish(tracker: RunTracker) -> None:

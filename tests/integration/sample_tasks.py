@@ -1,0 +1,69 @@
+"""Tasks used by the worker tests; module-level so process mode can import them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Any
+
+from horae import Horae
+from horae.worker.context import Context
+
+log = logging.getLogger("sample")
+
+
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+def chatty(ctx: Context, n: int = 3) -> str:
+    for i in range(n):
+        print(f"line {i}")
+        ctx.logger.info("logged %d", i)
+        ctx.progress((i + 1) / n, f"{i + 1} of {n}")
+    return "done"
+
+
+def boom() -> None:
+    raise ValueError("kaboom")
+
+
+def spin(ctx: Context, seconds: float = 30.0) -> str:
+    """Busy-waits, checking ctx.cancelled like a well-behaved long sync task."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if ctx.cancelled:
+            return "stopped early"
+        time.sleep(0.01)
+    return "finished"
+
+
+async def nap(seconds: float = 30.0) -> str:
+    await asyncio.sleep(seconds)
+    return "rested"
+
+
+def pid_and_wait(seconds: float = 0.0) -> int:
+    time.sleep(seconds)
+    return os.getpid()
+
+
+def not_json() -> Any:
+    return object()
+
+
+def register(app: Horae) -> None:
+    app.task("add")(add)
+    app.task("chatty")(chatty)
+    app.task("boom", retries=2, retry_backoff=0.05)(boom)
+    app.task("boom.once")(boom)
+    app.task("spin", timeout=0.5)(spin)
+    app.task("spin.long")(spin)
+    app.task("nap", timeout=0.5)(nap)
+    app.task("nap.long")(nap)
+    app.task("proc", mode="process")(pid_and_wait)
+    app.task("proc.slow", mode="process", timeout=1.0)(pid_and_wait)
+    app.task("chatty.proc", mode="process")(chatty)
+    app.task("not_json")(not_json)
