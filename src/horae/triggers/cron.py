@@ -40,6 +40,7 @@ _LATEST = wall_to_seconds((MAX_YEAR, 12, 31, 23, 59, 59)) - 14 * 3600
 # A valid expression matches some day in every 400-year Gregorian cycle; 12 month steps per
 # year plus a few hour/minute/second carries per matching day stay far below this bound.
 _MAX_STEPS = 401 * 12 * 8
+_MONTH_CACHE_SIZE = 256
 
 
 def _next_value_table(values: frozenset[int], size: int) -> tuple[int, ...]:
@@ -74,7 +75,9 @@ class CronTrigger(Trigger):
         self._minutes = _next_value_table(fields.minutes, 60)
         self._hours = _next_value_table(fields.hours, 24)
         self._months = _next_value_table(fields.months, 13)
-        self._day_tables: dict[tuple[int, int], NextDayTable] = {}
+        # Day tables per month shape (28 at most), and per calendar month as a shortcut.
+        self._shape_tables: dict[tuple[int, int], NextDayTable] = {}
+        self._month_tables: dict[int, NextDayTable] = {}
 
     @property
     def fields(self) -> CronFields:
@@ -87,7 +90,8 @@ class CronTrigger(Trigger):
         start = _EARLIEST if after < _EARLIEST else math.floor(after)
         clock = self._clock
         if clock is None:
-            wall = self._next_wall(seconds_to_wall(start + 1))
+            year, month, day, hour, minute, second = seconds_to_wall(start)
+            wall = self._next_wall((year, month, day, hour, minute, second + 1))
             return None if wall is None else float(wall_to_seconds(wall))
         wall = self._next_wall(clock.earliest_wall_firing_after(start))
         if wall is None:
@@ -101,13 +105,20 @@ class CronTrigger(Trigger):
         return {"kind": self.kind, "expr": self.expr, "tz": self.tz}
 
     def _days_of(self, year: int, month: int) -> NextDayTable:
+        month_key = year * 16 + month
+        table = self._month_tables.get(month_key)
+        if table is not None:
+            return table
         length = days_in_month(year, month)
         first_weekday = (days_from_civil(year, month, 1) + 4) % 7  # 0 = Sunday
-        key = (length, first_weekday)
-        table = self._day_tables.get(key)
+        shape = (length, first_weekday)
+        table = self._shape_tables.get(shape)
         if table is None:
             table = next_day_table(matching_days(self._fields, length, first_weekday))
-            self._day_tables[key] = table
+            self._shape_tables[shape] = table
+        if len(self._month_tables) >= _MONTH_CACHE_SIZE:
+            self._month_tables.clear()  # a scheduler walks forward; old months are not revisited
+        self._month_tables[month_key] = table
         return table
 
     def _next_wall(self, wall: WallTime) -> WallTime | None:

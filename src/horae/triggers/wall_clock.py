@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from horae.errors import InvalidInput
-from horae.triggers.civil import WallTime, seconds_to_wall, wall_to_seconds
+from horae.triggers.civil import WallTime, wall_to_seconds
 
 _ONE_SECOND = timedelta(seconds=1)
 
@@ -68,7 +68,8 @@ class ZoneClock:
             # fired in the first pass, so the next candidate is the first wall time past it.
             local = datetime.fromtimestamp(self._end_of_repeat(after, local), self.zone)
             return _wall_of(local)
-        return seconds_to_wall(wall_to_seconds(_wall_of(local)) + 1)
+        # One second later; the cron search carries an overflowing second (60) upwards.
+        return local.year, local.month, local.day, local.hour, local.minute, local.second + 1
 
     def fire_instant(self, wall: WallTime) -> int:
         """The instant a cron fire at ``wall`` happens (first occurrence, or gap end)."""
