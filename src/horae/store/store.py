@@ -177,8 +177,13 @@ class Store:
             where.append("paused = :paused")
             params["paused"] = int(paused)
         if search:
-            where.append("(id LIKE :search OR task LIKE :search OR description LIKE :search)")
-            params["search"] = f"%{search}%"
+            # Case-insensitive on every backend (PostgreSQL's LIKE is not, SQLite's is), and
+            # the person's % and _ are plain characters.
+            where.append("(" + " OR ".join(
+                f"lower({c}) LIKE :search ESCAPE '!'" for c in ("id", "task", "description")
+            ) + ")")
+            escaped = search.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            params["search"] = f"%{escaped}%"
         if after_id is not None:
             where.append("id > :after_id")
             params["after_id"] = after_id
@@ -275,6 +280,7 @@ class Store:
                 now,
             )
             by_id = {r["id"]: r for r in due}
+            self._drop_fired(tx, plans)
             self._cancel_previous(tx, [p.schedule_id for p in plans if p.cancel_active], now)
             self._insert_planned(tx, plans, by_id, now, out)
             tx.many(
@@ -292,6 +298,26 @@ class Store:
             if out.runs_queued:
                 self._notify(tx, "horae_runs")
         return out
+
+    def _drop_fired(self, tx: Tx, plans: list[FirePlan]) -> None:
+        """Forget planned fires that already have a run (an edit moved next_fire_at back).
+
+        The unique key would ignore their rows anyway; dropping them first keeps the
+        schedule's counters equal to its runs.
+        """
+        ids = [p.schedule_id for p in plans if p.runs]
+        if not ids:
+            return
+        rows = tx.all(
+            "SELECT r.schedule_id, r.fire_time FROM horae_schedules s JOIN horae_runs r"
+            " ON r.schedule_id = s.id AND r.fire_time >= s.next_fire_at"
+            f" WHERE {self.db.in_list('s.id', 'ids')}",
+            {"ids": self.db.list_param(ids)},
+        )
+        fired = {(r["schedule_id"], float(r["fire_time"])) for r in rows}
+        if fired:
+            for p in plans:
+                p.runs = [r for r in p.runs if (p.schedule_id, r.fire_time) not in fired]
 
     def _active_counts(self, tx: Tx, ids: list[str]) -> dict[str, tuple[int, int]]:
         rows = tx.all(
