@@ -23,10 +23,10 @@ __all__ = [
     "RunState",
     "Schedule",
     "Task",
+    "__version__",
     "any_of",
     "at",
     "cron",
     "interval",
-    "__version__",
 ]
 __version__ = "0.1.0"

@@ -101,7 +101,8 @@ def _apply_catchup(fires: list[float], now: float, pol: Policies) -> list[tuple[
     """Pair each fire with whether it should run (True) or be recorded as missed (False)."""
     on_time = [now - f <= pol.misfire_grace for f in fires]
     if pol.catchup is Catchup.ALL:
-        return [(f, ok or now - f <= pol.catchup_window) for f, ok in zip(fires, on_time, strict=True)]
+        window = pol.catchup_window
+        return [(f, ok or now - f <= window) for f, ok in zip(fires, on_time, strict=True)]
     if pol.catchup is Catchup.NONE or any(on_time):
         return list(zip(fires, on_time, strict=True))
     # LATEST: every fire misfired; the newest one runs, the rest are missed.
@@ -128,7 +129,7 @@ def _apply_overlap(to_run: list[float], due: DueSchedule, plan: FirePlan) -> lis
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Exponential backoff with equal jitter: half fixed, half random, never above ``cap``."""
-    ceiling = min(cap, base * (2 ** max(0, attempt - 1)))
+    ceiling = min(cap, base * 2.0 ** max(0, attempt - 1))
     return ceiling / 2 + rng.uniform(0.0, ceiling / 2)
 
 

@@ -56,17 +56,6 @@ class RunManager:
     def get(self, run_id: int) -> Run:
         return self._app.store.run_get(run_id)
 
-    def list(self, **filters: Any) -> list[Run]:
-        states = filters.pop("states", None) or ()
-        state = filters.pop("state", None)
-        if state:
-            states = (*states, state)
-        for s in states:
-            if s not in RunState.__members__.values():
-                raise InvalidInput("state", f"unknown state {s!r}; known: "
-                                            + ", ".join(x.value for x in RunState))
-        return self._app.store.run_list(RunFilter(states=tuple(states), **filters))
-
     def cancel(self, run_id: int) -> Run:
         return self._app.store.run_cancel(run_id)
 
@@ -87,3 +76,14 @@ class RunManager:
             if time.monotonic() >= deadline:
                 raise TimeoutError(f"run {run_id} is still {run.state.value} after {timeout}s")
             time.sleep(interval)
+
+    def list(self, **filters: Any) -> list[Run]:
+        states = filters.pop("states", None) or ()
+        state = filters.pop("state", None)
+        if state:
+            states = (*states, state)
+        for s in states:
+            if s not in RunState.__members__.values():
+                raise InvalidInput("state", f"unknown state {s!r}; known: "
+                                            + ", ".join(x.value for x in RunState))
+        return self._app.store.run_list(RunFilter(states=tuple(states), **filters))

@@ -46,7 +46,8 @@ class Scheduler:
         self.worker_timeout = worker_timeout
         self.change_poll = change_poll
         self._rng = random.Random()
-        self._parsed: dict[tuple[str, int], tuple[Trigger, Policies]] = {}
+        self._triggers: dict[str, Trigger] = {}
+        self._policies: dict[str, Policies] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._waker: Waker | None = None
@@ -121,27 +122,33 @@ class Scheduler:
         return min(sleep, max(0.0, self.sweep_interval - (time.monotonic() - self._last_sweep)))
 
     def _plan(self, rows: list[DueRow], now: float) -> list[FirePlan]:
-        if len(self._parsed) > 500_000:
-            self._parsed.clear()
         plans = []
         for row in rows:
-            key = (row.id, row.version)
-            parsed = self._parsed.get(key)
-            if parsed is None:
-                try:
-                    parsed = self._parsed[key] = (
-                        trigger_from_dict(_loads(row.trigger)), policies_from_json(row.policies)
-                    )
-                except Exception as exc:  # written by hand past validation: stop, loudly
-                    log.error("schedule %s has an unreadable trigger or policies (%s); it "
-                              "will not fire until it is fixed", row.id, exc)
-                    plans.append(FirePlan(row.id, Policies(), next_fire_at=None))
-                    continue
-            trigger, policies = parsed
+            try:
+                trigger, policies = self._parse(row)
+            except Exception as exc:  # written by hand past validation: stop it, loudly
+                log.error("schedule %s has an unreadable trigger or policies (%s); it will "
+                          "not fire until it is fixed", row.id, exc)
+                plans.append(FirePlan(row.id, Policies(), next_fire_at=None))
+                continue
             due = DueSchedule(row.id, trigger, policies, row.next_fire_at, row.fires,
                               row.waiting, row.running)
             plans.append(plan_fires(due, now, self._rng))
         return plans
+
+    def _parse(self, row: DueRow) -> tuple[Trigger, Policies]:
+        """Parsed trigger and policies, cached by their JSON text (policies repeat a lot)."""
+        if len(self._triggers) > 200_000:
+            self._triggers.clear()
+        trigger = self._triggers.get(row.trigger)
+        if trigger is None:
+            trigger = self._triggers[row.trigger] = trigger_from_dict(_loads(row.trigger))
+        policies = self._policies.get(row.policies)
+        if policies is None:
+            if len(self._policies) > 10_000:
+                self._policies.clear()
+            policies = self._policies[row.policies] = policies_from_json(row.policies)
+        return trigger, policies
 
 
 def _loads(text: str) -> dict[str, object]:

@@ -162,9 +162,6 @@ class ScheduleManager:
     def get(self, id: str) -> Schedule:
         return self._app.store.schedule_get(id)
 
-    def list(self, **filters: Any) -> list[Schedule]:
-        return self._app.store.schedule_list(**filters)
-
     def trigger_now(self, id: str) -> Run:
         """Queue one run of the schedule now, outside its trigger (origin ``manual``)."""
         s = self._app.store.schedule_get(id)
@@ -181,3 +178,6 @@ class ScheduleManager:
         trig = trigger_from_dict(s.trigger)
         after = self._app.store.now() if s.next_fire_at is None else s.next_fire_at - 1e-6
         return preview(trig, after, n, start_at=s.policies.start_at, end_at=s.policies.end_at)
+
+    def list(self, **filters: Any) -> list[Schedule]:
+        return self._app.store.schedule_list(**filters)

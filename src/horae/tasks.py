@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -176,7 +175,9 @@ def bind_arguments(
     """Name positional ``args`` after the schema's properties, in order."""
     names = list(schema.get("properties", {}))
     if len(args) > len(names):
-        raise InvalidInput("args", f"takes at most {len(names)} positional arguments, got {len(args)}")
+        raise InvalidInput(
+            "args", f"takes at most {len(names)} positional arguments, got {len(args)}"
+        )
     bound = dict(zip(names, args, strict=False))
     for key in kwargs:
         if key in bound:
@@ -207,7 +208,3 @@ def validate_arguments(
             path = ""
         raise InvalidInput(f"kwargs{'.' + path if path else ''}",
                            f"{error.message} (task {task_name!r})")
-
-
-def is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -56,6 +56,7 @@ class Database(ABC):
 
     dialect: str
     url: str
+    _subscribers: dict[str, list[Callable[[], None]]]
     #: SQL expression for the database clock, in UTC epoch seconds.
     now_sql: str
     #: Appended to a SELECT that claims rows, so concurrent claimers skip each other.
@@ -121,7 +122,7 @@ class Database(ABC):
                 applied += 1
         return applied
 
-    def _lock_migrations(self, tx: Tx) -> None:
+    def _lock_migrations(self, tx: Tx) -> None:  # noqa: B027 - optional hook
         """Serialise concurrent migrators; SQLite's write lock already does."""
 
 

@@ -165,9 +165,9 @@ class LogCapture:
             if task_logger.level == logging.NOTSET:
                 task_logger.setLevel(logging.INFO)
             if not isinstance(sys.stdout, _PrintRouter):
-                sys.stdout = _PrintRouter(sys.stdout, "INFO")  # type: ignore[assignment]
+                sys.stdout = _PrintRouter(sys.stdout, "INFO")
             if not isinstance(sys.stderr, _PrintRouter):
-                sys.stderr = _PrintRouter(sys.stderr, "ERROR")  # type: ignore[assignment]
+                sys.stderr = _PrintRouter(sys.stderr, "ERROR")
 
     @classmethod
     def uninstall(cls) -> None:

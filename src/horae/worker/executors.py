@@ -129,7 +129,7 @@ class Executors:
         def start() -> None:
             task = self._loop.create_task(runner())
             with ex.lock:
-                ex.stopper = lambda: self._loop.call_soon_threadsafe(task.cancel)
+                ex.stopper = lambda: (self._loop.call_soon_threadsafe(task.cancel), None)[1]
                 stop_now = ex.stop_reason is not None
             if stop_now:
                 task.cancel()

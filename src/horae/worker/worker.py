@@ -108,6 +108,22 @@ class Worker:
             log.warning("could not mark worker draining: %s", exc)
         if self._waker is not None:
             self._waker.set()
+        self._drain(grace)
+        for t in self._threads:
+            t.join(timeout=5)
+        self._flush()
+        try:
+            store.worker_set_state(self.id, "gone")
+        except Exception as exc:
+            log.warning("could not mark worker gone: %s", exc)
+        if self._waker is not None:
+            self._waker.stop()
+        if self._executors is not None:
+            self._executors.shutdown()
+        LogCapture.uninstall()
+
+    def _drain(self, grace: float) -> None:
+        """Wait up to ``grace`` s for running work, then release what is left to the queue."""
         deadline = time.monotonic() + grace
         while self._running() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -121,21 +137,9 @@ class Worker:
             ex.ask_to_stop("drain")
         if leftovers:
             try:
-                store.runs_release(self.id, [ex.run_id for ex in leftovers])
+                self.app.store.runs_release(self.id, [ex.run_id for ex in leftovers])
             except Exception as exc:  # their leases expire and the scheduler rescues them
                 log.warning("could not release %d runs: %s", len(leftovers), exc)
-        for t in self._threads:
-            t.join(timeout=5)
-        self._flush()
-        try:
-            store.worker_set_state(self.id, "gone")
-        except Exception as exc:
-            log.warning("could not mark worker gone: %s", exc)
-        if self._waker is not None:
-            self._waker.stop()
-        if self._executors is not None:
-            self._executors.shutdown()
-        LogCapture.uninstall()
 
     def _running(self) -> list[Execution]:
         with self._lock:
@@ -201,7 +205,7 @@ class Worker:
                 json.dumps(outcome.result, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 state, outcome = RunState.FAILED, Outcome(error=f"result is not JSON: {exc}")
-        logs, progress = ex.tracker.take()
+        logs, _ = ex.tracker.take()
         try:
             kept = self.app.store.run_finish(
                 run, self.id, state,

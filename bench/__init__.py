@@ -1,0 +1,1 @@
+"""Benchmarks: Horae and its peers side by side (see bench/README.md)."""
