@@ -14,6 +14,9 @@ Contract shared by every backend (SQLite file, SQLite in-memory, PostgreSQL), pr
 - A claimed run carries a lease (``lease_owner``, ``lease_expires_at``) from the moment it
   is claimed; ``attempt`` grows by one at each claim. Every later write by a worker is
   fenced on ``(id, attempt, lease_owner)`` and changes nothing once the lease was lost.
+  Log lines carry no attempt: they are kept while the writer is the run's latest claimer
+  (``worker_id``), so lines trailing a worker's own finish are kept and a stale worker never
+  writes into the log of an attempt another worker took over. A refused finish keeps none.
 - A terminal state (succeeded, failed, timed_out, cancelled, skipped, missed, lost) never
   changes.
 """
@@ -488,7 +491,7 @@ class Store:
         """Renew the leases of the worker's runs, save progress and logs.
 
         ``progress`` items are ``(run_id, attempt, fraction, message)``, fenced like every
-        worker write. Returns the ids of the worker's runs whose cancellation was asked.
+        worker write; log lines are kept for runs this worker claimed last. Returns the ids of the worker's runs whose cancellation was asked.
         """
         with self.db.write() as tx:
             params = {"me": worker_id, "lease": lease, "running": running}
@@ -503,7 +506,7 @@ class Store:
                 [{"id": i, "attempt": a, "p": p, "m": m, "me": worker_id}
                  for i, a, p, m in progress],
             )
-            self._logs_insert(tx, logs)
+            self._logs_insert(tx, logs, worker_id)
             tx.run(
                 f"UPDATE horae_workers SET heartbeat_at = {self.db.now_sql}, running = :running,"
                 " state = CASE WHEN state = 'gone' THEN 'active' ELSE state END WHERE id = :me",
@@ -534,7 +537,6 @@ class Store:
         """
         terminal = state in TERMINAL_STATES
         with self.db.write() as tx:
-            self._logs_insert(tx, logs)
             row = tx.one(
                 f"UPDATE horae_runs SET state = :state, result = :result, error = :error,"
                 f" traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
@@ -551,6 +553,7 @@ class Store:
             )
             if row is None:
                 return False
+            self._logs_insert(tx, logs, worker_id)
             if terminal and row["schedule_id"] is not None:
                 self._count_outcomes(tx, [(row["schedule_id"], state.value)], row["now"])
         return True
@@ -671,12 +674,15 @@ class Store:
             )
         return [R.log_from_row(r) for r in rows]
 
-    def _logs_insert(self, tx: Tx, logs: Sequence[LogLine]) -> None:
+    def _logs_insert(self, tx: Tx, logs: Sequence[LogLine], worker_id: str) -> None:
+        """Keep lines only for runs whose latest claim is ``worker_id``'s: a stale worker
+        never writes into the log of an attempt another worker took over."""
         tx.many(
             "INSERT INTO horae_run_logs (run_id, ts, level, message)"
-            " VALUES (:run_id, :ts, :level, :message)",
-            [{"run_id": x.run_id, "ts": x.ts, "level": x.level, "message": x.message}
-             for x in logs],
+            " SELECT id, :ts, :level, :message FROM horae_runs"
+            " WHERE id = :run_id AND worker_id = :me",
+            [{"run_id": x.run_id, "ts": x.ts, "level": x.level, "message": x.message,
+              "me": worker_id} for x in logs],
         )
 
     def runs_prune(self, older_than: float, *, batch: int = 1000) -> int:
