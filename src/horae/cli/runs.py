@@ -1,0 +1,243 @@
+"""``horae runs list|show|logs|cancel|retry|wait``."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+from rich.text import Text
+
+from horae.app import Horae
+from horae.cli.env import Env, parse_seconds, pass_env
+from horae.cli.render import (
+    LEVEL_STYLES,
+    Bar,
+    Cell,
+    Out,
+    RunProgress,
+    duration,
+    echo_json,
+    relative,
+    run_json,
+    short,
+    state_cell,
+    styled,
+)
+from horae.instants import iso
+from horae.models import TERMINAL_STATES, LogLine, Run, RunState
+
+POLL = 0.2  # seconds between looks at a run we follow; a person does not notice
+LOG_PAGE = 1000
+
+
+@click.group()
+def runs() -> None:
+    """Inspect and control runs: list, show, logs, cancel, retry, wait."""
+
+
+@runs.command("list")
+@click.option("--schedule", "schedule_id", metavar="ID", help="Only runs of this schedule.")
+@click.option("--task", metavar="NAME", help="Only runs of this task.")
+@click.option("--state", "states", multiple=True,
+              type=click.Choice([s.value for s in RunState]), help="Only these states "
+              "(repeatable).")
+@click.option("--queue", metavar="Q", help="Only runs on this queue.")
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_env
+def list_(env: Env, schedule_id: str | None, task: str | None, states: tuple[str, ...],
+          queue: str | None, limit: int, as_json: bool) -> None:
+    """List runs, newest first."""
+    app = env.app()
+    found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
+                          limit=limit)
+    if as_json:
+        echo_json([run_json(r) for r in found])
+        return
+    now = app.store.now()
+    rows: list[list[Cell]] = [[
+        styled(str(r.id), "bold"), r.schedule_id or "", r.task, state_cell(r.state.value),
+        f"{r.attempt}/{r.max_attempts}", r.queue,
+        relative(r.fire_time if r.fire_time is not None else r.created_at, now),
+        _elapsed(r, now), _bar(r), _summary(r),
+    ] for r in found]
+    Out(env.color).table(
+        ["ID", "SCHEDULE", "TASK", "STATE", "TRY", "QUEUE", "WHEN", "TOOK", "PROGRESS", "INFO"],
+        rows, empty="no runs")
+
+
+def _elapsed(r: Run, now: float) -> str:
+    if r.state is RunState.RUNNING and r.started_at is not None:
+        return duration(now - r.started_at)
+    return duration(r.duration)
+
+
+def _bar(r: Run) -> Cell:
+    if r.state is RunState.RUNNING:
+        return Bar(r.progress)
+    return ""
+
+
+def _summary(r: Run) -> Cell:
+    if r.error:
+        return styled(short(r.error, 50), "red")
+    if r.state is RunState.RUNNING:
+        return r.progress_message or ""
+    if r.state is RunState.SUCCEEDED and r.result is not None:
+        return short(r.result, 50)
+    return ""
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_env
+def show(env: Env, run_id: int, as_json: bool) -> None:
+    """Everything about one run: state, timing, result or error, progress."""
+    app = env.app()
+    r = app.runs.get(run_id)
+    if as_json:
+        echo_json(run_json(r))
+        return
+    now = app.store.now()
+
+    def when(epoch: float | None) -> str:
+        return "" if epoch is None else f"{iso(epoch)} ({relative(epoch, now)})"
+
+    pairs: list[tuple[str, Cell]] = [
+        ("id", styled(str(r.id), "bold")), ("state", state_cell(r.state.value)),
+        ("task", r.task), ("schedule", r.schedule_id or ""), ("origin", r.origin),
+        ("attempt", f"{r.attempt} of {r.max_attempts}"), ("queue", r.queue),
+        ("priority", str(r.priority)), ("fire time", when(r.fire_time)),
+        ("created", when(r.created_at)), ("started", when(r.started_at)),
+        ("finished", when(r.finished_at)), ("took", _elapsed(r, now)),
+        ("worker", r.worker_id or ""),
+        ("args", json.dumps(r.args)), ("kwargs", json.dumps(r.kwargs, ensure_ascii=False)),
+    ]
+    if r.progress is not None or r.progress_message:
+        pairs.append(("progress", Bar(r.progress) if r.state is RunState.RUNNING
+                      else f"{r.progress or 0:.0%}"))
+        pairs.append(("progress message", r.progress_message or ""))
+    if r.timeout is not None:
+        pairs.append(("timeout", f"{r.timeout:g}s"))
+    if r.cancel_requested and r.state not in TERMINAL_STATES:
+        pairs.append(("cancel", styled("requested", "yellow")))
+    if r.retry_of is not None:
+        pairs.append(("retry of", str(r.retry_of)))
+    if r.state is RunState.SUCCEEDED:
+        pairs.append(("result", json.dumps(r.result, ensure_ascii=False)))
+    if r.error:
+        pairs.append(("error", styled(r.error, "red")))
+    out = Out(env.color)
+    out.fields(pairs)
+    if r.traceback:
+        out.line()
+        out.line(r.traceback.rstrip(), "dim")
+
+
+def _log_line(line: LogLine) -> Text:
+    text = Text(f"{iso(line.ts)} ", style="dim")
+    text.append(f"{line.level:<7} ", style=LEVEL_STYLES.get(line.level, ""))
+    text.append(line.message)
+    return text
+
+
+def _logs_after(app: Horae, run_id: int, after_id: int) -> list[LogLine]:
+    lines: list[LogLine] = []
+    while True:
+        page = app.store.run_logs(run_id, after_id=after_id, limit=LOG_PAGE)
+        lines += page
+        if len(page) < LOG_PAGE:
+            return lines
+        after_id = page[-1].id
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run ends.")
+@pass_env
+def logs(env: Env, run_id: int, follow: bool) -> None:
+    """Print a run's log lines (prints and log records of the task)."""
+    app = env.app()
+    run = app.runs.get(run_id)
+    out = Out(env.color)
+    after = 0
+    with RunProgress(out, run_id).shown() as live:
+        while True:
+            lines = _logs_after(app, run_id, after)
+            for line in lines:
+                live.print(_log_line(line))
+                after = line.id
+            # The run was read before its logs: once it is terminal, every line is in.
+            if not follow or run.state in TERMINAL_STATES:
+                break
+            live.update(run)
+            time.sleep(POLL)
+            run = app.runs.get(run_id)
+    if follow:
+        out.hint(f"run {run.id} {run.state.value}")
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@pass_env
+def cancel(env: Env, run_id: int) -> None:
+    """Cancel a waiting run, or ask a running one to stop."""
+    r = env.app().runs.cancel(run_id)
+    out = Out(env.color)
+    if r.state is RunState.CANCELLED:
+        out.line(f"cancelled run {r.id}")
+    else:
+        out.line(f"asked run {r.id} to stop; it is {r.state.value} (`horae runs wait {r.id}` "
+                 "shows when it has)")
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@pass_env
+def retry(env: Env, run_id: int) -> None:
+    """Run a finished run again (same task and arguments); prints the new run's id."""
+    r = env.app().runs.retry(run_id)
+    click.echo(r.id)
+    if sys.stdout.isatty():
+        click.echo(f"queued run {r.id} (a retry of {run_id})", err=True)
+
+
+@runs.command()
+@click.argument("run_id", metavar="ID", type=int)
+@click.option("--timeout", metavar="S", help="Give up after S seconds (e.g. 90, 5m).")
+@click.pass_context
+def wait(ctx: click.Context, run_id: int, timeout: str | None) -> None:
+    """Wait until a run ends: exit 0 if it succeeded, 1 otherwise."""
+    env = ctx.ensure_object(Env)
+    limit = None if timeout is None else parse_seconds(timeout, "timeout")
+    app = env.app()
+    out = Out(env.color)
+    deadline = None if limit is None else time.monotonic() + limit
+    with RunProgress(out, run_id).shown() as live:
+        while True:
+            run = app.runs.get(run_id)
+            live.update(run)
+            if run.state in TERMINAL_STATES:
+                break
+            if deadline is not None and time.monotonic() >= deadline:
+                click.echo(f"error: run {run_id} is still {run.state.value} after "
+                           f"{limit:g}s", err=True)
+                ctx.exit(1)
+            time.sleep(POLL)
+    line = state_cell(run.state.value)
+    line = Text(f"run {run.id} ").append(line)
+    if run.duration is not None:
+        line.append(f" in {duration(run.duration)}")
+    if run.state is RunState.SUCCEEDED:
+        line.append(f": {short(run.result, 200)}" if run.result is not None else "")
+    elif run.error:
+        line.append(f": {run.error}", style="red")
+    if out.rich:
+        out.console.print(line)
+    else:
+        click.echo(line.plain)
+    if run.state is not RunState.SUCCEEDED:
+        ctx.exit(1)

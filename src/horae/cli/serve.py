@@ -1,0 +1,218 @@
+"""``horae server``, ``horae scheduler``, ``horae worker``: long-running processes.
+
+Each runs until SIGINT or SIGTERM, then drains: the worker stops claiming, lets running
+work finish within ``--grace`` seconds and gives the rest back to the queue; the process
+exits 0. A second signal exits at once (leases then expire and runs are rescued).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import click
+
+from horae import __version__
+from horae.app import Horae
+from horae.cli.env import Env, pass_env, safe_url, split_list
+from horae.cli.render import Out
+from horae.errors import InvalidInput
+
+
+@dataclass
+class WorkerOptions:
+    queues: list[str]
+    concurrency: int
+    name: str | None
+    lease: float
+    grace: float
+
+    def start_kwargs(self) -> dict[str, Any]:
+        options: dict[str, Any] = {"queues": self.queues, "concurrency": self.concurrency,
+                                   "lease": self.lease, "grace": self.grace}
+        if self.name:
+            options["name"] = self.name
+        return options
+
+
+@dataclass
+class Service:
+    """Something else this process serves, with the same start/stop lifecycle."""
+
+    name: str
+    detail: str
+    start: Callable[[], None]
+    stop: Callable[[float], None]
+
+
+@dataclass
+class Plan:
+    scheduler: bool
+    worker: WorkerOptions | None
+    services: list[Service] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    options = [
+        click.option("-Q", "--queues", "queues", multiple=True, metavar="Q1,Q2",
+                     help="Queues to serve (default: the queues of the app's tasks)."),
+        click.option("-c", "--concurrency", type=click.IntRange(min=1), default=8,
+                     show_default=True, help="Runs executed at the same time."),
+        click.option("--name", help="A stable worker identity; a restarted worker with the "
+                                    "same name takes back its crashed runs at once."),
+        click.option("--lease", type=click.FloatRange(min=1), default=30.0, show_default=True,
+                     help="Seconds a claimed run stays ours without a heartbeat."),
+        click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
+                     help="On SIGTERM, seconds running work may take to finish."),
+        click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+                     default="info", show_default=True),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: str | None,
+                 lease: float, grace: float) -> WorkerOptions:
+    chosen = split_list(queues) or sorted({t.queue for t in app.registry}) or ["default"]
+    return WorkerOptions(chosen, concurrency, name, lease, grace)
+
+
+@click.command()
+@click.option("--demo", is_flag=True,
+              help="Add the demo tasks and schedules (horae.demo) to try Horae out.")
+@worker_options
+@pass_env
+def server(env: Env, demo: bool, queues: tuple[str, ...], concurrency: int, name: str | None,
+           lease: float, grace: float, log_level: str) -> None:
+    """Scheduler and worker in one process (SQLite by default): the quickest start.
+
+    The REST API and the web console will be served here too.
+    """
+    _logging(log_level)
+    app = env.app(demo=demo)
+    notes = []
+    if demo:
+        from horae.demo import add_demo_schedules, register_tasks
+
+        if env.app_spec is not None and "demo.hello" not in app.registry:
+            register_tasks(app)
+        added = add_demo_schedules(app)
+        notes.append(f"demo: added schedules {', '.join(added)}" if added
+                     else "demo: schedules already present")
+    plan = Plan(scheduler=True, worker=None, services=web_services(app), notes=notes)
+    if len(app.registry):
+        plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace)
+    else:
+        plan.notes.append("no tasks registered, so no worker here: give -A module:app or "
+                          "--demo, or run `horae -A ... worker` elsewhere")
+    serve(env, app, plan, grace)
+
+
+@click.command()
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@pass_env
+def scheduler(env: Env, log_level: str) -> None:
+    """A scheduler alone: turns due fires into runs. Run as many as you like."""
+    _logging(log_level)
+    app = env.app()
+    serve(env, app, Plan(scheduler=True, worker=None), grace=0.0)
+
+
+@click.command()
+@worker_options
+@pass_env
+def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None, lease: float,
+           grace: float, log_level: str) -> None:
+    """A worker alone: runs the app's tasks from its queues. Needs -A module:app."""
+    _logging(log_level)
+    app = env.app()
+    if not len(app.registry):
+        raise InvalidInput("app", "a worker needs tasks to run; give -A module:app naming "
+                                  "your Horae object (e.g. horae -A myproject.jobs:app worker)")
+    plan = Plan(scheduler=False,
+                worker=_worker_plan(app, queues, concurrency, name, lease, grace))
+    serve(env, app, plan, grace)
+
+
+def web_services(app: Horae) -> list[Service]:
+    """The REST API and the console join ``horae server`` here once they exist."""
+    return []
+
+
+def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
+    """Start the plan, print the banner, wait for a signal, then drain and return."""
+    out = Out(env.color)
+    app.store  # noqa: B018 - connect and migrate now, so a bad database fails before the banner
+    stop = threading.Event()
+    with _signals(stop):
+        app.start(scheduler=plan.scheduler, worker=plan.worker is not None,
+                  **(plan.worker.start_kwargs() if plan.worker else {}))
+        started: list[Service] = []
+        try:
+            for service in plan.services:
+                service.start()
+                started.append(service)
+            _banner(out, app, plan, grace)
+            stop.wait()
+            out.hint(f"stopping: draining running work (up to {grace:g}s)…"
+                     if plan.worker else "stopping…")
+        finally:
+            for service in reversed(started):
+                service.stop(grace)
+            app.stop(grace)
+    out.hint("stopped")
+
+
+@contextmanager
+def _signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM set ``stop``; a second one exits at once."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            os._exit(128 + signum)  # the operator insists; leases expire and runs are rescued
+        stop.set()
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signals can only be handled in the main thread (embedded use)
+        return
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _banner(out: Out, app: Horae, plan: Plan, grace: float) -> None:
+    roles = [r for r, on in (("scheduler", plan.scheduler), ("worker", plan.worker)) if on]
+    roles += [s.name for s in plan.services]
+    out.line(f"Horae {__version__}: {' + '.join(roles) or 'nothing'} (pid {os.getpid()})",
+             "bold")
+    pairs: list[tuple[str, str]] = [("database", safe_url(app.database_url))]
+    if plan.worker is not None:
+        w = app.worker
+        pairs += [("worker", str(getattr(w, "id", ""))),
+                  ("queues", ", ".join(plan.worker.queues)),
+                  ("concurrency", str(plan.worker.concurrency)),
+                  ("tasks", ", ".join(t.name for t in app.registry))]
+    pairs += [(s.name, s.detail) for s in plan.services]
+    out.fields(pairs)
+    for note in plan.notes:
+        out.line(note, "yellow")
+    drain = f" (running work gets {grace:g}s to finish)" if plan.worker else ""
+    out.hint(f"Press Ctrl-C to stop{drain}.")
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=getattr(logging, level.upper()),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
