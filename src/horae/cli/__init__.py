@@ -7,7 +7,10 @@ Errors are one line on stderr, never a traceback (``--debug`` shows it).
 
 from __future__ import annotations
 
+import io
+import os
 import sqlite3
+import sys
 from typing import Any
 
 import click
@@ -25,6 +28,9 @@ class HoraeGroup(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:  # `horae runs list | head`: the reader left, so stop quietly
+            _silence_stdout()
+            ctx.exit(141)
         except KeyboardInterrupt:
             if ctx.params.get("debug"):
                 raise
@@ -57,6 +63,14 @@ def describe_error(exc: Exception, env: Env | None) -> tuple[str, int]:
                 "(check --db, HORAE_DATABASE_URL or horae.toml)"), 1
     return (f"unexpected {type(exc).__name__}: {exc} (run with --debug to see where; "
             "please report it)"), 1
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, io.UnsupportedOperation):  # not a real file (tests)
+        pass
 
 
 def _is_database_error(exc: BaseException) -> bool:

@@ -279,7 +279,7 @@ class RunProgress:
         """Print above the bar (or plainly without one)."""
         if self._progress is not None:
             self._progress.console.print(renderable)
-        elif isinstance(renderable, Text):
-            click.echo(renderable.plain)
-        else:
+        elif self.out.rich or not isinstance(renderable, Text):
             self.out.console.print(renderable)
+        else:
+            click.echo(renderable.plain)

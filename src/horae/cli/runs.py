@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from contextlib import nullcontext
 
 import click
 from rich.text import Text
@@ -138,7 +139,8 @@ def show(env: Env, run_id: int, as_json: bool) -> None:
 
 
 def _log_line(line: LogLine) -> Text:
-    text = Text(f"{iso(line.ts)} ", style="dim")
+    text = Text()
+    text.append(f"{iso(line.ts)} ", style="dim")
     text.append(f"{line.level:<7} ", style=LEVEL_STYLES.get(line.level, ""))
     text.append(line.message)
     return text
@@ -164,7 +166,8 @@ def logs(env: Env, run_id: int, follow: bool) -> None:
     run = app.runs.get(run_id)
     out = Out(env.color)
     after = 0
-    with RunProgress(out, run_id).shown() as live:
+    live = RunProgress(out, run_id)
+    with live.shown() if follow else nullcontext(live):
         while True:
             lines = _logs_after(app, run_id, after)
             for line in lines:
