@@ -24,6 +24,16 @@ def walk(trigger: Trigger, after: float, n: int) -> list[float]:
     return fires
 
 
+def fires_until(trigger: Trigger, after: float, end: float, limit: int = 5000) -> list[float]:
+    """Every fire in (after, end], at most ``limit`` of them."""
+    fires: list[float] = []
+    fire = trigger.next_fire(after)
+    while fire is not None and fire <= end and len(fires) < limit:
+        fires.append(fire)
+        fire = trigger.next_fire(fire)
+    return fires
+
+
 def local_text(fire: float, zone: str) -> str:
     """'2025-03-09 03:00 -0400' – what a person in ``zone`` sees for ``fire``."""
     return datetime.fromtimestamp(fire, ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M:%S %z")

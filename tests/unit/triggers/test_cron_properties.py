@@ -10,7 +10,7 @@ import math
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from croniter import croniter
+from croniter import croniter  # type: ignore[import-untyped]
 from cronsim import CronSim
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
