@@ -30,7 +30,7 @@ from horae.triggers.cron_days import (
     matching_days,
     next_day_table,
 )
-from horae.triggers.cron_parser import EXPR_FIELD, CronFields, parse_cron
+from horae.triggers.cron_parser import EXPR_FIELD, parse_cron
 from horae.triggers.descriptions import describe_cron
 from horae.triggers.wall_clock import UTC_KEYS, ZoneClock, load_zone
 
@@ -78,10 +78,6 @@ class CronTrigger(Trigger):
         # Day tables per month shape (28 at most), and per calendar month as a shortcut.
         self._shape_tables: dict[tuple[int, int], NextDayTable] = {}
         self._month_tables: dict[int, NextDayTable] = {}
-
-    @property
-    def fields(self) -> CronFields:
-        return self._fields
 
     def next_fire(self, after: float) -> float | None:
         if math.isnan(after) or after >= _LATEST:

@@ -112,8 +112,9 @@ def impossible_reason(fields: CronFields, expr: str) -> str | None:
     )
     if plain_days_only:
         days = ", ".join(str(d) for d in sorted(dom.days))
-        word = "day" if len(dom.days) == 1 else "days"
-        return f"{word} {days} of {months} never occurs: this expression can never fire"
+        subject = f"day {days}" if len(dom.days) == 1 else f"days {days}"
+        verb = "occurs" if len(dom.days) == 1 else "occur"
+        return f"{subject} of {months} never {verb}: this expression can never fire"
     return (
         f"no day in {months} matches the day fields of {expr.strip()!r}: "
         "this expression can never fire"

@@ -212,6 +212,10 @@ def _parse_day_of_month(text: str) -> DayOfMonthRule:
             from_last.add(int(offset))
         elif upper == "LW":
             last_weekday = True
+        elif upper == "W":
+            raise _reject(
+                kind, text, "'W' needs a day before it, e.g. 15W (weekday nearest the 15th)"
+            )
         elif upper.endswith("W"):
             nearest.add(_parse_value(upper[:-1], text, kind))
         else:

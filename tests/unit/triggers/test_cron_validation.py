@@ -45,6 +45,7 @@ from .helpers import utc, walk
         ("0 0 L-31 * *", "L-n needs n from 0 to 30"),
         ("0 0 32W * *", "out of range"),
         ("0 0 0W * *", "out of range"),
+        ("0 0 W * *", "'W' needs a day before it"),
         ("\u00b2 * * * *", "is not a number"),  # superscript two is not an ASCII digit
         ("H * * * *", "is not a number"),
         ("@reboot", "@reboot"),
@@ -79,7 +80,7 @@ def test_unknown_zone(zone: object) -> None:
     ("expr", "in_reason"),
     [
         ("0 0 30 2 *", "day 30 of February never occurs: this expression can never fire"),
-        ("0 0 30,31 2 *", "days 30, 31 of February never occur"),
+        ("0 0 30,31 2 *", "days 30, 31 of February never occur: this"),
         ("0 0 31 4,6,9,11 *", "day 31 of April, June, September, November never occurs"),
         ("0 0 L-30 2 *", "can never fire"),
         ("0 0 31W 2,4 *", "can never fire"),
