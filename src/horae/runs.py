@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from horae.errors import InvalidInput
 from horae.instants import to_epoch
 from horae.models import TERMINAL_STATES, LogLine, Run, RunState
-from horae.schedules import validate_policies
+from horae.schedules import check_argument_types, validate_policies
 from horae.store import NewRun, RunFilter
 from horae.tasks import Task, validate_arguments
 
@@ -32,6 +32,7 @@ class RunManager:
         **policies: Any,
     ) -> Run:
         """Queue one run of ``task`` now, at ``at``, or after ``delay`` seconds."""
+        check_argument_types(args, kwargs)
         name = task.name if isinstance(task, Task) else task
         info = self._app.task_info(name)
         pol = validate_policies({"queue": info.queue, "retries": info.retries,

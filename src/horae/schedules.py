@@ -65,6 +65,13 @@ def coerce_trigger(trigger: Trigger | Mapping[str, Any] | str, now: float) -> Tr
     return trigger
 
 
+def check_argument_types(args: Any, kwargs: Any) -> None:
+    if not isinstance(args, list | tuple):
+        raise InvalidInput("args", "must be a list")
+    if kwargs is not None and not isinstance(kwargs, Mapping):
+        raise InvalidInput("kwargs", "must be an object")
+
+
 class ScheduleManager:
     """``app.schedules``: add, update, pause, resume, remove, trigger now, preview."""
 
@@ -88,6 +95,7 @@ class ScheduleManager:
         if not isinstance(id, str) or not _ID.match(id):
             raise InvalidInput("id", "1-200 characters: letters, digits and _ . : @ -, "
                                      "starting with a letter or digit")
+        check_argument_types(args, kwargs)
         name = task.name if isinstance(task, Task) else task
         info = self._app.task_info(name)
         defaults: dict[str, Any] = {"queue": info.queue, "retries": info.retries,
@@ -111,6 +119,7 @@ class ScheduleManager:
         unknown = set(changes) - fields - set(POLICY_NAMES)
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "not a field of a schedule")
+        check_argument_types(changes.get("args", ()), changes.get("kwargs"))
         pol = dataclasses.asdict(current.policies) | {
             k: v for k, v in changes.items() if k in POLICY_NAMES
         }
@@ -145,8 +154,10 @@ class ScheduleManager:
         if fresh:
             s.next_fire_at = first_fire(trig, now, pol)
             if s.next_fire_at is None:
-                raise InvalidInput("trigger", "never fires from now on (in the past, or "
-                                              "outside start_at/end_at)")
+                field = "end_at" if pol.end_at is not None and first_fire(
+                    trig, now, dataclasses.replace(pol, end_at=None)) is not None else "trigger"
+                raise InvalidInput(field, "the schedule would never fire from now on "
+                                          "(its time is past, or outside start_at/end_at)")
         return s
 
     def pause(self, id: str) -> Schedule:

@@ -117,7 +117,11 @@ def make_task(
 
 def signature_schema(func: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
     """JSON Schema of a function's keyword arguments, and whether it takes ``ctx``."""
-    sig = inspect.signature(func)
+    try:
+        # Modules with ``from __future__ import annotations`` hold annotations as strings.
+        sig = inspect.signature(func, eval_str=True)
+    except (NameError, TypeError, SyntaxError):
+        sig = inspect.signature(func)
     props: dict[str, Any] = {}
     required: list[str] = []
     extra = False

@@ -183,7 +183,7 @@ def test_bad_edit_changes_nothing(horae: Horae_) -> None:
     before = horae.json("schedules", "show", "s1")
     for args, field in ((["--cron", "0 0 30 2 *"], "cron"),
                         (["--kwargs", '{"name": 5}'], "kwargs.name"),
-                        (["--priority", "1", "--end-at", "2000-01-01T00:00Z"], "trigger"),
+                        (["--priority", "1", "--end-at", "2000-01-01T00:00Z"], "end_at"),
                         (["--tz", "Europe/Berlin"], "tz")):
         result = horae("schedules", "edit", "s1", *args)
         assert result.exit_code == 2, result.output

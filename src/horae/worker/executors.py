@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from horae.tasks import Task
+from horae.tasks import Task, bind_arguments
 from horae.worker.context import Context, LogCapture, RunTracker, bind, unbind
 
 
@@ -59,8 +59,9 @@ class Execution:
             stopper()
 
     def call_kwargs(self) -> dict[str, Any]:
+        """Every argument by name (so ``ctx`` may be any parameter), plus ``ctx``."""
         run = self.tracker.run
-        kwargs = dict(run.kwargs)
+        kwargs = bind_arguments(self.task.schema, run.args, run.kwargs)
         if self.task.wants_ctx:
             kwargs["ctx"] = Context(self.tracker, self.worker_id)
         return kwargs
@@ -101,7 +102,7 @@ class Executors:
     def _run_thread(ex: Execution) -> Outcome:
         token = bind(ex.tracker)
         try:
-            result = ex.task.func(*ex.tracker.run.args, **ex.call_kwargs())
+            result = ex.task.func(**ex.call_kwargs())
             return Outcome(result=result)
         except BaseException as exc:
             return _failure(exc)
@@ -115,7 +116,7 @@ class Executors:
         async def runner() -> Outcome:
             token = bind(ex.tracker)
             try:
-                coro = ex.task.func(*ex.tracker.run.args, **ex.call_kwargs())
+                coro = ex.task.func(**ex.call_kwargs())
                 return Outcome(result=await coro)
             except asyncio.CancelledError as exc:
                 return Outcome(error=f"cancelled ({ex.stop_reason or 'by the worker'})",
