@@ -156,8 +156,8 @@ class ScheduleManager:
             if s.next_fire_at is None:
                 field = "end_at" if pol.end_at is not None and first_fire(
                     trig, now, dataclasses.replace(pol, end_at=None)) is not None else "trigger"
-                raise InvalidInput(field, "the schedule would never fire from now on "
-                                          "(its time is past, or outside start_at/end_at)")
+                raise InvalidInput(field, "the schedule never fires from now on: its time is "
+                                          "past, or outside start_at/end_at")
         return s
 
     def pause(self, id: str) -> Schedule:
