@@ -491,7 +491,8 @@ class Store:
         """Renew the leases of the worker's runs, save progress and logs.
 
         ``progress`` items are ``(run_id, attempt, fraction, message)``, fenced like every
-        worker write; log lines are kept for runs this worker claimed last. Returns the ids of the worker's runs whose cancellation was asked.
+        worker write; log lines are kept for runs this worker claimed last. Returns the ids
+        of the worker's runs whose cancellation was asked.
         """
         with self.db.write() as tx:
             params = {"me": worker_id, "lease": lease, "running": running}
@@ -537,6 +538,7 @@ class Store:
         """
         terminal = state in TERMINAL_STATES
         with self.db.write() as tx:
+            self._lock_schedules_of(tx, [run.id])
             row = tx.one(
                 f"UPDATE horae_runs SET state = :state, result = :result, error = :error,"
                 f" traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
@@ -558,6 +560,22 @@ class Store:
                 self._count_outcomes(tx, [(row["schedule_id"], state.value)], row["now"])
         return True
 
+    def _lock_schedules_of(self, tx: Tx, run_ids: list[int]) -> None:
+        """PostgreSQL: lock the schedules of runs about to change, before the runs.
+
+        schedules_fire_due holds a schedule and then changes its runs (cancel_previous); a
+        writer that changed a run first and its schedule's counters second would deadlock
+        with it. Schedules first, in id order, is the one lock order. (SQLite has one
+        writer at a time.)
+        """
+        if self.db.dialect != "postgres":
+            return
+        tx.all(
+            "SELECT id FROM horae_schedules WHERE id IN (SELECT schedule_id FROM horae_runs"
+            f" WHERE {self.db.in_list('id', 'ids')}) ORDER BY id FOR UPDATE",
+            {"ids": self.db.list_param(run_ids)},
+        )
+
     def _count_outcomes(self, tx: Tx, outcomes: list[tuple[str, str]], now: float) -> None:
         tx.many(
             "UPDATE horae_schedules SET successes = successes + :ok,"
@@ -573,6 +591,7 @@ class Store:
         Raises NotFound, or Conflict for a run that already finished.
         """
         with self.db.write() as tx:
+            self._lock_schedules_of(tx, [run_id])
             now = self._now(tx)
             done = tx.one(
                 "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
@@ -626,6 +645,15 @@ class Store:
         cond = "lease_owner = :owner" if owner else f"lease_expires_at < {self.db.now_sql}"
         with self.db.write() as tx:
             now = self._now(tx)
+            params = {"owner": owner, "now": now, "limit": limit}
+            candidates = [r["id"] for r in tx.all(
+                f"SELECT id FROM horae_runs WHERE state = 'running' AND {cond} LIMIT :limit",
+                params,
+            )]
+            if not candidates:
+                return []
+            self._lock_schedules_of(tx, candidates)
+            params["ids"] = self.db.list_param(candidates)
             rows = tx.all(
                 "UPDATE horae_runs SET"
                 " state = CASE WHEN cancel_requested = 1 THEN 'cancelled'"
@@ -636,9 +664,9 @@ class Store:
                 " error = 'lease expired: worker ' || COALESCE(lease_owner, '?')"
                 "  || ' stopped renewing it',"
                 " lease_owner = NULL, lease_expires_at = NULL"
-                f" WHERE id IN (SELECT id FROM horae_runs WHERE state = 'running' AND {cond}"
-                f" LIMIT :limit{self.db.skip_locked}) RETURNING {_RUN_COLS}",
-                {"owner": owner, "now": now, "limit": limit},
+                f" WHERE id IN (SELECT id FROM horae_runs WHERE {self.db.in_list('id', 'ids')}"
+                f" AND state = 'running' AND {cond}{self.db.skip_locked}) RETURNING {_RUN_COLS}",
+                params,
             )
             runs = [R.run_from_row(r) for r in rows]
             self._count_outcomes(
