@@ -84,6 +84,16 @@ def test_weekday_range_may_end_on_sunday() -> None:
     ]
 
 
+def test_weekday_start_step_stops_at_saturday() -> None:
+    # "1/2" = Monday, Wednesday, Friday; 7 is only a spelling of Sunday, not an eighth day.
+    assert days("0 0 * * 1/2", utc(2025, 1, 5), 4) == [
+        "Mon 2025-01-06 00:00:00",
+        "Wed 2025-01-08 00:00:00",
+        "Fri 2025-01-10 00:00:00",
+        "Mon 2025-01-13 00:00:00",
+    ]
+
+
 def test_zero_and_seven_are_both_sunday() -> None:
     assert days("0 0 * * 0", JAN_2025, 3) == days("0 0 * * 7", JAN_2025, 3)
     assert days("0 0 * * 7", JAN_2025, 1) == ["Sun 2025-01-05 00:00:00"]
