@@ -1,0 +1,84 @@
+"""Guarantee 5 through the Python API: bad input names the field and writes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from horae import Horae, InvalidInput, cron, interval
+from horae.triggers import at
+
+
+@pytest.fixture
+def app(database_url: str) -> Horae:
+    app = Horae(database_url)
+
+    @app.task("scan")
+    def scan(targets: list[str], ports: int = 80) -> None:
+        return None
+
+    return app
+
+
+GOOD: dict[str, Any] = {"task": "scan", "kwargs": {"targets": ["a"]}}
+CASES = [
+    ({"trigger": {"kind": "cron", "expr": "61 * * * *"}}, "trigger.expr"),
+    ({"trigger": {"kind": "cron", "expr": "0 0 30 2 *"}}, "trigger.expr"),
+    ({"trigger": {"kind": "cron", "expr": "0 2 * * *", "tz": "Mars/Olympus"}}, "trigger.tz"),
+    ({"trigger": {"kind": "interval", "seconds": 0}}, "trigger.seconds"),
+    ({"trigger": {"kind": "interval", "seconds": -5}}, "trigger.seconds"),
+    ({"trigger": {"kind": "nope"}}, "trigger.kind"),
+    ({"task": "no.such.task"}, "task"),
+    ({"kwargs": {"targets": "not-a-list"}}, "kwargs.targets"),
+    ({"kwargs": {"targets": ["a"], "colour": "red"}}, "kwargs"),
+    ({"kwargs": {}}, "kwargs"),
+    ({"kwargs": {"targets": [object()]}}, "kwargs"),
+    ({"kwargs": {"targets": [float("nan")]}}, "kwargs"),
+    ({"start_at": 2_000_000_000, "end_at": 1_900_000_000}, "end_at"),
+    ({"overlap": "sometimes"}, "overlap"),
+    ({"catchup": "most"}, "catchup"),
+    ({"retries": -1}, "retries"),
+    ({"timeout": 0}, "timeout"),
+    ({"misfire_grace": -1}, "misfire_grace"),
+    ({"max_fires": 0}, "max_fires"),
+    ({"queue": "has space"}, "queue"),
+    ({"colour": "red"}, "colour"),
+    ({"id": "bad id!"}, "id"),
+    ({"trigger": at(1_000_000_000.0)}, "trigger"),
+]
+
+
+@pytest.mark.parametrize(("change", "field"), CASES, ids=[c[1] + str(i) for i, c in enumerate(CASES)])
+def test_bad_schedule_is_refused_and_nothing_is_written(app: Horae, change: dict[str, Any],
+                                                        field: str) -> None:
+    args = {"id": "s1", "trigger": interval(seconds=60)} | GOOD | change
+    sid = args.pop("id")
+    with pytest.raises(InvalidInput) as err:
+        app.schedules.add(sid, **args)
+    assert err.value.field.startswith(field), (err.value.field, err.value.reason)
+    assert err.value.reason
+    assert app.store.schedule_count() == 0
+    app.stop()
+
+
+def test_bad_update_changes_nothing(app: Horae) -> None:
+    s = app.schedules.add("s1", "scan", cron("0 2 * * *"), kwargs={"targets": ["a"]})
+    for change in ({"trigger": {"kind": "cron", "expr": "0 0 31 4 *"}},
+                   {"kwargs": {"targets": 5}}, {"task": "ghost"}, {"jitter": -1},
+                   {"paused": True, "retries": "many"}):
+        with pytest.raises(InvalidInput):
+            app.schedules.update("s1", **change)
+    assert app.schedules.get("s1") == s
+    app.stop()
+
+
+def test_bad_ad_hoc_run_writes_nothing(app: Horae) -> None:
+    for kwargs in ({"kwargs": {"targets": 1}}, {"kwargs": {"targets": []}, "at": "tomorrow"},
+                   {"kwargs": {"targets": []}, "delay": -1}):
+        with pytest.raises(InvalidInput):
+            app.runs.create("scan", **kwargs)
+    with pytest.raises(InvalidInput):
+        app.runs.create("ghost")
+    assert app.runs.list() == []
+    app.stop()
