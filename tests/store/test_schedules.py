@@ -84,6 +84,11 @@ def test_search_matches_id_task_and_description_alike_on_every_backend(store: St
     assert ids("_") == ["scan_lan"]
     assert ids("%") == []
     assert ids("") == ["nightly-backup", "report", "scan_lan"]
+    s = schedule("école")
+    s.description = "Relevé Été"
+    store.schedule_add(s)
+    assert ids("école") == ids("Relevé") == ids("levé É") == ["école"]  # exact non-ASCII
+    assert ids("!") == []
 
 
 def test_replace_bumps_version_and_keeps_counters(store: Store) -> None:

@@ -180,12 +180,13 @@ class Store:
             where.append("paused = :paused")
             params["paused"] = int(paused)
         if search:
-            # Case-insensitive on every backend (PostgreSQL's LIKE is not, SQLite's is), and
-            # the person's % and _ are plain characters.
+            # The same answer on every backend (PostgreSQL's LIKE is case-sensitive, SQLite's
+            # is not): lower() both sides in SQL, as SQLite's folds ASCII only. The person's
+            # % and _ are plain characters.
             where.append("(" + " OR ".join(
-                f"lower({c}) LIKE :search ESCAPE '!'" for c in ("id", "task", "description")
+                f"lower({c}) LIKE lower(:search) ESCAPE '!'" for c in ("id", "task", "description")
             ) + ")")
-            escaped = search.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            escaped = search.replace("!", "!!").replace("%", "!%").replace("_", "!_")
             params["search"] = f"%{escaped}%"
         if after_id is not None:
             where.append("id > :after_id")
