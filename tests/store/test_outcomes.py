@@ -252,3 +252,14 @@ def test_prune_deletes_only_old_terminal_runs_in_batches_with_their_logs(store: 
         assert store.run_logs(run.id) == []
     assert [x.message for x in store.run_logs(recent.id)] == [f"{recent.id}"]
     assert [x.message for x in store.run_logs(running.id)] == [f"{running.id}"]
+
+
+def test_ids_of_pruned_runs_are_never_reused(store: Store) -> None:
+    """A run id in a URL, a log cursor or retry_of names one run forever."""
+    runs = add_runs(store, 3)
+    for run in runs:
+        store.run_cancel(run.id)
+    backdate(store, [r.id for r in runs], 7200)
+    assert store.runs_prune(3600) == 3
+    [new] = add_runs(store)
+    assert new.id > max(r.id for r in runs)
