@@ -155,9 +155,29 @@ def assert_each_run_claimed_once(store: Store, claims: list[list[list[int]]],
 
 
 def test_claims_are_exclusive_between_threads(store: Store) -> None:
+    """The threads claim in rounds, all at the same moment, until a round finds nothing."""
     add_runs(store, 200)
-    claims = in_threads(4, lambda i: claim_all(store, f"t{i}"))
-    assert_each_run_claimed_once(store, claims, [f"t{i}" for i in range(4)], 200)
+    n = 4
+    rounds = threading.Barrier(n)
+    empty = [False] * n
+
+    def claim_in_rounds(i: int) -> list[list[int]]:
+        got: list[list[int]] = []
+        try:
+            while True:
+                rounds.wait()
+                runs = store.runs_claim(f"t{i}", ["default"], 3, 60.0)
+                got.extend([r.id, r.attempt] for r in runs)
+                empty[i] = not runs
+                rounds.wait()
+                if all(empty):
+                    return got
+        except BaseException:
+            rounds.abort()  # the others stop at once instead of waiting for this one
+            raise
+
+    claims = in_threads(n, claim_in_rounds)
+    assert_each_run_claimed_once(store, claims, [f"t{i}" for i in range(n)], 200)
 
 
 def test_claims_are_exclusive_between_processes(store: Store, database_url: str) -> None:
@@ -167,4 +187,5 @@ def test_claims_are_exclusive_between_processes(store: Store, database_url: str)
         results.extend(in_threads(2, lambda i: claim_all(store, f"t{i}")))
     names = [f"p{i}" for i in range(3)] + ["t0", "t1"]
     claims = results[2:] + results[:2]  # the processes' results are appended last
+    assert any(claims[:3]), "no process got a run: nothing was contended between processes"
     assert_each_run_claimed_once(store, claims, names, 300)
