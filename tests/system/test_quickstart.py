@@ -60,7 +60,8 @@ def test_quick_start_runs_the_demo_in_a_fresh_venv(tmp_path: Path) -> None:
     try:
         eventually(demo_succeeded, timeout=300, interval=0.5)
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
         code = proc.wait(timeout=60)
     assert code == 0, (tmp_path / "out.log").read_text()
     assert "demo" in (tmp_path / "out.log").read_text().lower()

@@ -1,6 +1,6 @@
 """The one persistence layer: every SQL statement Horae runs lives in this package."""
 
 from horae.store.connection import Database, open_database
-from horae.store.store import DueRow, FireOutcome, NewRun, RunFilter, Store
+from horae.store.store import DueRow, Finish, FireOutcome, NewRun, RunFilter, Store
 
-__all__ = ["Database", "DueRow", "FireOutcome", "NewRun", "RunFilter", "Store", "open_database"]
+__all__ = ["Database", "DueRow", "Finish", "FireOutcome", "NewRun", "RunFilter", "Store", "open_database"]

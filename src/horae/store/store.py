@@ -96,6 +96,20 @@ class NewRun:
 
 
 @dataclass
+class Finish:
+    """One outcome a worker records (see :meth:`Store.runs_finish`)."""
+
+    run: Run
+    state: RunState
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    retry_delay: float = 0.0
+    logs: Sequence[LogLine] = ()
+    progress: tuple[float | None, str | None] | None = None
+
+
+@dataclass
 class RunFilter:
     schedule_id: str | None = None
     task: str | None = None
@@ -532,34 +546,58 @@ class Store:
         traceback: str | None = None,
         retry_delay: float = 0.0,
         logs: Sequence[LogLine] = (),
+        progress: tuple[float | None, str | None] | None = None,
     ) -> bool:
         """Record the outcome of the worker's attempt; False if its lease was lost.
 
         ``state`` is terminal, or RETRYING to queue another attempt after ``retry_delay``.
         """
-        terminal = state in TERMINAL_STATES
+        return self.runs_finish(worker_id, [Finish(
+            run, state, result, error, traceback, retry_delay, logs, progress
+        )])[0]
+
+    def runs_finish(self, worker_id: str, items: Sequence[Finish]) -> list[bool]:
+        """Record many outcomes in one transaction (see :meth:`run_finish`), in order.
+
+        Each is fenced on (run, attempt, worker): the list says which were kept. A refused
+        outcome writes nothing, not even its log lines.
+        """
+        if not items:
+            return []
+        kept: list[bool] = []
         with self.db.write() as tx:
-            self._lock_schedules_of(tx, [run.id])
-            row = tx.one(
-                f"UPDATE horae_runs SET state = :state, result = :result, error = :error,"
-                f" traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
-                f" finished_at = :finished, not_before = {self.db.now_sql} + :delay,"
-                f" progress = COALESCE(:progress, progress)"
-                f" WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
-                f" AND state = 'running'"
-                f" RETURNING schedule_id, {self.db.now_sql} AS now",
-                {"state": state.value, "result": None if result is None else R.dumps(result),
-                 "error": error, "tb": traceback, "delay": retry_delay, "id": run.id,
-                 "attempt": run.attempt, "me": worker_id,
-                 "progress": 1.0 if state is RunState.SUCCEEDED else None,
-                 "finished": self._now(tx) if terminal else None},
-            )
-            if row is None:
-                return False
-            self._logs_insert(tx, logs, worker_id)
-            if terminal and row["schedule_id"] is not None:
-                self._count_outcomes(tx, [(row["schedule_id"], state.value)], row["now"])
-        return True
+            self._lock_schedules_of(tx, [f.run.id for f in items])
+            now = self._now(tx)
+            outcomes: list[tuple[str, str]] = []
+            for f in items:
+                fraction, message = f.progress if f.progress is not None else (None, None)
+                if f.state is RunState.SUCCEEDED:
+                    fraction = 1.0
+                row = tx.one(
+                    "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
+                    " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
+                    " finished_at = :finished, not_before = :now + :delay,"
+                    " progress = COALESCE(:progress, progress),"
+                    " progress_message = COALESCE(:message, progress_message)"
+                    " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
+                    " AND state = 'running' RETURNING schedule_id",
+                    {"state": f.state.value,
+                     "result": None if f.result is None else R.dumps(f.result),
+                     "error": f.error, "tb": f.traceback, "delay": f.retry_delay,
+                     "id": f.run.id, "attempt": f.run.attempt, "me": worker_id, "now": now,
+                     "progress": fraction, "message": message,
+                     "finished": now if f.state in TERMINAL_STATES else None},
+                )
+                kept.append(row is not None)
+                if row is None:
+                    continue
+                self._logs_insert(tx, f.logs, worker_id)
+                if f.state in TERMINAL_STATES and row["schedule_id"] is not None:
+                    outcomes.append((row["schedule_id"], f.state.value))
+            self._count_outcomes(tx, outcomes, now)
+            if any(f.state is RunState.RETRYING for f in items):
+                self._notify(tx, "horae_runs")
+        return kept
 
     def _lock_schedules_of(self, tx: Tx, run_ids: list[int]) -> None:
         """PostgreSQL: lock the schedules of runs about to change, before the runs.

@@ -24,9 +24,11 @@ from typing import TYPE_CHECKING
 
 from horae.models import RunState, WorkerInfo
 from horae.policies import retry_delay
+from horae.store import Finish
 from horae.wakeup import Waker
 from horae.worker.context import LogCapture, RunTracker
 from horae.worker.executors import Execution, Executors, Outcome
+from horae.worker.reporter import Reporter
 
 if TYPE_CHECKING:
     from horae.app import Horae
@@ -65,6 +67,7 @@ class Worker:
         self._threads: list[threading.Thread] = []
         self._rng = random.Random()
         self._executors: Executors | None = None
+        self._reporter: Reporter | None = None
         self._waker: Waker | None = None
         self.started = threading.Event()
 
@@ -74,6 +77,8 @@ class Worker:
         store = self.app.store
         LogCapture.install()
         self._executors = Executors(self.concurrency)
+        self._reporter = Reporter(store, self.id)
+        self._reporter.start()
         info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.queues,
                           self.concurrency, self.labels)
         store.worker_register(info, [t.info() for t in self.app.registry])
@@ -112,6 +117,8 @@ class Worker:
         for t in self._threads:
             t.join(timeout=5)
         self._flush()
+        if self._reporter is not None:
+            self._reporter.stop()
         try:
             store.worker_set_state(self.id, "gone")
         except Exception as exc:
@@ -198,27 +205,18 @@ class Worker:
             if ex.recorded:
                 return
             ex.recorded = True
-        run = ex.tracker.run
         state, delay = self._decide(ex, outcome)
         if state is RunState.SUCCEEDED:
             try:
                 json.dumps(outcome.result, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 state, outcome = RunState.FAILED, Outcome(error=f"result is not JSON: {exc}")
-        logs, _ = ex.tracker.take()
-        try:
-            kept = self.app.store.run_finish(
-                run, self.id, state,
-                result=outcome.result if state is RunState.SUCCEEDED else None,
-                error=outcome.error, traceback=outcome.traceback, retry_delay=delay, logs=logs,
-            )
-        except Exception as exc:
-            log.error("could not record run %s (%s): its lease will expire and it will be "
-                      "rescued", run.id, exc)
-            return
-        if not kept:
-            log.warning("run %s attempt %s: lease lost before it finished; outcome dropped",
-                        run.id, run.attempt)
+        logs, progress = ex.tracker.take()
+        assert self._reporter is not None
+        self._reporter.put(Finish(
+            ex.tracker.run, state, outcome.result if state is RunState.SUCCEEDED else None,
+            outcome.error, outcome.traceback, delay, logs, progress,
+        ))
 
     def _decide(self, ex: Execution, outcome: Outcome) -> tuple[RunState, float]:
         run = ex.tracker.run
