@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from horae import Horae, interval
+from horae.models import Policies
 from horae.scheduler import Scheduler
 from horae.store.rows import dumps, policies_to_json
-from horae.models import Policies
 
 WORK = Path(__file__).with_name(".work")
 

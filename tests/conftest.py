@@ -56,7 +56,9 @@ def pg_url() -> Iterator[str]:
         conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-@pytest.fixture(params=["sqlite-memory", "sqlite-file", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    params=["sqlite-memory", "sqlite-file", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     if request.param == "sqlite-memory":
         return "sqlite:///:memory:"

@@ -49,7 +49,8 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("change", "field"), CASES, ids=[c[1] + str(i) for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(("change", "field"), CASES,
+                         ids=[c[1] + str(i) for i, c in enumerate(CASES)])
 def test_bad_schedule_is_refused_and_nothing_is_written(app: Horae, change: dict[str, Any],
                                                         field: str) -> None:
     args = {"id": "s1", "trigger": interval(seconds=60)} | GOOD | change

@@ -6,10 +6,10 @@ import os
 from collections.abc import Iterator
 
 import pytest
-from tests.integration import sample_tasks
 
 from horae import Horae, RunState, interval
 from tests.conftest import eventually
+from tests.integration import sample_tasks
 
 
 @pytest.fixture

@@ -3,4 +3,13 @@
 from horae.store.connection import Database, open_database
 from horae.store.store import DueRow, Finish, FireOutcome, NewRun, RunFilter, Store
 
-__all__ = ["Database", "DueRow", "Finish", "FireOutcome", "NewRun", "RunFilter", "Store", "open_database"]
+__all__ = [
+    "Database",
+    "DueRow",
+    "Finish",
+    "FireOutcome",
+    "NewRun",
+    "RunFilter",
+    "Store",
+    "open_database",
+]

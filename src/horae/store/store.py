@@ -186,7 +186,8 @@ class Store:
         limit: int = 100,
     ) -> list[Schedule]:
         """Schedules ordered by id; ``after_id`` is the cursor of the next page."""
-        where, params = ["1 = 1"], {"limit": limit}
+        where: list[str] = ["1 = 1"]
+        params: dict[str, Any] = {"limit": limit}
         if task is not None:
             where.append("task = :task")
             params["task"] = task
@@ -422,7 +423,8 @@ class Store:
     def run_list(self, f: RunFilter | None = None) -> list[Run]:
         """Runs newest first (by id), filtered; ``before_id`` pages backwards."""
         f = f or RunFilter()
-        where, params = ["1 = 1"], {"limit": f.limit}
+        where: list[str] = ["1 = 1"]
+        params: dict[str, Any] = {"limit": f.limit}
         for col in ("schedule_id", "task", "queue"):
             if getattr(f, col) is not None:
                 where.append(f"{col} = :{col}")
@@ -726,7 +728,8 @@ class Store:
             n = tx.run(
                 "UPDATE horae_runs SET state = 'queued', attempt = attempt - 1,"
                 " lease_owner = NULL, lease_expires_at = NULL, started_at = NULL"
-                f" WHERE lease_owner = :me AND state = 'running' AND {self.db.in_list('id', 'ids')}",
+                " WHERE lease_owner = :me AND state = 'running'"
+                f" AND {self.db.in_list('id', 'ids')}",
                 {"me": worker_id, "ids": self.db.list_param(list(run_ids))},
             )
             self._notify(tx, "horae_runs")
