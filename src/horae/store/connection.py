@@ -50,6 +50,21 @@ class Tx:
         if seq:
             self._cur.executemany(self._adapt(sql), seq)
 
+    def many_returning(self, sql: str, seq: Sequence[Params]) -> list[Row | None]:
+        """Run ``sql`` (with RETURNING) once per parameter set; the first row of each."""
+        if not seq:
+            return []
+        if self._adapt is _same:  # sqlite3: in-process, one call each costs nothing
+            return [self.one(sql, params) for params in seq]
+        # psycopg pipelines the statements: one round trip for the whole batch.
+        self._cur.executemany(self._adapt(sql), seq, returning=True)
+        out: list[Row | None] = []
+        while True:
+            row = self._cur.fetchone()
+            out.append(dict(row) if row is not None else None)
+            if not self._cur.nextset():
+                return out
+
 
 class Database(ABC):
     """A database Horae can live in. Subclasses differ only in I/O and SQL dialect."""

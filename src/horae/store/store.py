@@ -469,26 +469,38 @@ class Store:
         With ``tasks``, only runs of those tasks are eligible (a worker never takes a run
         it has no code for).
         """
-        params = {"queues": self.db.list_param(queues), "limit": limit, "me": worker_id,
-                  "lease": lease, "tasks": self.db.list_param(list(tasks or ()))}
-        eligible = (
-            f"FROM horae_runs WHERE state IN {WAITING_SQL} AND {self.db.in_list('queue', 'queues')}"
-            f" AND not_before <= {self.db.now_sql}"
-        )
-        if tasks is not None:
-            eligible += f" AND {self.db.in_list('task', 'tasks')}"
+        params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
+                                  "tasks": self.db.list_param(list(tasks or ()))}
+        # One branch per queue, each `queue = :qN`, so the claim index (queue, priority,
+        # not_before, id) yields rows in order and LIMIT stops early: an `IN` list would
+        # make the database sort every waiting run of those queues at each claim.
+        branches = []
+        for i, queue in enumerate(dict.fromkeys(queues)):
+            params[f"q{i}"] = queue
+            cond = (f"state IN {WAITING_SQL} AND queue = :q{i}"
+                    f" AND not_before <= {self.db.now_sql}")
+            if tasks is not None:
+                cond += f" AND {self.db.in_list('task', 'tasks')}"
+            branches.append(
+                f"SELECT * FROM (SELECT id, priority, not_before FROM horae_runs WHERE {cond}"
+                f" ORDER BY priority DESC, not_before, id LIMIT :limit{self.db.skip_locked})"
+                f" AS b{i}"
+            )
+        if not branches:
+            return []
+        candidates = " UNION ALL ".join(branches)
         if self.db.dialect == "sqlite":
             # Look before taking SQLite's single write lock: idle polls stay read-only.
             with self.db.read() as tx:
-                if tx.one(f"SELECT 1 AS x {eligible} LIMIT 1", params) is None:
+                if tx.one(f"SELECT id FROM ({candidates}) AS c LIMIT 1", params) is None:
                     return []
         with self.db.write() as tx:
             rows = tx.all(
                 f"UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
                 f" lease_owner = :me, worker_id = :me, started_at = {self.db.now_sql},"
                 f" lease_expires_at = {self.db.now_sql} + :lease"
-                f" WHERE id IN (SELECT id {eligible}"
-                f" ORDER BY priority DESC, not_before, id LIMIT :limit{self.db.skip_locked})"
+                f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
+                f" ORDER BY priority DESC, not_before, id LIMIT :limit)"
                 f" RETURNING {_RUN_COLS}",
                 params,
             )
@@ -566,40 +578,41 @@ class Store:
         """
         if not items:
             return []
-        kept: list[bool] = []
         with self.db.write() as tx:
             self._lock_schedules_of(tx, [f.run.id for f in items])
             now = self._now(tx)
-            outcomes: list[tuple[str, str]] = []
-            for f in items:
-                fraction, message = f.progress if f.progress is not None else (None, None)
-                if f.state is RunState.SUCCEEDED:
-                    fraction = 1.0
-                row = tx.one(
-                    "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
-                    " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
-                    " finished_at = :finished, not_before = :now + :delay,"
-                    " progress = COALESCE(:progress, progress),"
-                    " progress_message = COALESCE(:message, progress_message)"
-                    " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
-                    " AND state = 'running' RETURNING schedule_id",
-                    {"state": f.state.value,
-                     "result": None if f.result is None else R.dumps(f.result),
-                     "error": f.error, "tb": f.traceback, "delay": f.retry_delay,
-                     "id": f.run.id, "attempt": f.run.attempt, "me": worker_id, "now": now,
-                     "progress": fraction, "message": message,
-                     "finished": now if f.state in TERMINAL_STATES else None},
-                )
-                kept.append(row is not None)
-                if row is None:
-                    continue
-                self._logs_insert(tx, f.logs, worker_id)
-                if f.state in TERMINAL_STATES and row["schedule_id"] is not None:
-                    outcomes.append((row["schedule_id"], f.state.value))
-            self._count_outcomes(tx, outcomes, now)
+            rows = tx.many_returning(
+                "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
+                " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
+                " finished_at = :finished, not_before = :now + :delay,"
+                " progress = COALESCE(:progress, progress),"
+                " progress_message = COALESCE(:message, progress_message)"
+                " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
+                " AND state = 'running' RETURNING schedule_id",
+                [self._finish_params(f, worker_id, now) for f in items],
+            )
+            kept = [row is not None for row in rows]
+            self._logs_insert(tx, [x for f, ok in zip(items, kept, strict=True) if ok
+                                   for x in f.logs], worker_id)
+            self._count_outcomes(tx, [
+                (row["schedule_id"], f.state.value) for f, row in zip(items, rows, strict=True)
+                if row is not None and row["schedule_id"] is not None
+                and f.state in TERMINAL_STATES
+            ], now)
             if any(f.state is RunState.RETRYING for f in items):
                 self._notify(tx, "horae_runs")
         return kept
+
+    @staticmethod
+    def _finish_params(f: Finish, worker_id: str, now: float) -> dict[str, Any]:
+        fraction, message = f.progress if f.progress is not None else (None, None)
+        return {
+            "state": f.state.value, "result": None if f.result is None else R.dumps(f.result),
+            "error": f.error, "tb": f.traceback, "delay": f.retry_delay, "id": f.run.id,
+            "attempt": f.run.attempt, "me": worker_id, "now": now, "message": message,
+            "progress": 1.0 if f.state is RunState.SUCCEEDED else fraction,
+            "finished": now if f.state in TERMINAL_STATES else None,
+        }
 
     def _lock_schedules_of(self, tx: Tx, run_ids: list[int]) -> None:
         """PostgreSQL: lock the schedules of runs about to change, before the runs.

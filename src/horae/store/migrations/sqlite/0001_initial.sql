@@ -63,7 +63,7 @@ CREATE TABLE horae_runs (
     retry_of INTEGER,
     UNIQUE (schedule_id, fire_time)
 );
-CREATE INDEX horae_runs_claim ON horae_runs (queue, priority DESC, not_before)
+CREATE INDEX horae_runs_claim ON horae_runs (queue, priority DESC, not_before, id)
     WHERE state IN ('scheduled', 'queued', 'retrying');
 CREATE INDEX horae_runs_active ON horae_runs (schedule_id)
     WHERE state IN ('scheduled', 'queued', 'retrying', 'running');
