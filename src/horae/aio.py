@@ -1,0 +1,108 @@
+"""``AsyncHorae``: Horae for async code (FastAPI, Starlette, Tornado, aiohttp).
+
+Horae's core is synchronous (docs/architecture.md): its store calls are short database
+round trips. This facade runs each of them in a worker thread (``asyncio.to_thread``) so
+the event loop never blocks, and keeps the sync signatures exactly: every method is built
+from the sync one, so ``await ah.schedules.add(...)`` takes what ``app.schedules.add(...)``
+takes and raises the same errors (``InvalidInput``, ``NotFound``, ``Conflict``).
+
+``runs.wait`` is the one method that is not a thread: it polls with ``asyncio.sleep``
+between short reads, so a long wait holds no thread and any number of them can run.
+
+Cancelling an ``await`` stops waiting for the answer, but a write already handed to its
+thread still completes (a thread cannot be interrupted); read it back if that matters.
+
+    from horae.aio import AsyncHorae
+    ah = AsyncHorae(app)
+    schedule = await ah.schedules.add("nightly", "reports.build", cron("0 2 * * *"))
+    run = await ah.runs.wait((await ah.runs.create("reports.build")).id)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import time
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
+
+from horae.models import TERMINAL_STATES, Run
+
+if TYPE_CHECKING:
+    from horae.app import Horae
+    from horae.runs import RunManager
+    from horae.schedules import ScheduleManager
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+__all__ = ["AsyncHorae", "AsyncRuns", "AsyncSchedules"]
+
+
+def in_thread(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
+    """An async version of ``func`` (same signature) that runs it in a worker thread."""
+
+    @functools.wraps(func)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        return await asyncio.to_thread(func, *args, **kwargs)
+
+    return call
+
+
+class AsyncSchedules:
+    """``await ah.schedules.add/update/pause/resume/remove/get/list/trigger_now/preview``."""
+
+    def __init__(self, schedules: ScheduleManager) -> None:
+        self.sync = schedules
+        self.add = in_thread(schedules.add)
+        self.update = in_thread(schedules.update)
+        self.pause = in_thread(schedules.pause)
+        self.resume = in_thread(schedules.resume)
+        self.remove = in_thread(schedules.remove)
+        self.get = in_thread(schedules.get)
+        self.list = in_thread(schedules.list)
+        self.trigger_now = in_thread(schedules.trigger_now)
+        self.preview = in_thread(schedules.preview)
+
+
+class AsyncRuns:
+    """``await ah.runs.create/get/list/cancel/retry/logs/wait``."""
+
+    def __init__(self, runs: RunManager) -> None:
+        self.sync = runs
+        self.create = in_thread(runs.create)
+        self.get = in_thread(runs.get)
+        self.list = in_thread(runs.list)
+        self.cancel = in_thread(runs.cancel)
+        self.retry = in_thread(runs.retry)
+        self.logs = in_thread(runs.logs)
+
+    async def wait(self, run_id: int, timeout: float = 60.0, interval: float = 0.05) -> Run:
+        """Until the run reaches a terminal state; TimeoutError after ``timeout`` s.
+
+        Each poll is one short read in a thread; between polls the loop is free.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            run = await self.get(run_id)
+            if run.state in TERMINAL_STATES:
+                return run
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"run {run_id} is still {run.state.value} after {timeout}s")
+            await asyncio.sleep(min(interval, left))
+
+
+class AsyncHorae:
+    """An async facade over a :class:`~horae.app.Horae`; share one per app.
+
+    ``start``/``stop`` fit an ASGI lifespan: they run the app's sync start/stop in a
+    thread, since connecting, migrating and draining a worker take a while.
+    """
+
+    def __init__(self, app: Horae) -> None:
+        self.app = app
+        self.schedules = AsyncSchedules(app.schedules)
+        self.runs = AsyncRuns(app.runs)
+        self.start = in_thread(app.start)
+        self.stop = in_thread(app.stop)
