@@ -54,10 +54,15 @@ class Horae:
         timeout: float | None = None,
         mode: Mode | None = None,
         priority: int = 0,
+        concurrency: int | None = None,
     ) -> Callable[[Callable[..., Any]], Task]: ...
 
     def task(self, name: Any = None, /, **options: Any) -> Any:
-        """Register a task: ``@app.task``, ``@app.task("scan.nmap", queue="seg-a")``."""
+        """Register a task: ``@app.task``, ``@app.task("scan.nmap", queue="seg-a")``.
+
+        ``concurrency=N`` keeps at most N runs of the task running at once, across every
+        worker (enforced when claiming, under a lock on the task's catalogue row).
+        """
         if callable(name):
             return self.registry.add(make_task(name, app=self))
 

@@ -141,6 +141,8 @@ class Run:
     shard_index: int | None = None
     shard_total: int | None = None
     retry_of: int | None = None
+    target_worker: str | None = None  # a broadcast child runs on this worker only
+    fanout: str | None = None  # "broadcast" or "shard" on a parent run
 
     @property
     def duration(self) -> float | None:
@@ -188,6 +190,7 @@ class TaskInfo:
     doc: str = ""
     retries: int = 0
     timeout: float | None = None
+    concurrency: int | None = None  # at most this many running at once, all workers
 
 
 def _plain(value: Any) -> Any:

@@ -43,6 +43,7 @@ class Task:
     priority: int = 0
     schema: dict[str, Any] = field(default_factory=dict)
     wants_ctx: bool = False
+    concurrency: int | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -53,7 +54,7 @@ class Task:
 
     def info(self) -> TaskInfo:
         return TaskInfo(self.name, self.schema, self.queue, self.mode, self.doc, self.retries,
-                        self.timeout)
+                        self.timeout, self.concurrency)
 
     def run_now(self, *args: Any, **kwargs: Any) -> Run:
         """Queue one run of this task now; returns the run record."""
@@ -78,6 +79,10 @@ class TaskRegistry:
     def add(self, task: Task) -> Task:
         if task.name in self._tasks and self._tasks[task.name].func is not task.func:
             raise ValueError(f"a different task is already registered as {task.name!r}")
+        if task.concurrency is not None and (
+            not isinstance(task.concurrency, int) or task.concurrency < 1
+        ):
+            raise InvalidInput("concurrency", "must be a whole number >= 1, or None")
         if task.mode not in MODES:
             raise InvalidInput("mode", f"must be one of {', '.join(MODES)}, not {task.mode!r}")
         if task.mode == "async" and not inspect.iscoroutinefunction(task.func):

@@ -171,11 +171,24 @@ class SQLiteDatabase(Database):
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA busy_timeout = 30000")
         if not self.memory:
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
         with self._lock:
             self._all.append(conn)
         return conn
+
+    @staticmethod
+    def _enable_wal(conn: sqlite3.Connection) -> None:
+        # Switching a new file to WAL needs an exclusive lock and SQLite answers "locked"
+        # at once, without its busy handler, when another process is doing the same.
+        for attempt in range(200):
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError:
+                if attempt == 199:
+                    raise
+                threading.Event().wait(0.01 * (1 + attempt % 10))
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

@@ -463,11 +463,14 @@ class Store:
         lease: float,
         *,
         tasks: Sequence[str] | None = None,
+        task_limit: int | None = None,
     ) -> list[Run]:
         """Claim up to ``limit`` eligible runs in one statement; they become running.
 
         With ``tasks``, only runs of those tasks are eligible (a worker never takes a run
-        it has no code for).
+        it has no code for). A run with a ``target_worker`` is eligible only for that
+        worker. With ``task_limit`` (and one task), at most that many runs of the task are
+        running afterwards: claimers of the task serialise on its catalogue row.
         """
         params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
                                   "tasks": self.db.list_param(list(tasks or ()))}
@@ -478,7 +481,8 @@ class Store:
         for i, queue in enumerate(dict.fromkeys(queues)):
             params[f"q{i}"] = queue
             cond = (f"state IN {WAITING_SQL} AND queue = :q{i}"
-                    f" AND not_before <= {self.db.now_sql}")
+                    f" AND not_before <= {self.db.now_sql}"
+                    " AND (target_worker IS NULL OR target_worker = :me)")
             if tasks is not None:
                 cond += f" AND {self.db.in_list('task', 'tasks')}"
             branches.append(
@@ -495,6 +499,11 @@ class Store:
                 if tx.one(f"SELECT id FROM ({candidates}) AS c LIMIT 1", params) is None:
                     return []
         with self.db.write() as tx:
+            if task_limit is not None:
+                assert tasks is not None and len(tasks) == 1
+                params["limit"] = min(limit, self._task_room(tx, tasks[0], task_limit))
+                if params["limit"] <= 0:
+                    return []
             rows = tx.all(
                 f"UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
                 f" lease_owner = :me, worker_id = :me, started_at = {self.db.now_sql},"
@@ -507,6 +516,14 @@ class Store:
         runs = [R.run_from_row(r) for r in rows]
         runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
         return runs
+
+    def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
+        """How many more runs of ``task`` may start, holding the task's row (PostgreSQL)."""
+        if self.db.dialect == "postgres":
+            tx.all("SELECT name FROM horae_tasks WHERE name = :t FOR UPDATE", {"t": task})
+        row = tx.one("SELECT count(*) AS n FROM horae_runs WHERE task = :t AND state = 'running'",
+                     {"t": task})
+        return task_limit - (int(row["n"]) if row else 0)
 
     def runs_heartbeat(
         self,

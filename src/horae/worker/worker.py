@@ -157,7 +157,6 @@ class Worker:
     def _claim_loop(self) -> None:
         assert self._waker is not None
         backoff = 0.1
-        names = [t.name for t in self.app.registry]
         while not self._stopping.is_set():
             with self._lock:
                 free = self.concurrency - len(self._active)
@@ -165,8 +164,7 @@ class Worker:
                 self._waker.wait(self._poll)
                 continue
             try:
-                runs = self.app.store.runs_claim(self.id, self.queues, min(free, 64),
-                                                 self.lease, tasks=names)
+                runs = self._claim(free)
                 backoff = 0.1
             except Exception as exc:
                 log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
@@ -177,6 +175,20 @@ class Worker:
                 self._start(run)
             if len(runs) < free:
                 self._waker.wait(self._poll)
+
+    def _claim(self, free: int) -> list[Run]:
+        """Claim for the free slots: unlimited tasks in one statement, then each task with
+        a concurrency limit under its own lock."""
+        store = self.app.store
+        tasks = list(self.app.registry)
+        unlimited = [t.name for t in tasks if t.concurrency is None]
+        runs = store.runs_claim(self.id, self.queues, min(free, 64), self.lease,
+                                tasks=unlimited) if unlimited else []
+        for t in tasks:
+            if t.concurrency is not None and len(runs) < free:
+                runs += store.runs_claim(self.id, self.queues, free - len(runs), self.lease,
+                                         tasks=[t.name], task_limit=t.concurrency)
+        return runs
 
     def _start(self, run: Run) -> None:
         assert self._executors is not None

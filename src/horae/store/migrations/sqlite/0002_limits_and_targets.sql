@@ -1,0 +1,5 @@
+ALTER TABLE horae_tasks ADD COLUMN concurrency INTEGER;
+ALTER TABLE horae_runs ADD COLUMN target_worker TEXT;
+ALTER TABLE horae_runs ADD COLUMN fanout TEXT;
+CREATE INDEX horae_runs_parent ON horae_runs (parent_id) WHERE parent_id IS NOT NULL;
+CREATE INDEX horae_runs_running_task ON horae_runs (task) WHERE state = 'running';
