@@ -76,6 +76,8 @@ class Policies:
     retry_backoff_max: PositiveSeconds = 3600.0
     queue: QueueName = "default"
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
+    fanout: Fanout = Fanout.ONE
+    shards: Annotated[int, Field(ge=1, le=10_000)] = 1
 
 
 @dataclass

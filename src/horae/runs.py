@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from horae.errors import InvalidInput
 from horae.instants import to_epoch
 from horae.models import TERMINAL_STATES, LogLine, Run, RunState
-from horae.schedules import check_argument_types, validate_policies
+from horae.schedules import check_argument_types, fanout_fields, validate_policies
 from horae.store import NewRun, RunFilter
 from horae.tasks import Task, validate_arguments
 
@@ -52,6 +52,7 @@ class RunManager:
             name, list(args), kwargs, pol.queue, pol.priority, delay=wait,
             max_attempts=pol.retries + 1, retry_backoff=pol.retry_backoff,
             retry_backoff_max=pol.retry_backoff_max, timeout=pol.timeout,
+            **fanout_fields(pol),
         )])[0]
 
     def get(self, run_id: int) -> Run:

@@ -59,7 +59,7 @@ class Scheduler:
         store = self.app.store
         sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
         self._waker = Waker(
-            store.db, ["horae_schedules"],
+            store.db, ["horae_schedules", "horae_fanout"],
             poll=self._changed_elsewhere if sqlite_shared else None,
             poll_interval=self.change_poll,
         )
@@ -102,6 +102,7 @@ class Scheduler:
         """One pass; returns how long to sleep before the next one."""
         store = self.app.store
         outcome = store.schedules_fire_due(self._plan, limit=self.batch)
+        store.runs_expand(self.worker_timeout)
         if outcome.fires:
             log.debug("fired %d (%d runs) for %d schedules", outcome.fires, outcome.runs_queued,
                       outcome.schedules)

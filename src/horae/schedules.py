@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from horae.errors import InvalidInput
 from horae.instants import to_epoch
-from horae.models import Policies, Run, Schedule
+from horae.models import Fanout, Policies, Run, Schedule
 from horae.policies import first_fire
 from horae.store import NewRun
 from horae.tasks import Task, validate_arguments
@@ -63,6 +63,14 @@ def coerce_trigger(trigger: Trigger | Mapping[str, Any] | str, now: float) -> Tr
         # Like APScheduler and cron, the first fire is one period after creation.
         trigger = IntervalTrigger(trigger.seconds, anchor=now + trigger.seconds)
     return trigger
+
+
+def fanout_fields(pol: Policies) -> dict[str, Any]:
+    """NewRun fields of a run that fans out (none for a plain run)."""
+    if pol.fanout is Fanout.ONE:
+        return {}
+    return {"fanout": pol.fanout.value,
+            "shard_total": pol.shards if pol.fanout is Fanout.SHARD else None}
 
 
 def check_argument_types(args: Any, kwargs: Any) -> None:
@@ -180,7 +188,7 @@ class ScheduleManager:
         return self._app.store.runs_add([NewRun(
             s.task, s.args, s.kwargs, p.queue, p.priority, schedule_id=s.id, origin="manual",
             max_attempts=p.retries + 1, retry_backoff=p.retry_backoff,
-            retry_backoff_max=p.retry_backoff_max, timeout=p.timeout,
+            retry_backoff_max=p.retry_backoff_max, timeout=p.timeout, **fanout_fields(p),
         )])[0]
 
     def preview(self, id: str, n: int = 10) -> list[datetime]:

@@ -8,6 +8,7 @@ from typing import Any
 
 from horae.models import (
     Catchup,
+    Fanout,
     LogLine,
     Overlap,
     Policies,
@@ -37,6 +38,7 @@ def policies_from_json(text: str) -> Policies:
     data = json.loads(text)
     data["catchup"] = Catchup(data.get("catchup", "latest"))
     data["overlap"] = Overlap(data.get("overlap", "skip"))
+    data["fanout"] = Fanout(data.get("fanout", "one"))
     known = {f.name for f in fields(Policies)}
     return Policies(**{k: v for k, v in data.items() if k in known})
 

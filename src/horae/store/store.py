@@ -30,6 +30,7 @@ from typing import Any
 from horae.errors import Conflict, NotFound
 from horae.models import (
     TERMINAL_STATES,
+    Fanout,
     LogLine,
     Run,
     RunState,
@@ -38,6 +39,7 @@ from horae.models import (
     WorkerInfo,
 )
 from horae.policies import FirePlan
+from horae.store import fanout
 from horae.store import rows as R
 from horae.store.connection import Database, Tx, open_database
 
@@ -49,6 +51,7 @@ _NEW_RUN_COLS = (
     "task", "state", "schedule_id", "fire_time", "origin", "args", "kwargs", "queue",
     "priority", "not_before", "created_at", "finished_at", "max_attempts", "retry_backoff",
     "retry_backoff_max", "timeout", "parent_id", "shard_index", "shard_total", "retry_of",
+    "fanout",
 )
 
 
@@ -71,6 +74,7 @@ class FireOutcome:
     schedules: int = 0
     fires: int = 0
     runs_queued: int = 0
+    fanouts: int = 0  # parents among the queued runs: the caller should expand them
 
 
 @dataclass
@@ -93,6 +97,7 @@ class NewRun:
     shard_index: int | None = None
     shard_total: int | None = None
     retry_of: int | None = None
+    fanout: str | None = None  # "broadcast" or "shard": a parent run (see store/fanout.py)
 
 
 @dataclass
@@ -376,12 +381,15 @@ class Store:
                 out.fires += 1
                 runnable = p.state in (RunState.QUEUED, RunState.SCHEDULED)
                 out.runs_queued += runnable
+                fanout = None if pol.fanout is Fanout.ONE else pol.fanout.value
                 rows.append((
                     sched["task"], p.state.value, plan.schedule_id, p.fire_time, "schedule",
                     sched["args"], sched["kwargs"], pol.queue, pol.priority, p.not_before, now,
                     None if runnable else now, pol.retries + 1, pol.retry_backoff,
-                    pol.retry_backoff_max, pol.timeout, None, None, None, None,
+                    pol.retry_backoff_max, pol.timeout, None, None,
+                    pol.shards if fanout == "shard" else None, None, fanout,
                 ))
+                out.fanouts += bool(fanout) and runnable
         tx.many(
             f"INSERT INTO horae_runs ({', '.join(_NEW_RUN_COLS)}) VALUES"
             f" ({', '.join(':' + c for c in _NEW_RUN_COLS)})"
@@ -411,6 +419,8 @@ class Store:
                 assert row is not None
                 out.append(R.run_from_row(row))
             self._notify(tx, "horae_runs")
+            if any(r.fanout for r in out):
+                self._notify(tx, "horae_fanout")
         return out
 
     def run_get(self, run_id: int) -> Run:
@@ -482,7 +492,7 @@ class Store:
             params[f"q{i}"] = queue
             cond = (f"state IN {WAITING_SQL} AND queue = :q{i}"
                     f" AND not_before <= {self.db.now_sql}"
-                    " AND (target_worker IS NULL OR target_worker = :me)")
+                    " AND fanout IS NULL AND (target_worker IS NULL OR target_worker = :me)")
             if tasks is not None:
                 cond += f" AND {self.db.in_list('task', 'tasks')}"
             branches.append(
@@ -605,7 +615,7 @@ class Store:
                 " progress = COALESCE(:progress, progress),"
                 " progress_message = COALESCE(:message, progress_message)"
                 " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
-                " AND state = 'running' RETURNING schedule_id",
+                " AND state = 'running' RETURNING schedule_id, parent_id",
                 [self._finish_params(f, worker_id, now) for f in items],
             )
             kept = [row is not None for row in rows]
@@ -616,6 +626,7 @@ class Store:
                 if row is not None and row["schedule_id"] is not None
                 and f.state in TERMINAL_STATES
             ], now)
+            fanout.settle(self, tx, [r["parent_id"] for r in rows if r is not None], now)
             if any(f.state is RunState.RETRYING for f in items):
                 self._notify(tx, "horae_runs")
         return kept
@@ -667,19 +678,25 @@ class Store:
             done = tx.one(
                 "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
                 f" error = 'cancelled before it started' WHERE id = :id AND state IN {WAITING_SQL}"
-                " RETURNING schedule_id",
+                " RETURNING schedule_id, parent_id",
                 {"id": run_id, "now": now},
             )
             if done is not None and done["schedule_id"] is not None:
                 self._count_outcomes(tx, [(done["schedule_id"], "cancelled")], now)
-            if done is None and not tx.run(
-                "UPDATE horae_runs SET cancel_requested = 1 WHERE id = :id AND state = 'running'",
+            if done is not None:
+                fanout.settle(self, tx, [done["parent_id"]], now)
+            running = None if done is not None else tx.one(
+                "UPDATE horae_runs SET cancel_requested = 1 WHERE id = :id AND state = 'running'"
+                " RETURNING fanout",
                 {"id": run_id},
-            ):
+            )
+            if done is None and running is None:
                 state = tx.one("SELECT state FROM horae_runs WHERE id = :id", {"id": run_id})
                 if state is None:
                     raise NotFound("run", run_id)
                 raise Conflict(f"run {run_id} already finished ({state['state']})")
+            if running is not None and running["fanout"]:
+                fanout.cancel_children(self, tx, run_id, now)
             self._notify(tx, "horae_cancel")
         return self.run_get(run_id)
 
@@ -740,6 +757,7 @@ class Store:
                 params,
             )
             runs = [R.run_from_row(r) for r in rows]
+            fanout.settle(self, tx, [r.parent_id for r in runs], now)
             self._count_outcomes(
                 tx,
                 [(r.schedule_id, r.state.value) for r in runs
@@ -827,9 +845,12 @@ class Store:
             )
 
     def worker_set_state(self, worker_id: str, state: str) -> None:
+        """active, draining or gone; a gone worker's broadcast children are lost."""
         with self.db.write() as tx:
             tx.run("UPDATE horae_workers SET state = :state WHERE id = :id",
                    {"id": worker_id, "state": state})
+            if state != "active":
+                fanout.lose_targeted(self, tx, [worker_id], self._now(tx))
 
     def workers_list(self) -> list[WorkerInfo]:
         with self.db.read() as tx:
@@ -844,7 +865,26 @@ class Store:
                 f" AND heartbeat_at < {self.db.now_sql} - :silent RETURNING id",
                 {"silent": silent_for},
             )
-        return [r["id"] for r in rows]
+            gone = [r["id"] for r in rows]
+            fanout.lose_targeted(self, tx, gone, self._now(tx))
+        return gone
+
+    def runs_expand(self, worker_ttl: float = 60.0) -> int:
+        """Expand due broadcast/shard parents into children (see store/fanout.py).
+
+        Broadcast targets the workers that are active and heartbeated within
+        ``worker_ttl`` seconds. Returns how many children were created.
+        """
+        if self.db.dialect == "sqlite":
+            with self.db.read() as tx:  # stay read-only when nothing is due
+                if tx.one(f"SELECT id FROM horae_runs WHERE fanout IS NOT NULL AND state IN"
+                          f" {WAITING_SQL} AND not_before <= {self.db.now_sql} LIMIT 1") is None:
+                    return 0
+        with self.db.write() as tx:
+            created = fanout.expand_due(self, tx, self._now(tx), worker_ttl)
+            if created:
+                self._notify(tx, "horae_runs")
+        return created
 
     def tasks_list(self) -> list[TaskInfo]:
         with self.db.read() as tx:
