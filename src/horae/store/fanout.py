@@ -20,7 +20,7 @@ from horae.store import rows as R
 from horae.store.connection import Tx
 
 if TYPE_CHECKING:
-    from horae.store.store import Store
+    from horae.store.base import StoreBase as Store
 
 WAITING = "('scheduled', 'queued', 'retrying')"
 ACTIVE = "('scheduled', 'queued', 'retrying', 'running')"

@@ -1,0 +1,172 @@
+"""Shared parts of the store: constants, records passed in and out, connection helpers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from horae.models import TERMINAL_STATES, LogLine, Run, RunState
+from horae.policies import FirePlan
+from horae.store import rows as R
+from horae.store.connection import Database, Tx, open_database
+
+WAITING_SQL = "('scheduled', 'queued', 'retrying')"
+ACTIVE_SQL = "('scheduled', 'queued', 'retrying', 'running')"
+TERMINAL_SQL = "(" + ", ".join(f"'{s.value}'" for s in sorted(TERMINAL_STATES)) + ")"
+_RUN_COLS = R.columns(R.RUN_COLUMNS)
+_NEW_RUN_COLS = (
+    "task", "state", "schedule_id", "fire_time", "origin", "args", "kwargs", "queue",
+    "priority", "not_before", "created_at", "finished_at", "max_attempts", "retry_backoff",
+    "retry_backoff_max", "timeout", "parent_id", "shard_index", "shard_total", "retry_of",
+    "fanout",
+)
+
+
+@dataclass(frozen=True)
+class DueRow:
+    """A due schedule as the planner sees it: raw JSON text, parsed by the caller (cached)."""
+
+    id: str
+    version: int
+    trigger: str
+    policies: str
+    next_fire_at: float
+    fires: int
+    waiting: int
+    running: int
+
+
+@dataclass
+class FireOutcome:
+    schedules: int = 0
+    fires: int = 0
+    runs_queued: int = 0
+    fanouts: int = 0  # parents among the queued runs: the caller should expand them
+
+
+@dataclass
+class NewRun:
+    """An ad-hoc run to insert (run now, run at, retry, broadcast child...)."""
+
+    task: str
+    args: list[Any] = field(default_factory=list)
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    queue: str = "default"
+    priority: int = 0
+    delay: float = 0.0  # seconds after the database's now
+    schedule_id: str | None = None
+    origin: str = "manual"
+    max_attempts: int = 1
+    retry_backoff: float = 1.0
+    retry_backoff_max: float = 3600.0
+    timeout: float | None = None
+    parent_id: int | None = None
+    shard_index: int | None = None
+    shard_total: int | None = None
+    retry_of: int | None = None
+    fanout: str | None = None  # "broadcast" or "shard": a parent run (see store/fanout.py)
+
+
+@dataclass
+class Finish:
+    """One outcome a worker records (see :meth:`Store.runs_finish`)."""
+
+    run: Run
+    state: RunState
+    result: Any = None
+    error: str | None = None
+    traceback: str | None = None
+    retry_delay: float = 0.0
+    logs: Sequence[LogLine] = ()
+    progress: tuple[float | None, str | None] | None = None
+
+
+@dataclass
+class RunFilter:
+    schedule_id: str | None = None
+    task: str | None = None
+    states: Sequence[str] = ()
+    queue: str | None = None
+    since: float | None = None
+    until: float | None = None
+    before_id: int | None = None  # cursor: runs with a smaller id (the list is newest first)
+    limit: int = 100
+
+
+Planner = Callable[[list[DueRow], float], list[FirePlan]]
+
+
+class StoreBase:
+    """Connection, clock and the helpers every part of the store uses."""
+
+    def __init__(self, db: Database | str) -> None:
+        self.db = open_database(db) if isinstance(db, str) else db
+
+    @property
+    def dialect(self) -> str:
+        return self.db.dialect
+
+    def migrate(self) -> int:
+        return self.db.migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def now(self) -> float:
+        """The database's clock."""
+        with self.db.read() as tx:
+            row = tx.one(f"SELECT {self.db.now_sql} AS now")
+            assert row is not None
+            return float(row["now"])
+
+    def _now(self, tx: Tx) -> float:
+        row = tx.one(f"SELECT {self.db.now_sql} AS now")
+        assert row is not None
+        return float(row["now"])
+
+    def _schedules_changed(self, tx: Tx) -> None:
+        tx.run("UPDATE horae_meta SET value = value + 1 WHERE key = 'schedules_changed'")
+        self._notify(tx, "horae_schedules")
+
+    def _notify(self, tx: Tx, channel: str) -> None:
+        """Wake waiters: in this process after commit, and in others through PostgreSQL."""
+        tx.pending.add(channel)
+        if self.db.dialect == "postgres":
+            tx.run(f"NOTIFY {channel}")
+
+    def _count_outcomes(self, tx: Tx, outcomes: list[tuple[str, str]], now: float) -> None:
+        tx.many(
+            "UPDATE horae_schedules SET successes = successes + :ok,"
+            " failures = failures + :bad, last_state = :state, last_run_at = :now"
+            " WHERE id = :id",
+            [{"id": sid, "state": st, "now": now, "ok": int(st == "succeeded"),
+              "bad": int(st in ("failed", "timed_out", "lost"))} for sid, st in outcomes],
+        )
+
+    def _lock_schedules_of(self, tx: Tx, run_ids: list[int]) -> None:
+        """PostgreSQL: lock the schedules of runs about to change, before the runs.
+
+        schedules_fire_due holds a schedule and then changes its runs (cancel_previous); a
+        writer that changed a run first and its schedule's counters second would deadlock
+        with it. Schedules first, in id order, is the one lock order. (SQLite has one
+        writer at a time.)
+        """
+        if self.db.dialect != "postgres":
+            return
+        tx.all(
+            "SELECT id FROM horae_schedules WHERE id IN (SELECT schedule_id FROM horae_runs"
+            f" WHERE {self.db.in_list('id', 'ids')}) ORDER BY id FOR UPDATE",
+            {"ids": self.db.list_param(run_ids)},
+        )
+
+    def _logs_insert(self, tx: Tx, logs: Sequence[LogLine], worker_id: str) -> None:
+        """Keep lines only for runs whose latest claim is ``worker_id``'s: a stale worker
+        never writes into the log of an attempt another worker took over."""
+        tx.many(
+            "INSERT INTO horae_run_logs (run_id, ts, level, message)"
+            " SELECT id, :ts, :level, :message FROM horae_runs"
+            " WHERE id = :run_id AND worker_id = :me",
+            [{"run_id": x.run_id, "ts": x.ts, "level": x.level, "message": x.message,
+              "me": worker_id} for x in logs],
+        )

@@ -1,0 +1,260 @@
+"""The worker side of runs: claim, heartbeat, finish, rescue, release (all fenced)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from horae.models import (
+    TERMINAL_STATES,
+    LogLine,
+    Run,
+    RunState,
+)
+from horae.store import fanout
+from horae.store import rows as R
+from horae.store.base import (
+    _RUN_COLS,
+    WAITING_SQL,
+    Finish,
+    StoreBase,
+)
+from horae.store.connection import Tx
+
+
+class LeaseQueries(StoreBase):
+    def runs_claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        lease: float,
+        *,
+        tasks: Sequence[str] | None = None,
+        task_limit: int | None = None,
+    ) -> list[Run]:
+        """Claim up to ``limit`` eligible runs in one statement; they become running.
+
+        With ``tasks``, only runs of those tasks are eligible (a worker never takes a run
+        it has no code for). A run with a ``target_worker`` is eligible only for that
+        worker. With ``task_limit`` (and one task), at most that many runs of the task are
+        running afterwards: claimers of the task serialise on its catalogue row.
+        """
+        params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
+                                  "tasks": self.db.list_param(list(tasks or ()))}
+        # One branch per queue, each `queue = :qN`, so the claim index (queue, priority,
+        # not_before, id) yields rows in order and LIMIT stops early: an `IN` list would
+        # make the database sort every waiting run of those queues at each claim.
+        branches = []
+        for i, queue in enumerate(dict.fromkeys(queues)):
+            params[f"q{i}"] = queue
+            cond = (f"state IN {WAITING_SQL} AND queue = :q{i}"
+                    f" AND not_before <= {self.db.now_sql}"
+                    " AND fanout IS NULL AND (target_worker IS NULL OR target_worker = :me)")
+            if tasks is not None:
+                cond += f" AND {self.db.in_list('task', 'tasks')}"
+            branches.append(
+                f"SELECT * FROM (SELECT id, priority, not_before FROM horae_runs WHERE {cond}"
+                f" ORDER BY priority DESC, not_before, id LIMIT :limit{self.db.skip_locked})"
+                f" AS b{i}"
+            )
+        if not branches:
+            return []
+        candidates = " UNION ALL ".join(branches)
+        if self.db.dialect == "sqlite":
+            # Look before taking SQLite's single write lock: idle polls stay read-only.
+            with self.db.read() as tx:
+                if tx.one(f"SELECT id FROM ({candidates}) AS c LIMIT 1", params) is None:
+                    return []
+        with self.db.write() as tx:
+            if task_limit is not None:
+                assert tasks is not None and len(tasks) == 1
+                params["limit"] = min(limit, self._task_room(tx, tasks[0], task_limit))
+                if params["limit"] <= 0:
+                    return []
+            rows = tx.all(
+                f"UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
+                f" lease_owner = :me, worker_id = :me, started_at = {self.db.now_sql},"
+                f" lease_expires_at = {self.db.now_sql} + :lease"
+                f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
+                f" ORDER BY priority DESC, not_before, id LIMIT :limit)"
+                f" RETURNING {_RUN_COLS}",
+                params,
+            )
+        runs = [R.run_from_row(r) for r in rows]
+        runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
+        return runs
+
+    def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
+        """How many more runs of ``task`` may start, holding the task's row (PostgreSQL)."""
+        if self.db.dialect == "postgres":
+            tx.all("SELECT name FROM horae_tasks WHERE name = :t FOR UPDATE", {"t": task})
+        row = tx.one("SELECT count(*) AS n FROM horae_runs WHERE task = :t AND state = 'running'",
+                     {"t": task})
+        return task_limit - (int(row["n"]) if row else 0)
+
+    def runs_heartbeat(
+        self,
+        worker_id: str,
+        lease: float,
+        *,
+        running: int = 0,
+        progress: Sequence[tuple[int, int, float | None, str | None]] = (),
+        logs: Sequence[LogLine] = (),
+    ) -> set[int]:
+        """Renew the leases of the worker's runs, save progress and logs.
+
+        ``progress`` items are ``(run_id, attempt, fraction, message)``, fenced like every
+        worker write; log lines are kept for runs this worker claimed last. Returns the ids
+        of the worker's runs whose cancellation was asked.
+        """
+        with self.db.write() as tx:
+            params = {"me": worker_id, "lease": lease, "running": running}
+            tx.run(
+                f"UPDATE horae_runs SET lease_expires_at = {self.db.now_sql} + :lease"
+                " WHERE lease_owner = :me AND state = 'running'",
+                params,
+            )
+            tx.many(
+                "UPDATE horae_runs SET progress = :p, progress_message = :m WHERE id = :id"
+                " AND attempt = :attempt AND lease_owner = :me AND state = 'running'",
+                [{"id": i, "attempt": a, "p": p, "m": m, "me": worker_id}
+                 for i, a, p, m in progress],
+            )
+            self._logs_insert(tx, logs, worker_id)
+            tx.run(
+                f"UPDATE horae_workers SET heartbeat_at = {self.db.now_sql}, running = :running,"
+                " state = CASE WHEN state = 'gone' THEN 'active' ELSE state END WHERE id = :me",
+                params,
+            )
+            rows = tx.all(
+                "SELECT id FROM horae_runs WHERE lease_owner = :me AND state = 'running'"
+                " AND cancel_requested = 1",
+                params,
+            )
+        return {int(r["id"]) for r in rows}
+
+    def run_finish(
+        self,
+        run: Run,
+        worker_id: str,
+        state: RunState,
+        *,
+        result: Any = None,
+        error: str | None = None,
+        traceback: str | None = None,
+        retry_delay: float = 0.0,
+        logs: Sequence[LogLine] = (),
+        progress: tuple[float | None, str | None] | None = None,
+    ) -> bool:
+        """Record the outcome of the worker's attempt; False if its lease was lost.
+
+        ``state`` is terminal, or RETRYING to queue another attempt after ``retry_delay``.
+        """
+        return self.runs_finish(worker_id, [Finish(
+            run, state, result, error, traceback, retry_delay, logs, progress
+        )])[0]
+
+    def runs_finish(self, worker_id: str, items: Sequence[Finish]) -> list[bool]:
+        """Record many outcomes in one transaction (see :meth:`run_finish`), in order.
+
+        Each is fenced on (run, attempt, worker): the list says which were kept. A refused
+        outcome writes nothing, not even its log lines.
+        """
+        if not items:
+            return []
+        with self.db.write() as tx:
+            self._lock_schedules_of(tx, [f.run.id for f in items])
+            now = self._now(tx)
+            rows = tx.many_returning(
+                "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
+                " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
+                " finished_at = :finished, not_before = :now + :delay,"
+                " progress = COALESCE(:progress, progress),"
+                " progress_message = COALESCE(:message, progress_message)"
+                " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
+                " AND state = 'running' RETURNING schedule_id, parent_id",
+                [self._finish_params(f, worker_id, now) for f in items],
+            )
+            kept = [row is not None for row in rows]
+            self._logs_insert(tx, [x for f, ok in zip(items, kept, strict=True) if ok
+                                   for x in f.logs], worker_id)
+            self._count_outcomes(tx, [
+                (row["schedule_id"], f.state.value) for f, row in zip(items, rows, strict=True)
+                if row is not None and row["schedule_id"] is not None
+                and f.state in TERMINAL_STATES
+            ], now)
+            fanout.settle(self, tx, [r["parent_id"] for r in rows if r is not None], now)
+            if any(f.state is RunState.RETRYING for f in items):
+                self._notify(tx, "horae_runs")
+        return kept
+
+    @staticmethod
+    def _finish_params(f: Finish, worker_id: str, now: float) -> dict[str, Any]:
+        fraction, message = f.progress if f.progress is not None else (None, None)
+        return {
+            "state": f.state.value, "result": None if f.result is None else R.dumps(f.result),
+            "error": f.error, "tb": f.traceback, "delay": f.retry_delay, "id": f.run.id,
+            "attempt": f.run.attempt, "me": worker_id, "now": now, "message": message,
+            "progress": 1.0 if f.state is RunState.SUCCEEDED else fraction,
+            "finished": now if f.state in TERMINAL_STATES else None,
+        }
+
+    def runs_rescue(self, *, owner: str | None = None, limit: int = 1000) -> list[Run]:
+        """Take back running runs whose lease expired (or, with ``owner``, all of its runs).
+
+        Each becomes cancelled (if cancellation was asked), retrying (an attempt is left,
+        after its backoff) or lost. Returns the runs as they are now.
+        """
+        cond = "lease_owner = :owner" if owner else f"lease_expires_at < {self.db.now_sql}"
+        with self.db.write() as tx:
+            now = self._now(tx)
+            params = {"owner": owner, "now": now, "limit": limit}
+            candidates = [r["id"] for r in tx.all(
+                f"SELECT id FROM horae_runs WHERE state = 'running' AND {cond} LIMIT :limit",
+                params,
+            )]
+            if not candidates:
+                return []
+            self._lock_schedules_of(tx, candidates)
+            params["ids"] = self.db.list_param(candidates)
+            rows = tx.all(
+                "UPDATE horae_runs SET"
+                " state = CASE WHEN cancel_requested = 1 THEN 'cancelled'"
+                "  WHEN attempt < max_attempts THEN 'retrying' ELSE 'lost' END,"
+                " finished_at = CASE WHEN cancel_requested = 1 OR attempt >= max_attempts"
+                "  THEN :now ELSE NULL END,"
+                " not_before = :now + retry_backoff,"
+                " error = 'lease expired: worker ' || COALESCE(lease_owner, '?')"
+                "  || ' stopped renewing it',"
+                " lease_owner = NULL, lease_expires_at = NULL"
+                f" WHERE id IN (SELECT id FROM horae_runs WHERE {self.db.in_list('id', 'ids')}"
+                f" AND state = 'running' AND {cond}{self.db.skip_locked}) RETURNING {_RUN_COLS}",
+                params,
+            )
+            runs = [R.run_from_row(r) for r in rows]
+            fanout.settle(self, tx, [r.parent_id for r in runs], now)
+            self._count_outcomes(
+                tx,
+                [(r.schedule_id, r.state.value) for r in runs
+                 if r.schedule_id is not None and r.state in TERMINAL_STATES],
+                now,
+            )
+            if any(r.state is RunState.RETRYING for r in runs):
+                self._notify(tx, "horae_runs")
+        return runs
+
+    def runs_release(self, worker_id: str, run_ids: Sequence[int]) -> int:
+        """Give claimed runs back to the queue unrun (a draining worker's unstarted work)."""
+        if not run_ids:
+            return 0
+        with self.db.write() as tx:
+            n = tx.run(
+                "UPDATE horae_runs SET state = 'queued', attempt = attempt - 1,"
+                " lease_owner = NULL, lease_expires_at = NULL, started_at = NULL"
+                " WHERE lease_owner = :me AND state = 'running'"
+                f" AND {self.db.in_list('id', 'ids')}",
+                {"me": worker_id, "ids": self.db.list_param(list(run_ids))},
+            )
+            self._notify(tx, "horae_runs")
+        return n

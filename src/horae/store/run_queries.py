@@ -1,0 +1,192 @@
+"""Runs as operators see them: add, list, cancel, retry, logs, prune, fan-out expansion."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from horae.errors import Conflict, NotFound
+from horae.models import (
+    LogLine,
+    Run,
+    RunState,
+)
+from horae.store import fanout
+from horae.store import rows as R
+from horae.store.base import (
+    _NEW_RUN_COLS,
+    _RUN_COLS,
+    TERMINAL_SQL,
+    WAITING_SQL,
+    NewRun,
+    RunFilter,
+    StoreBase,
+)
+
+
+class RunQueries(StoreBase):
+    def runs_add(self, new: Iterable[NewRun]) -> list[Run]:
+        """Insert ad-hoc runs; each is queued at now + delay."""
+        out: list[Run] = []
+        with self.db.write() as tx:
+            now = self._now(tx)
+            for n in new:
+                params = {c: getattr(n, c, None) for c in _NEW_RUN_COLS}
+                params.update(
+                    state=(RunState.SCHEDULED if n.delay > 0 else RunState.QUEUED).value,
+                    fire_time=None, args=R.dumps(n.args), kwargs=R.dumps(n.kwargs),
+                    not_before=now + max(0.0, n.delay), created_at=now, finished_at=None,
+                )
+                row = tx.one(
+                    f"INSERT INTO horae_runs ({', '.join(_NEW_RUN_COLS)}) VALUES"
+                    f" ({', '.join(':' + c for c in _NEW_RUN_COLS)}) RETURNING {_RUN_COLS}",
+                    params,
+                )
+                assert row is not None
+                out.append(R.run_from_row(row))
+            self._notify(tx, "horae_runs")
+            if any(r.fanout for r in out):
+                self._notify(tx, "horae_fanout")
+        return out
+
+    def run_get(self, run_id: int) -> Run:
+        with self.db.read() as tx:
+            row = tx.one(f"SELECT {_RUN_COLS} FROM horae_runs WHERE id = :id", {"id": run_id})
+        if row is None:
+            raise NotFound("run", run_id)
+        return R.run_from_row(row)
+
+    def run_list(self, f: RunFilter | None = None) -> list[Run]:
+        """Runs newest first (by id), filtered; ``before_id`` pages backwards."""
+        f = f or RunFilter()
+        where: list[str] = ["1 = 1"]
+        params: dict[str, Any] = {"limit": f.limit}
+        for col in ("schedule_id", "task", "queue"):
+            if getattr(f, col) is not None:
+                where.append(f"{col} = :{col}")
+                params[col] = getattr(f, col)
+        if f.states:
+            where.append(self.db.in_list("state", "states"))
+            params["states"] = self.db.list_param(list(f.states))
+        if f.since is not None:
+            where.append("created_at >= :since")
+            params["since"] = f.since
+        if f.until is not None:
+            where.append("created_at < :until")
+            params["until"] = f.until
+        if f.before_id is not None:
+            where.append("id < :before_id")
+            params["before_id"] = f.before_id
+        with self.db.read() as tx:
+            rows = tx.all(
+                f"SELECT {_RUN_COLS} FROM horae_runs WHERE {' AND '.join(where)}"
+                " ORDER BY id DESC LIMIT :limit",
+                params,
+            )
+        return [R.run_from_row(r) for r in rows]
+
+    def run_counts(self) -> dict[str, int]:
+        """How many runs are in each state."""
+        with self.db.read() as tx:
+            rows = tx.all("SELECT state, count(*) AS n FROM horae_runs GROUP BY state")
+        return {r["state"]: int(r["n"]) for r in rows}
+
+    def run_cancel(self, run_id: int) -> Run:
+        """Cancel a waiting run at once, or ask a running one to stop.
+
+        Raises NotFound, or Conflict for a run that already finished.
+        """
+        with self.db.write() as tx:
+            self._lock_schedules_of(tx, [run_id])
+            now = self._now(tx)
+            done = tx.one(
+                "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
+                f" error = 'cancelled before it started' WHERE id = :id AND state IN {WAITING_SQL}"
+                " RETURNING schedule_id, parent_id",
+                {"id": run_id, "now": now},
+            )
+            if done is not None and done["schedule_id"] is not None:
+                self._count_outcomes(tx, [(done["schedule_id"], "cancelled")], now)
+            if done is not None:
+                fanout.settle(self, tx, [done["parent_id"]], now)
+            running = None if done is not None else tx.one(
+                "UPDATE horae_runs SET cancel_requested = 1 WHERE id = :id AND state = 'running'"
+                " RETURNING fanout",
+                {"id": run_id},
+            )
+            if done is None and running is None:
+                state = tx.one("SELECT state FROM horae_runs WHERE id = :id", {"id": run_id})
+                if state is None:
+                    raise NotFound("run", run_id)
+                raise Conflict(f"run {run_id} already finished ({state['state']})")
+            if running is not None and running["fanout"]:
+                fanout.cancel_children(self, tx, run_id, now)
+            self._notify(tx, "horae_cancel")
+        return self.run_get(run_id)
+
+    def run_retry(self, run_id: int) -> Run:
+        """Queue a new run with the same task and arguments as a finished one."""
+        with self.db.write() as tx:
+            now = self._now(tx)
+            cols = list(_NEW_RUN_COLS)
+            values = {
+                "state": "'queued'", "fire_time": "NULL", "origin": "'retry'", "not_before": ":now",
+                "created_at": ":now", "finished_at": "NULL", "retry_of": "id", "parent_id": "NULL",
+                "shard_index": "NULL", "shard_total": "NULL",
+            }
+            row = tx.one(
+                f"INSERT INTO horae_runs ({', '.join(cols)})"
+                f" SELECT {', '.join(values.get(c, c) for c in cols)} FROM horae_runs"
+                f" WHERE id = :id AND state IN {TERMINAL_SQL} RETURNING {_RUN_COLS}",
+                {"id": run_id, "now": now},
+            )
+            if row is None:
+                state = tx.one("SELECT state FROM horae_runs WHERE id = :id", {"id": run_id})
+                if state is None:
+                    raise NotFound("run", run_id)
+                raise Conflict(f"run {run_id} has not finished ({state['state']}); cancel it first")
+            self._notify(tx, "horae_runs")
+        return R.run_from_row(row)
+
+    def run_logs(self, run_id: int, *, after_id: int = 0, limit: int = 1000) -> list[LogLine]:
+        with self.db.read() as tx:
+            rows = tx.all(
+                f"SELECT {R.columns(R.LOG_COLUMNS)} FROM horae_run_logs WHERE run_id = :run"
+                " AND id > :after ORDER BY id LIMIT :limit",
+                {"run": run_id, "after": after_id, "limit": limit},
+            )
+        return [R.log_from_row(r) for r in rows]
+
+    def runs_prune(self, older_than: float, *, batch: int = 1000) -> int:
+        """Delete up to ``batch`` finished runs that ended more than ``older_than`` s ago."""
+        with self.db.write() as tx:
+            rows = tx.all(
+                "DELETE FROM horae_runs WHERE id IN (SELECT id FROM horae_runs"
+                f" WHERE finished_at < {self.db.now_sql} - :age AND state IN {TERMINAL_SQL}"
+                " LIMIT :batch) RETURNING id",
+                {"age": older_than, "batch": batch},
+            )
+            ids = [r["id"] for r in rows]
+            if ids:
+                tx.run(
+                    f"DELETE FROM horae_run_logs WHERE {self.db.in_list('run_id', 'ids')}",
+                    {"ids": self.db.list_param(ids)},
+                )
+        return len(ids)
+
+    def runs_expand(self, worker_ttl: float = 60.0) -> int:
+        """Expand due broadcast/shard parents into children (see store/fanout.py).
+
+        Broadcast targets the workers that are active and heartbeated within
+        ``worker_ttl`` seconds. Returns how many children were created.
+        """
+        if self.db.dialect == "sqlite":
+            with self.db.read() as tx:  # stay read-only when nothing is due
+                if tx.one(f"SELECT id FROM horae_runs WHERE fanout IS NOT NULL AND state IN"
+                          f" {WAITING_SQL} AND not_before <= {self.db.now_sql} LIMIT 1") is None:
+                    return 0
+        with self.db.write() as tx:
+            created = fanout.expand_due(self, tx, self._now(tx), worker_ttl)
+            if created:
+                self._notify(tx, "horae_runs")
+        return created

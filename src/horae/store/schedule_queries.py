@@ -1,0 +1,269 @@
+"""Schedules: create, change, list, and turn due fires into runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from horae.errors import Conflict, NotFound
+from horae.models import (
+    Fanout,
+    RunState,
+    Schedule,
+)
+from horae.policies import FirePlan
+from horae.store import rows as R
+from horae.store.base import (
+    _NEW_RUN_COLS,
+    ACTIVE_SQL,
+    WAITING_SQL,
+    DueRow,
+    FireOutcome,
+    Planner,
+    StoreBase,
+)
+from horae.store.connection import Tx
+
+
+class ScheduleQueries(StoreBase):
+    def schedule_add(self, s: Schedule) -> Schedule:
+        """Insert a new schedule. Raises Conflict if the id exists."""
+        row = R.schedule_to_row(s)
+        with self.db.write() as tx:
+            now = self._now(tx)
+            row.update(created_at=now, updated_at=now, version=1)
+            cols = R.columns(R.SCHEDULE_COLUMNS)
+            vals = R.columns(R.SCHEDULE_COLUMNS, ":")
+            inserted = tx.run(
+                f"INSERT INTO horae_schedules ({cols}) VALUES ({vals}) ON CONFLICT (id) DO NOTHING",
+                row,
+            )
+            if not inserted:
+                raise Conflict(f"schedule {s.id!r} already exists")
+            self._schedules_changed(tx)
+        return R.schedule_from_row(row)
+
+    def schedule_get(self, schedule_id: str) -> Schedule:
+        with self.db.read() as tx:
+            row = tx.one(
+                f"SELECT {R.columns(R.SCHEDULE_COLUMNS)} FROM horae_schedules WHERE id = :id",
+                {"id": schedule_id},
+            )
+        if row is None:
+            raise NotFound("schedule", schedule_id)
+        return R.schedule_from_row(row)
+
+    def schedule_list(
+        self,
+        *,
+        task: str | None = None,
+        paused: bool | None = None,
+        search: str | None = None,
+        after_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Schedule]:
+        """Schedules ordered by id; ``after_id`` is the cursor of the next page."""
+        where: list[str] = ["1 = 1"]
+        params: dict[str, Any] = {"limit": limit}
+        if task is not None:
+            where.append("task = :task")
+            params["task"] = task
+        if paused is not None:
+            where.append("paused = :paused")
+            params["paused"] = int(paused)
+        if search:
+            # The same answer on every backend (PostgreSQL's LIKE is case-sensitive, SQLite's
+            # is not): lower() both sides in SQL, as SQLite's folds ASCII only. The person's
+            # % and _ are plain characters.
+            where.append("(" + " OR ".join(
+                f"lower({c}) LIKE lower(:search) ESCAPE '!'" for c in ("id", "task", "description")
+            ) + ")")
+            escaped = search.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+            params["search"] = f"%{escaped}%"
+        if after_id is not None:
+            where.append("id > :after_id")
+            params["after_id"] = after_id
+        with self.db.read() as tx:
+            rows = tx.all(
+                f"SELECT {R.columns(R.SCHEDULE_COLUMNS)} FROM horae_schedules"
+                f" WHERE {' AND '.join(where)} ORDER BY id LIMIT :limit",
+                params,
+            )
+        return [R.schedule_from_row(r) for r in rows]
+
+    def schedule_count(self) -> int:
+        with self.db.read() as tx:
+            row = tx.one("SELECT count(*) AS n FROM horae_schedules")
+        return int(row["n"]) if row else 0
+
+    def schedule_replace(self, s: Schedule, *, expected_version: int | None = None) -> Schedule:
+        """Write every editable field of ``s`` (and its next_fire_at); bump its version.
+
+        With ``expected_version``, raises Conflict when the stored version differs (a lost
+        update). Counters are kept.
+        """
+        row = R.schedule_to_row(s)
+        editable = ("task", "trigger", "args", "kwargs", "policies", "paused", "description",
+                    "tags", "next_fire_at")
+        sets = ", ".join(f"{c} = :{c}" for c in editable)
+        guard = "" if expected_version is None else " AND version = :expected"
+        with self.db.write() as tx:
+            params = {c: row[c] for c in editable} | {"id": s.id, "expected": expected_version}
+            changed = tx.one(
+                f"UPDATE horae_schedules SET {sets}, version = version + 1,"
+                f" updated_at = {self.db.now_sql} WHERE id = :id{guard}"
+                f" RETURNING {R.columns(R.SCHEDULE_COLUMNS)}",
+                params,
+            )
+            if changed is None:
+                exists = tx.one("SELECT version FROM horae_schedules WHERE id = :id", {"id": s.id})
+                if exists is None:
+                    raise NotFound("schedule", s.id)
+                raise Conflict(
+                    f"schedule {s.id!r} changed meanwhile (version {exists['version']},"
+                    f" expected {expected_version}); reload it and try again"
+                )
+            self._schedules_changed(tx)
+        return R.schedule_from_row(changed)
+
+    def schedule_delete(self, schedule_id: str) -> None:
+        """Delete a schedule; its runs stay (history). Raises NotFound."""
+        with self.db.write() as tx:
+            if not tx.run("DELETE FROM horae_schedules WHERE id = :id", {"id": schedule_id}):
+                raise NotFound("schedule", schedule_id)
+            self._schedules_changed(tx)
+
+    def schedules_changed_mark(self) -> int:
+        """A counter that grows with every schedule write: cheap to poll across processes."""
+        with self.db.read() as tx:
+            row = tx.one("SELECT value FROM horae_meta WHERE key = 'schedules_changed'")
+        return int(row["value"]) if row else 0
+
+    def schedules_next_due(self) -> float | None:
+        """The earliest next_fire_at of an active schedule."""
+        with self.db.read() as tx:
+            row = tx.one(
+                "SELECT min(next_fire_at) AS t FROM horae_schedules WHERE paused = 0"
+            )
+        return None if row is None or row["t"] is None else float(row["t"])
+
+    def schedules_fire_due(self, planner: Planner, limit: int = 1000) -> FireOutcome:
+        """Turn due fires into run rows and advance each schedule, in one transaction.
+
+        Takes up to ``limit`` unpaused schedules whose next_fire_at <= now (earliest first;
+        PostgreSQL skips rows another scheduler holds), asks ``planner`` what each due fire
+        becomes, then inserts the runs (a fire that already has a run is ignored) and writes
+        each schedule's new next_fire_at and counters.
+        """
+        out = FireOutcome()
+        with self.db.write() as tx:
+            now = self._now(tx)
+            due = tx.all(
+                "SELECT id, version, trigger, policies, next_fire_at, fires, task, args, kwargs"
+                " FROM horae_schedules WHERE paused = 0 AND next_fire_at <= :now"
+                f" ORDER BY next_fire_at LIMIT :limit{self.db.skip_locked}",
+                {"now": now, "limit": limit},
+            )
+            if not due:
+                return out
+            active = self._active_counts(tx, [r["id"] for r in due])
+            plans = planner(
+                [
+                    DueRow(r["id"], r["version"], r["trigger"], r["policies"], r["next_fire_at"],
+                           r["fires"], *active.get(r["id"], (0, 0)))
+                    for r in due
+                ],
+                now,
+            )
+            by_id = {r["id"]: r for r in due}
+            self._drop_fired(tx, plans)
+            self._cancel_previous(tx, [p.schedule_id for p in plans if p.cancel_active], now)
+            self._insert_planned(tx, plans, by_id, now, out)
+            tx.many(
+                "UPDATE horae_schedules SET next_fire_at = :next, fires = fires + :fires,"
+                " missed = missed + :missed, skipped = skipped + :skipped WHERE id = :id",
+                [
+                    {"id": p.schedule_id, "next": p.next_fire_at,
+                     "fires": p.count(RunState.QUEUED, RunState.SCHEDULED),
+                     "missed": p.count(RunState.MISSED) + p.skipped_over,
+                     "skipped": p.count(RunState.SKIPPED)}
+                    for p in plans
+                ],
+            )
+            out.schedules = len(plans)
+            if out.runs_queued:
+                self._notify(tx, "horae_runs")
+        return out
+
+    def _drop_fired(self, tx: Tx, plans: list[FirePlan]) -> None:
+        """Forget planned fires that already have a run (an edit moved next_fire_at back).
+
+        The unique key would ignore their rows anyway; dropping them first keeps the
+        schedule's counters equal to its runs.
+        """
+        ids = [p.schedule_id for p in plans if p.runs]
+        if not ids:
+            return
+        rows = tx.all(
+            "SELECT r.schedule_id, r.fire_time FROM horae_schedules s JOIN horae_runs r"
+            " ON r.schedule_id = s.id AND r.fire_time >= s.next_fire_at"
+            f" WHERE {self.db.in_list('s.id', 'ids')}",
+            {"ids": self.db.list_param(ids)},
+        )
+        fired = {(r["schedule_id"], float(r["fire_time"])) for r in rows}
+        if fired:
+            for p in plans:
+                p.runs = [r for r in p.runs if (p.schedule_id, r.fire_time) not in fired]
+
+    def _active_counts(self, tx: Tx, ids: list[str]) -> dict[str, tuple[int, int]]:
+        rows = tx.all(
+            "SELECT schedule_id, count(*) AS total,"
+            " sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running"
+            f" FROM horae_runs WHERE state IN {ACTIVE_SQL}"
+            f" AND {self.db.in_list('schedule_id', 'ids')} GROUP BY schedule_id",
+            {"ids": self.db.list_param(ids)},
+        )
+        return {
+            r["schedule_id"]: (int(r["total"]) - int(r["running"]), int(r["running"]))
+            for r in rows
+        }
+
+    def _cancel_previous(self, tx: Tx, schedule_ids: list[str], now: float) -> None:
+        if not schedule_ids:
+            return
+        ids = {"ids": self.db.list_param(schedule_ids), "now": now}
+        in_ids = self.db.in_list("schedule_id", "ids")
+        tx.run(
+            "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
+            f" error = 'cancelled: a newer fire replaced it' WHERE state IN {WAITING_SQL}"
+            f" AND {in_ids}",
+            ids,
+        )
+        tx.run(f"UPDATE horae_runs SET cancel_requested = 1 WHERE state = 'running' AND {in_ids}",
+               ids)
+
+    def _insert_planned(
+        self, tx: Tx, plans: list[FirePlan], by_id: dict[str, Any], now: float, out: FireOutcome
+    ) -> None:
+        rows = []
+        for plan in plans:
+            sched, pol = by_id[plan.schedule_id], plan.policies
+            assert pol is not None
+            for p in plan.runs:
+                out.fires += 1
+                runnable = p.state in (RunState.QUEUED, RunState.SCHEDULED)
+                out.runs_queued += runnable
+                fanout = None if pol.fanout is Fanout.ONE else pol.fanout.value
+                rows.append((
+                    sched["task"], p.state.value, plan.schedule_id, p.fire_time, "schedule",
+                    sched["args"], sched["kwargs"], pol.queue, pol.priority, p.not_before, now,
+                    None if runnable else now, pol.retries + 1, pol.retry_backoff,
+                    pol.retry_backoff_max, pol.timeout, None, None,
+                    pol.shards if fanout == "shard" else None, None, fanout,
+                ))
+                out.fanouts += bool(fanout) and runnable
+        tx.many(
+            f"INSERT INTO horae_runs ({', '.join(_NEW_RUN_COLS)}) VALUES"
+            f" ({', '.join(':' + c for c in _NEW_RUN_COLS)})"
+            " ON CONFLICT (schedule_id, fire_time) DO NOTHING",
+            [dict(zip(_NEW_RUN_COLS, r, strict=True)) for r in rows],
+        )

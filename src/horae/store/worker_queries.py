@@ -1,0 +1,69 @@
+"""Workers and the task catalogue they advertise."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from horae.models import (
+    TaskInfo,
+    WorkerInfo,
+)
+from horae.store import fanout
+from horae.store import rows as R
+from horae.store.base import (
+    StoreBase,
+)
+
+
+class WorkerQueries(StoreBase):
+    def worker_register(self, w: WorkerInfo, tasks: Sequence[TaskInfo] = ()) -> None:
+        """Insert or refresh a worker record and advertise its tasks."""
+        with self.db.write() as tx:
+            now = self._now(tx)
+            row = {c: getattr(w, c) for c in R.WORKER_COLUMNS}
+            row.update(queues=R.dumps(w.queues), labels=R.dumps(w.labels), started_at=now,
+                       heartbeat_at=now, state="active", running=0)
+            cols = R.columns(R.WORKER_COLUMNS)
+            tx.run(
+                f"INSERT INTO horae_workers ({cols}) VALUES ({R.columns(R.WORKER_COLUMNS, ':')})"
+                " ON CONFLICT (id) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in R.WORKER_COLUMNS if c != "id"),
+                row,
+            )
+            tx.many(
+                f"INSERT INTO horae_tasks ({R.columns(R.TASK_COLUMNS)})"
+                f" VALUES ({R.columns(R.TASK_COLUMNS, ':')}) ON CONFLICT (name) DO UPDATE SET "
+                + ", ".join(f"{c} = excluded.{c}" for c in R.TASK_COLUMNS if c != "name"),
+                [{c: getattr(t, c, None) for c in R.TASK_COLUMNS}
+                 | {"schema": R.dumps(t.schema), "updated_at": now} for t in tasks],
+            )
+
+    def worker_set_state(self, worker_id: str, state: str) -> None:
+        """active, draining or gone; a gone worker's broadcast children are lost."""
+        with self.db.write() as tx:
+            tx.run("UPDATE horae_workers SET state = :state WHERE id = :id",
+                   {"id": worker_id, "state": state})
+            if state != "active":
+                fanout.lose_targeted(self, tx, [worker_id], self._now(tx))
+
+    def workers_list(self) -> list[WorkerInfo]:
+        with self.db.read() as tx:
+            rows = tx.all(f"SELECT {R.columns(R.WORKER_COLUMNS)} FROM horae_workers ORDER BY id")
+        return [R.worker_from_row(r) for r in rows]
+
+    def workers_mark_gone(self, silent_for: float) -> list[str]:
+        """Workers that have not heartbeated for ``silent_for`` seconds become gone."""
+        with self.db.write() as tx:
+            rows = tx.all(
+                "UPDATE horae_workers SET state = 'gone' WHERE state <> 'gone'"
+                f" AND heartbeat_at < {self.db.now_sql} - :silent RETURNING id",
+                {"silent": silent_for},
+            )
+            gone = [r["id"] for r in rows]
+            fanout.lose_targeted(self, tx, gone, self._now(tx))
+        return gone
+
+    def tasks_list(self) -> list[TaskInfo]:
+        with self.db.read() as tx:
+            rows = tx.all(f"SELECT {R.columns(R.TASK_COLUMNS)} FROM horae_tasks ORDER BY name")
+        return [R.task_from_row(r) for r in rows]
