@@ -1,13 +1,17 @@
 """``AsyncHorae``: Horae for async code (FastAPI, Starlette, Tornado, aiohttp).
 
 Horae's core is synchronous (docs/architecture.md): its store calls are short database
-round trips. This facade runs each of them in a worker thread (``asyncio.to_thread``) so
-the event loop never blocks, and keeps the sync signatures exactly: every method is built
+round trips. This facade runs each of them in a small thread pool of its own so the event
+loop never blocks, and keeps the sync signatures exactly: every method is built
 from the sync one, so ``await ah.schedules.add(...)`` takes what ``app.schedules.add(...)``
 takes and raises the same errors (``InvalidInput``, ``NotFound``, ``Conflict``).
 
 ``runs.wait`` is the one method that is not a thread: it polls with ``asyncio.sleep``
 between short reads, so a long wait holds no thread and any number of them can run.
+
+The pool has ``threads`` threads (default 4), and the store keeps one database connection
+per thread, so an ``AsyncHorae`` holds at most that many connections however many requests
+are in flight; more calls at once wait their turn without blocking the loop.
 
 Cancelling an ``await`` stops waiting for the answer, but a write already handed to its
 thread still completes (a thread cannot be interrupted); read it back if that matters.
@@ -21,9 +25,11 @@ thread still completes (a thread cannot be interrupted); read it back if that ma
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import time
 from collections.abc import Callable, Coroutine
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from horae.models import TERMINAL_STATES, Run
@@ -39,12 +45,17 @@ R = TypeVar("R")
 __all__ = ["AsyncHorae", "AsyncRuns", "AsyncSchedules"]
 
 
-def in_thread(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
-    """An async version of ``func`` (same signature) that runs it in a worker thread."""
+def in_thread(
+    executor: Executor, func: Callable[P, R]
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """An async version of ``func`` (same signature) that runs it on ``executor``."""
 
     @functools.wraps(func)
     async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        return await asyncio.to_thread(func, *args, **kwargs)
+        context = contextvars.copy_context()  # as asyncio.to_thread does
+        return await asyncio.get_running_loop().run_in_executor(
+            executor, functools.partial(context.run, func, *args, **kwargs)
+        )
 
     return call
 
@@ -52,30 +63,30 @@ def in_thread(func: Callable[P, R]) -> Callable[P, Coroutine[Any, Any, R]]:
 class AsyncSchedules:
     """``await ah.schedules.add/update/pause/resume/remove/get/list/trigger_now/preview``."""
 
-    def __init__(self, schedules: ScheduleManager) -> None:
+    def __init__(self, schedules: ScheduleManager, executor: Executor) -> None:
         self.sync = schedules
-        self.add = in_thread(schedules.add)
-        self.update = in_thread(schedules.update)
-        self.pause = in_thread(schedules.pause)
-        self.resume = in_thread(schedules.resume)
-        self.remove = in_thread(schedules.remove)
-        self.get = in_thread(schedules.get)
-        self.list = in_thread(schedules.list)
-        self.trigger_now = in_thread(schedules.trigger_now)
-        self.preview = in_thread(schedules.preview)
+        self.add = in_thread(executor, schedules.add)
+        self.update = in_thread(executor, schedules.update)
+        self.pause = in_thread(executor, schedules.pause)
+        self.resume = in_thread(executor, schedules.resume)
+        self.remove = in_thread(executor, schedules.remove)
+        self.get = in_thread(executor, schedules.get)
+        self.list = in_thread(executor, schedules.list)
+        self.trigger_now = in_thread(executor, schedules.trigger_now)
+        self.preview = in_thread(executor, schedules.preview)
 
 
 class AsyncRuns:
     """``await ah.runs.create/get/list/cancel/retry/logs/wait``."""
 
-    def __init__(self, runs: RunManager) -> None:
+    def __init__(self, runs: RunManager, executor: Executor) -> None:
         self.sync = runs
-        self.create = in_thread(runs.create)
-        self.get = in_thread(runs.get)
-        self.list = in_thread(runs.list)
-        self.cancel = in_thread(runs.cancel)
-        self.retry = in_thread(runs.retry)
-        self.logs = in_thread(runs.logs)
+        self.create = in_thread(executor, runs.create)
+        self.get = in_thread(executor, runs.get)
+        self.list = in_thread(executor, runs.list)
+        self.cancel = in_thread(executor, runs.cancel)
+        self.retry = in_thread(executor, runs.retry)
+        self.logs = in_thread(executor, runs.logs)
 
     async def wait(self, run_id: int, timeout: float = 60.0, interval: float = 0.05) -> Run:
         """Until the run reaches a terminal state; TimeoutError after ``timeout`` s.
@@ -100,9 +111,13 @@ class AsyncHorae:
     thread, since connecting, migrating and draining a worker take a while.
     """
 
-    def __init__(self, app: Horae) -> None:
+    def __init__(self, app: Horae, *, threads: int = 4) -> None:
+        if threads < 1:
+            raise ValueError("threads must be at least 1")
         self.app = app
-        self.schedules = AsyncSchedules(app.schedules)
-        self.runs = AsyncRuns(app.runs)
-        self.start = in_thread(app.start)
-        self.stop = in_thread(app.stop)
+        # Threads start on first use and idle ones cost nothing; they end with the process.
+        executor = ThreadPoolExecutor(threads, thread_name_prefix="horae-aio")
+        self.schedules = AsyncSchedules(app.schedules, executor)
+        self.runs = AsyncRuns(app.runs, executor)
+        self.start = in_thread(executor, app.start)
+        self.stop = in_thread(executor, app.stop)

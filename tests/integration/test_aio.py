@@ -8,7 +8,6 @@ import itertools
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import pytest
@@ -45,12 +44,10 @@ def app(database_url: str) -> Iterator[Horae]:
     app.stop(grace=1.0)
 
 
-def run_async(factory: Callable[[], Awaitable[T]], threads: int | None = None) -> T:
-    """Run a coroutine on a fresh loop; ``threads`` bounds the loop's default executor."""
+def run_async(factory: Callable[[], Awaitable[T]]) -> T:
+    """Run a coroutine on a fresh event loop."""
 
     async def main() -> T:
-        if threads is not None:
-            asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(threads))
         return await factory()
 
     return asyncio.run(main())
@@ -168,12 +165,12 @@ def test_wait_times_out_without_blocking(app: Horae) -> None:
 
 
 def test_wait_leaves_the_loop_and_the_threads_free(app: Horae) -> None:
-    """With ONE executor thread, a long wait still lets a ticker and other calls run.
+    """With ONE thread, a long wait still lets a ticker and other calls run.
 
     A wait that blocked the loop would stop the ticker; one that held a thread for the
     whole wait would starve every other awaited call.
     """
-    ah = AsyncHorae(app)
+    ah = AsyncHorae(app, threads=1)
     ticks: list[float] = []
     lists_done = 0
 
@@ -202,9 +199,25 @@ def test_wait_leaves_the_loop_and_the_threads_free(app: Horae) -> None:
         await asyncio.gather(*helpers)
         return done.state
 
-    assert run_async(scenario, threads=1) is RunState.SUCCEEDED
+    assert run_async(scenario) is RunState.SUCCEEDED
     gaps = [b - a for a, b in itertools.pairwise(ticks)]
     assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.2f}s"
+
+
+def test_concurrent_calls_share_a_bounded_pool(app: Horae) -> None:
+    """However many calls are in flight, at most ``threads`` threads (and connections)."""
+    ah = AsyncHorae(app, threads=2)
+
+    def pool_threads() -> int:
+        return sum(t.name.startswith("horae-aio") for t in threading.enumerate())
+
+    async def burst() -> list[int]:
+        before = pool_threads()
+        lists = await asyncio.gather(*(ah.schedules.list() for _ in range(50)))
+        return [len(lists), pool_threads() - before]
+
+    calls, new_threads = run_async(burst)
+    assert calls == 50 and new_threads <= 2
 
 
 def test_start_and_stop_in_a_lifespan(database_url: str) -> None:
