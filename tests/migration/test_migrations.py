@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from horae.store import Store
+from horae.store import api_store as A
 from horae.store import rows as R
 from tests.conftest import require_postgres
 
@@ -23,6 +24,10 @@ EXPECTED_COLUMNS = {
     "horae_tasks": set(R.TASK_COLUMNS),
     "horae_meta": {"key", "value"},
     "horae_schema_version": {"version"},
+    "horae_api_tokens": set(A.TOKEN_COLUMNS),
+    "horae_audit": set(A.AUDIT_COLUMNS),
+    "horae_idempotency": set(A.IDEMPOTENCY_COLUMNS),
+    "horae_events": set(A.EVENT_COLUMNS),
 }
 
 

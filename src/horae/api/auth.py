@@ -1,0 +1,196 @@
+"""API tokens and roles.
+
+A token reads ``hor_<id>_<secret>``: ``id`` (8 hex digits) is public and finds the record,
+``secret`` (``secrets.token_urlsafe(32)``) is never stored; the record keeps the SHA-256 of
+the whole token, compared in constant time. A token is shown once, when it is created.
+
+Roles are cumulative: ``viewer`` reads; ``operator`` also triggers, pauses, resumes, cancels
+and retries; ``editor`` also creates, changes and deletes schedules; ``admin`` also manages
+tokens. Failed authentications (a token presented that is not valid) are counted per
+client address; past the limit the client gets 429 until the window passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from enum import IntEnum
+
+from horae.api.problems import ApiError
+from horae.store.api_store import ApiStore, TokenRecord
+
+TOKEN_PREFIX = "hor_"
+
+
+class Role(IntEnum):
+    VIEWER = 1
+    OPERATOR = 2
+    EDITOR = 3
+    ADMIN = 4
+
+    @property
+    def label(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ValueError(f"unknown role {text!r}; roles: "
+                             + ", ".join(r.label for r in cls)) from None
+
+
+ROLE_NAMES = tuple(r.label for r in Role)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who makes a request: the token's id, name and role."""
+
+    token_id: str
+    name: str
+    role: Role
+
+    @property
+    def actor(self) -> str:
+        return self.token_id
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def mint_token(store: ApiStore, name: str, role: Role, created_by: str | None = None,
+               *, only_if_none: bool = False) -> tuple[str, TokenRecord] | None:
+    """Create a token; returns (the token, its record), or None when ``only_if_none`` and a
+    token already exists."""
+    for _ in range(10):
+        token_id = secrets.token_hex(4)
+        token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
+        record = TokenRecord(token_id, name, role.label, token_hash(token), 0.0, created_by)
+        if store.token_get(token_id) is not None:
+            continue
+        if not store.token_add(record, only_if_none=only_if_none):
+            return None
+        stored = store.token_get(token_id)
+        assert stored is not None
+        return token, stored
+    raise RuntimeError("could not find a free token id")  # pragma: no cover - 2^32 ids
+
+
+def ensure_admin_token(store: ApiStore) -> str | None:
+    """On first start, with no token at all, create an admin token and return it (once)."""
+    if store.token_count():
+        return None
+    made = mint_token(store, "admin (first start)", Role.ADMIN, "first start",
+                      only_if_none=True)
+    return None if made is None else made[0]
+
+
+class FailureLimiter:
+    """At most ``limit`` failed authentications per client in ``window`` seconds."""
+
+    def __init__(self, limit: int = 20, window: float = 60.0) -> None:
+        self.limit = limit
+        self.window = window
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def retry_after(self, client: str) -> int:
+        """Seconds the client must wait (0: it may try)."""
+        with self._lock:
+            q = self._prune(client, time.monotonic())
+            if q is None or len(q) < self.limit:
+                return 0
+            return max(1, int(q[0] + self.window - time.monotonic()) + 1)
+
+    def failed(self, client: str) -> None:
+        with self._lock:
+            now = time.monotonic()
+            q = self._prune(client, now)
+            if q is None:
+                if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
+                    self._failures.clear()
+                q = self._failures[client] = deque()
+            q.append(now)
+
+    def _prune(self, client: str, now: float) -> deque[float] | None:
+        q = self._failures.get(client)
+        if q is None:
+            return None
+        while q and q[0] <= now - self.window:
+            q.popleft()
+        if not q:
+            del self._failures[client]
+            return None
+        return q
+
+
+class Authenticator:
+    """Bearer tokens against the store, with the failure limit and a light last-used mark."""
+
+    def __init__(self, store: ApiStore, limiter: FailureLimiter) -> None:
+        self.store = store
+        self.limiter = limiter
+        self._touched: dict[str, float] = {}
+
+    def authenticate(self, header: str | None, client: str) -> Principal:
+        """The principal of an ``Authorization`` header, or ApiError 401/429."""
+        wait = self.limiter.retry_after(client)
+        if wait:
+            raise ApiError(429, "too many failed authentications from this address; "
+                                f"try again in {wait}s", headers={"Retry-After": str(wait)},
+                           slug="too-many-failed-authentications")
+        if not header:
+            raise _unauthorized("no token: send 'Authorization: Bearer <token>' (create one "
+                                "with `horae tokens create --role viewer`)")
+        scheme, _, token = header.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise _unauthorized("use 'Authorization: Bearer <token>'")
+        principal = self._verify(token)
+        if principal is None:
+            self.limiter.failed(client)
+            raise _unauthorized("the token is not valid (unknown, revoked or mistyped)")
+        return principal
+
+    def _verify(self, token: str) -> Principal | None:
+        if not token.startswith(TOKEN_PREFIX) or "\x00" in token:
+            return None
+        token_id, _, secret = token[len(TOKEN_PREFIX):].partition("_")
+        if not secret or len(token_id) != 8:
+            return None
+        record = self.store.token_get(token_id)
+        if record is None or record.revoked_at is not None:
+            return None
+        if not hmac.compare_digest(record.hash, token_hash(token)):
+            return None
+        self._touch(record.id)
+        return Principal(record.id, record.name, Role.parse(record.role))
+
+    def _touch(self, token_id: str) -> None:
+        """Record last use at most once a minute per token (a write per request would not
+        be free on SQLite)."""
+        now = time.monotonic()
+        if now - self._touched.get(token_id, -1e9) < 60:
+            return
+        self._touched[token_id] = now
+        self.store.token_touch(token_id)
+
+
+def require(principal: Principal, role: Role) -> None:
+    if principal.role < role:
+        raise ApiError(403, f"this needs the {role.label} role; the token "
+                            f"{principal.name!r} has {principal.role.label}",
+                       slug="forbidden")
+
+
+def _unauthorized(detail: str) -> ApiError:
+    return ApiError(401, detail, headers={"WWW-Authenticate": 'Bearer realm="horae"'},
+                    slug="unauthorized")

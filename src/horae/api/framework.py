@@ -1,0 +1,303 @@
+"""How an operation is declared and served: authentication, limits, parsing, idempotency,
+audit, and errors as problem documents. Endpoints themselves are plain functions of a
+:class:`Call` that run in a thread (the store is synchronous)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, get_origin
+
+from pydantic import BaseModel, ValidationError
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from horae.api.auth import Principal, Role, require
+from horae.api.problems import (
+    ApiError,
+    from_invalid_input,
+    from_validation_error,
+    invalid,
+)
+from horae.errors import Conflict, InvalidInput, NotFound
+
+log = logging.getLogger("horae.api")
+MAX_ID = 2**63 - 1
+
+
+@dataclass
+class Reply:
+    """What an operation answers; ``audit`` is written once the change succeeded."""
+
+    body: Any = None
+    status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
+    audit: tuple[str, str, str | None, Any, Any] | None = None  # action, kind, id, before, after
+
+
+@dataclass
+class Call:
+    """One request, parsed and authenticated."""
+
+    api: Any  # horae.api.app.Api (kept loose to avoid an import cycle)
+    request: Request
+    principal: Principal | None
+    path: dict[str, Any]
+    query: Any
+    body: Any
+    raw_body: bytes = b""
+
+    @property
+    def headers(self) -> Any:
+        return self.request.headers
+
+    def expected_version(self) -> int | None:
+        """The version ``If-Match`` names (None: no condition); 412 when it names none."""
+        value = self.request.headers.get("if-match")
+        if value is None or value.strip() == "*":
+            return None
+        tag = value.strip()
+        if tag.startswith("W/"):
+            tag = tag[2:]
+        tag = tag.strip('"')
+        if not tag.isdigit() or len(tag) > 18:
+            raise ApiError(412, f"If-Match {value!r} names no version of this resource; "
+                                "send the ETag of your last read", slug="precondition-failed")
+        return int(tag)
+
+
+Handler = Callable[[Call], Reply]
+Streamer = Callable[[Call], Awaitable[Response]]
+
+
+@dataclass
+class Operation:
+    method: str
+    path: str  # under /api/v1, Starlette syntax ({run_id:int})
+    operation_id: str
+    summary: str
+    tag: str
+    role: Role | None
+    handler: Handler | None = None
+    streamer: Streamer | None = None
+    body: type[BaseModel] | None = None
+    query: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = ()
+    idempotent: bool = False
+    if_match: bool = False
+    etag: bool = False
+    location: bool = False
+    sse: bool = False  # also answers text/event-stream
+    description: str = ""
+
+
+async def serve_operation(op: Operation, api: Any, request: Request) -> Response:
+    """Everything around the handler; every error becomes a problem document."""
+    try:
+        principal = None
+        if op.role is not None:
+            client = request.client.host if request.client else "?"
+            principal = await run_in_threadpool(
+                api.auth.authenticate, request.headers.get("authorization"), client)
+            require(principal, op.role)
+        path = _path_params(request)
+        query = _query(op.query, request)
+        raw, body = b"", None
+        if op.body is not None:
+            raw = await _read_body(request, api.settings.max_body)
+            body = _parse_body(op.body, raw)
+        call = Call(api, request, principal, path, query, body, raw)
+        if op.streamer is not None:
+            return await op.streamer(call)
+        return await run_in_threadpool(_execute, op, call)
+    except Exception as exc:
+        return problem_for(exc).response()
+
+
+def problem_for(exc: BaseException) -> ApiError:
+    if isinstance(exc, ApiError):
+        return exc
+    if isinstance(exc, InvalidInput):
+        return from_invalid_input(exc)
+    if isinstance(exc, NotFound):
+        return ApiError(404, str(exc), slug="not-found")
+    if isinstance(exc, Conflict):
+        return ApiError(409, str(exc), slug="conflict")
+    if isinstance(exc, ValidationError):
+        return from_validation_error(exc)
+    if isinstance(exc, OverflowError):
+        return invalid("body", f"a time or number is out of range: {exc}")
+    log.exception("unexpected error in the API")
+    return ApiError(500, f"unexpected {type(exc).__name__}; the server log has the details",
+                    slug="internal-error")
+
+
+# -- the synchronous part: idempotency, handler, audit ---------------------------------------
+
+
+def _execute(op: Operation, call: Call) -> Response:
+    key = call.request.headers.get("idempotency-key") if op.idempotent else None
+    actor = call.principal.actor if call.principal else "-"
+    if key is not None:
+        if not 1 <= len(key) <= 255 or not key.isprintable():
+            raise invalid("Idempotency-Key", "1 to 255 printable characters")
+        fingerprint = hashlib.sha256(
+            f"{op.method} {call.request.url.path}\n".encode() + call.raw_body).hexdigest()
+        stored = call.api.store.idempotency_reserve(actor, key, fingerprint)
+        if stored is not None:
+            return _replay(stored, fingerprint)
+    try:
+        reply = op.handler(call) if op.handler else Reply(status=500)
+    except BaseException:
+        if key is not None:
+            call.api.store.idempotency_release(actor, key)
+        raise
+    if reply.audit is not None and call.principal is not None:
+        action, kind, target, before, after = reply.audit
+        call.api.store.audit_add(actor=actor, role=call.principal.role.label, action=action,
+                                 target_kind=kind, target_id=target, before=before, after=after)
+    if key is not None:
+        if 200 <= reply.status < 300:
+            call.api.store.idempotency_complete(actor, key, reply.status, json.dumps(
+                {"body": reply.body, "headers": reply.headers}, ensure_ascii=False))
+        else:
+            call.api.store.idempotency_release(actor, key)
+    return _response(reply)
+
+
+def _response(reply: Reply) -> Response:
+    if reply.status == 204:
+        return Response(status_code=204, headers=reply.headers)
+    return JSONResponse(reply.body, status_code=reply.status, headers=reply.headers)
+
+
+def _replay(stored: Any, fingerprint: str) -> Response:
+    if stored.fingerprint != fingerprint:
+        raise ApiError(422, "this Idempotency-Key was used with a different request; use a "
+                            "new key for a new request", slug="idempotency-key-reused",
+                       errors=[{"field": "Idempotency-Key", "reason": "used for another request"}])
+    if stored.status is None:
+        raise ApiError(409, "a request with this Idempotency-Key is still being processed; "
+                            "retry in a moment", slug="idempotency-key-in-use",
+                       headers={"Retry-After": "1"})
+    saved = json.loads(stored.body)
+    headers = dict(saved.get("headers") or {}) | {"Idempotent-Replayed": "true"}
+    return _response(Reply(saved["body"], stored.status, headers))
+
+
+# -- parsing -----------------------------------------------------------------------------------
+
+
+def check_text(value: str, field: str) -> str:
+    """Text the databases can store: no NUL, no lone surrogate."""
+    if "\x00" in value:
+        raise invalid(field, "must not contain a NUL character")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise invalid(field, "is not valid Unicode text") from None
+    return value
+
+
+def _check_json(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        check_text(value, path or "body")
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_text(k, path or "body")
+            _check_json(v, f"{path}.{k}" if path else k)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json(v, f"{path}.{i}" if path else str(i))
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise invalid(path or "body", "must be a finite number")
+
+
+def _path_params(request: Request) -> dict[str, Any]:
+    params = dict(request.path_params)
+    for name, value in params.items():
+        if isinstance(value, int) and not 0 < value <= MAX_ID:
+            raise ApiError(404, f"no {name.removesuffix('_id')} {value}", slug="not-found")
+        if isinstance(value, str) and ("\x00" in value or not _encodable(value)):
+            raise ApiError(404, f"no such {name.removesuffix('_id')}", slug="not-found")
+    return params
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _query(model: type[BaseModel] | None, request: Request) -> Any:
+    if model is None:
+        return None
+    data: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        if get_origin(info.annotation) is list or "list[" in str(info.annotation):
+            values = request.query_params.getlist(key)
+            if values:
+                data[name] = [check_text(v, key) for v in values]
+        elif key in request.query_params:
+            data[name] = check_text(request.query_params[key], key)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    ctype = request.headers.get("content-type", "")
+    media = ctype.split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise ApiError(415, f"send the body as application/json, not {ctype or 'nothing'!r}",
+                       errors=[{"field": "Content-Type", "reason": "must be application/json"}],
+                       slug="unsupported-media-type")
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> ApiError:
+    return ApiError(413, f"the body is larger than {limit} bytes",
+                    errors=[{"field": "body", "reason": f"at most {limit} bytes"}],
+                    slug="body-too-large")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
+    if not raw.strip():
+        raise invalid("body", "a JSON object is required")
+    try:
+        data = json.loads(raw, parse_constant=_reject_constant)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, f"the body is not valid JSON: {exc}",
+                       errors=[{"field": "body", "reason": f"not valid JSON: {exc}"}],
+                       slug="malformed-json") from None
+    if not isinstance(data, dict):
+        raise invalid("body", f"must be a JSON object, not {type(data).__name__}")
+    _check_json(data, "")
+    try:
+        return model.model_validate_json(raw, strict=True)
+    except ValidationError as exc:
+        raise from_validation_error(exc) from None

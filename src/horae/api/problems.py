@@ -1,0 +1,84 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``).
+
+Every error the API returns has ``type``, ``title``, ``status`` and ``detail``; input errors
+add ``errors``: a list of ``{"field": "trigger.expr", "reason": "..."}``, the dotted path of
+each offending value in the request and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from horae.errors import InvalidInput
+from horae.schedules import POLICY_NAMES
+
+PROBLEM_TYPE = "https://horae.dev/problems/"
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_TRIGGER_KINDS = {"cron", "interval", "date", "any"}
+
+
+class ApiError(Exception):
+    """An HTTP error the API answers with a problem document."""
+
+    def __init__(self, status: int, detail: str, *, errors: list[dict[str, str]] | None = None,
+                 headers: Mapping[str, str] | None = None, slug: str | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.errors = errors
+        self.headers = dict(headers or {})
+        self.slug = slug or HTTPStatus(status).phrase.lower().replace(" ", "-")
+
+    def body(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"type": PROBLEM_TYPE + self.slug,
+                                "title": HTTPStatus(self.status).phrase,
+                                "status": self.status, "detail": self.detail}
+        if self.errors is not None:
+            data["errors"] = self.errors
+        return data
+
+    def response(self) -> Response:
+        return Response(json.dumps(self.body(), ensure_ascii=False), status_code=self.status,
+                        headers=self.headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def invalid(field: str, reason: str, status: int = 422) -> ApiError:
+    return ApiError(status, f"{field}: {reason}", errors=[{"field": field, "reason": reason}],
+                    slug="invalid-input")
+
+
+def api_field(field: str) -> str:
+    """A Python-API field name as the request names it (policies live under ``policies``)."""
+    root = field.split(".", 1)[0]
+    if root in POLICY_NAMES:
+        return f"policies.{field}"
+    return field
+
+
+def from_invalid_input(exc: InvalidInput) -> ApiError:
+    return invalid(api_field(exc.field), exc.reason)
+
+
+def from_validation_error(exc: ValidationError, prefix: str = "") -> ApiError:
+    """A pydantic error as field/reason pairs; the first one is the detail."""
+    errors = []
+    for err in exc.errors(include_url=False):
+        parts = [str(p) for p in err["loc"] if not _is_noise(p)]
+        field = ".".join(([prefix] if prefix else []) + parts) or (prefix or "body")
+        errors.append({"field": field, "reason": err["msg"]})
+    first = errors[0] if errors else {"field": prefix or "body", "reason": "invalid"}
+    return ApiError(422, f"{first['field']}: {first['reason']}", errors=errors,
+                    slug="invalid-input")
+
+
+def _is_noise(part: object) -> bool:
+    """Union branch names pydantic puts in error locations (``cron``, ``function-after``)."""
+    if not isinstance(part, str):
+        return False
+    return part in _TRIGGER_KINDS or "[" in part or part.startswith(("function-", "json-"))

@@ -1,0 +1,390 @@
+"""The operations of /api/v1: schedules, runs, tasks, workers, audit, tokens, health.
+
+Each handler calls the same Python API everyone uses (``app.schedules``, ``app.runs``), so
+validation happens once, before any write, in :mod:`horae.schedules` and :mod:`horae.runs`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import quote
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, Field
+
+from horae import __version__
+from horae.api import schemas as S
+from horae.api.auth import Role, mint_token
+from horae.api.framework import Call, Operation, Reply
+from horae.api.problems import ApiError
+from horae.errors import Conflict
+from horae.instants import iso, to_epoch
+from horae.models import Policies, RunState, Schedule
+
+Limit = Annotated[int, Field(ge=1, le=1000)]
+
+
+class ScheduleQuery(BaseModel):
+    task: Annotated[str, Field(max_length=200)] | None = None
+    paused: bool | None = None
+    search: Annotated[str, Field(max_length=200)] | None = None
+    cursor: Annotated[str, Field(max_length=200)] | None = None
+    limit: Limit = 100
+
+
+class RunQuery(BaseModel):
+    schedule: Annotated[str, Field(max_length=200)] | None = None
+    task: Annotated[str, Field(max_length=200)] | None = None
+    state: list[RunState] | None = None
+    queue: Annotated[str, Field(max_length=100)] | None = None
+    since: S.Instant | None = None
+    until: S.Instant | None = None
+    cursor: Annotated[str, Field(pattern=r"^[0-9]{1,18}$")] | None = None
+    limit: Limit = 100
+
+
+class AuditQuery(BaseModel):
+    actor: Annotated[str, Field(max_length=200)] | None = None
+    target_kind: Annotated[str, Field(max_length=100)] | None = None
+    target_id: Annotated[str, Field(max_length=200)] | None = None
+    action: Annotated[str, Field(max_length=100)] | None = None
+    cursor: Annotated[str, Field(pattern=r"^[0-9]{1,18}$")] | None = None
+    limit: Limit = 100
+
+
+class PreviewQuery(BaseModel):
+    n: Annotated[int, Field(ge=1, le=100)] = 10
+    locale: Literal["en", "zh"] = "en"
+
+
+def etag(s: Schedule) -> str:
+    return f'"{s.version}"'
+
+
+def _schedule_reply(s: Schedule, status: int = 200, audit: Any = None,
+                    location: bool = False) -> Reply:
+    headers = {"ETag": etag(s)}
+    if location:
+        headers["Location"] = f"/api/v1/schedules/{quote(s.id, safe='')}"
+    return Reply(S.schedule_wire(s), status, headers, audit)
+
+
+def _run_reply(run: Any, status: int = 200, audit: Any = None) -> Reply:
+    headers = {"Location": f"/api/v1/runs/{run.id}"} if status == 201 else {}
+    return Reply(S.run_wire(run), status, headers, audit)
+
+
+def _page(items: list[Any], limit: int, cursor_of: Any) -> tuple[list[Any], str | None]:
+    if len(items) > limit:
+        items = items[:limit]
+        return items, str(cursor_of(items[-1]))
+    return items, None
+
+
+# -- schedules ---------------------------------------------------------------------------
+
+
+def list_schedules(c: Call) -> Reply:
+    q: ScheduleQuery = c.query
+    found = c.api.horae.schedules.list(task=q.task, paused=q.paused, search=q.search,
+                                       after_id=q.cursor, limit=q.limit + 1)
+    items, cursor = _page(found, q.limit, lambda s: s.id)
+    return Reply({"items": [S.schedule_wire(s) for s in items], "next_cursor": cursor})
+
+
+def create_schedule(c: Call) -> Reply:
+    b: S.ScheduleCreate = c.body
+    s = c.api.horae.schedules.add(
+        b.id, b.task, S.trigger_dict(b.trigger), args=b.args, kwargs=b.kwargs, paused=b.paused,
+        description=b.description, tags=b.tags, **S.policies_given(b.policies))
+    return _schedule_reply(s, 201, ("schedule.create", "schedule", s.id, None,
+                                    S.schedule_wire(s)), location=True)
+
+
+def get_schedule(c: Call) -> Reply:
+    return _schedule_reply(c.api.horae.schedules.get(c.path["schedule_id"]))
+
+
+def _current(c: Call) -> Schedule:
+    """The schedule now, after checking If-Match against it (412 on a lost update)."""
+    current: Schedule = c.api.horae.schedules.get(c.path["schedule_id"])
+    expected = c.expected_version()
+    if expected is not None and expected != current.version:
+        raise _lost_update(current, expected)
+    return current
+
+
+def _lost_update(current: Schedule, expected: int) -> ApiError:
+    return ApiError(412, f"schedule {current.id!r} is at version {current.version}, not "
+                         f"{expected}: someone changed it since you read it; read it again "
+                         "and retry", slug="precondition-failed")
+
+
+def _update(c: Call, current: Schedule, changes: dict[str, Any], action: str) -> Reply:
+    try:
+        s = c.api.horae.schedules.update(current.id, expected_version=current.version,
+                                         **changes)
+    except Conflict:
+        if c.request.headers.get("if-match") is not None:
+            raise _lost_update(c.api.horae.schedules.get(current.id), current.version) \
+                from None
+        raise
+    return _schedule_reply(s, audit=(action, "schedule", s.id, S.schedule_wire(current),
+                                     S.schedule_wire(s)))
+
+
+def patch_schedule(c: Call) -> Reply:
+    b: S.SchedulePatch = c.body
+    current = _current(c)
+    changes = {k: v for k, v in S.given(b).items() if k != "policies" and v is not None}
+    if "trigger" in changes:
+        changes["trigger"] = S.trigger_dict(b.trigger)  # type: ignore[arg-type]
+    changes |= S.policies_given(b.policies)
+    if not changes:
+        return _schedule_reply(current)
+    return _update(c, current, changes, "schedule.update")
+
+
+def replace_schedule(c: Call) -> Reply:
+    b: S.ScheduleReplace = c.body
+    current = _current(c)
+    info = c.api.horae.task_info(b.task)
+    policies = dataclasses.asdict(Policies()) | {
+        "queue": info.queue, "retries": info.retries, "timeout": info.timeout,
+    } | S.policies_given(b.policies)
+    changes = {"task": b.task, "trigger": S.trigger_dict(b.trigger), "args": b.args,
+               "kwargs": b.kwargs, "paused": b.paused, "description": b.description,
+               "tags": b.tags} | policies
+    return _update(c, current, changes, "schedule.replace")
+
+
+def delete_schedule(c: Call) -> Reply:
+    current = _current(c)
+    try:
+        c.api.store.schedule_delete_if(current.id, current.version)
+    except Conflict:
+        if c.request.headers.get("if-match") is not None:
+            raise _lost_update(c.api.horae.schedules.get(current.id), current.version) \
+                from None
+        raise
+    return Reply(None, 204, audit=("schedule.delete", "schedule", current.id,
+                                   S.schedule_wire(current), None))
+
+
+def pause_schedule(c: Call) -> Reply:
+    before = c.api.horae.schedules.get(c.path["schedule_id"])
+    s = c.api.horae.schedules.pause(before.id)
+    return _schedule_reply(s, audit=("schedule.pause", "schedule", s.id,
+                                     S.schedule_wire(before), S.schedule_wire(s)))
+
+
+def resume_schedule(c: Call) -> Reply:
+    before = c.api.horae.schedules.get(c.path["schedule_id"])
+    s = c.api.horae.schedules.resume(before.id)
+    return _schedule_reply(s, audit=("schedule.resume", "schedule", s.id,
+                                     S.schedule_wire(before), S.schedule_wire(s)))
+
+
+def trigger_schedule(c: Call) -> Reply:
+    run = c.api.horae.schedules.trigger_now(c.path["schedule_id"])
+    return _run_reply(run, 201, ("schedule.trigger", "schedule", run.schedule_id, None,
+                                 S.run_wire(run)))
+
+
+def preview_schedule(c: Call) -> Reply:
+    q: PreviewQuery = c.query
+    s = c.api.horae.schedules.get(c.path["schedule_id"])
+    zone = s.trigger.get("tz") if s.trigger.get("kind") == "cron" else None
+    zone = zone if isinstance(zone, str) else "UTC"
+    fires: list[datetime] = c.api.horae.schedules.preview(s.id, q.n)
+    tz = ZoneInfo(zone)
+    return Reply({
+        "id": s.id, "description": S.describe(s.trigger, q.locale), "zone": zone,
+        "fires": [{"utc": iso(f.timestamp()), "local": f.astimezone(tz).isoformat()}
+                  for f in fires],
+    })
+
+
+# -- runs --------------------------------------------------------------------------------
+
+
+def list_runs(c: Call) -> Reply:
+    q: RunQuery = c.query
+    since = None if q.since is None else to_epoch(q.since, "since")
+    until = None if q.until is None else to_epoch(q.until, "until")
+    found = c.api.horae.runs.list(
+        schedule_id=q.schedule, task=q.task, states=[s.value for s in q.state or ()],
+        queue=q.queue, since=since, until=until,
+        before_id=None if q.cursor is None else int(q.cursor), limit=q.limit + 1)
+    items, cursor = _page(found, q.limit, lambda r: r.id)
+    return Reply({"items": [S.run_wire(r) for r in items], "next_cursor": cursor})
+
+
+def create_run(c: Call) -> Reply:
+    b: S.RunCreate = c.body
+    run = c.api.horae.runs.create(b.task, args=b.args, kwargs=b.kwargs, at=b.at, delay=b.delay,
+                                  **S.policies_given(b.policies))
+    return _run_reply(run, 201, ("run.create", "run", str(run.id), None, S.run_wire(run)))
+
+
+def get_run(c: Call) -> Reply:
+    return _run_reply(c.api.horae.runs.get(c.path["run_id"]))
+
+
+def cancel_run(c: Call) -> Reply:
+    before = c.api.horae.runs.get(c.path["run_id"])
+    run = c.api.horae.runs.cancel(before.id)
+    return _run_reply(run, audit=("run.cancel", "run", str(run.id), S.run_wire(before),
+                                  S.run_wire(run)))
+
+
+def retry_run(c: Call) -> Reply:
+    run = c.api.horae.runs.retry(c.path["run_id"])
+    return _run_reply(run, 201, ("run.retry", "run", str(c.path["run_id"]), None,
+                                 S.run_wire(run)))
+
+
+# -- catalogue, workers, audit, tokens, health ---------------------------------------------
+
+
+def _catalogue(c: Call) -> dict[str, Any]:
+    tasks = {t.name: t for t in c.api.horae.store.tasks_list()}
+    tasks |= {t.name: t.info() for t in c.api.horae.registry}
+    return tasks
+
+
+def list_tasks(c: Call) -> Reply:
+    tasks = _catalogue(c)
+    return Reply({"items": [S.task_wire(tasks[n]) for n in sorted(tasks)]})
+
+
+def get_task(c: Call) -> Reply:
+    name = c.path["name"]
+    task = _catalogue(c).get(name)
+    if task is None:
+        raise ApiError(404, f"task {name!r} not found", slug="not-found")
+    return Reply(S.task_wire(task))
+
+
+def list_workers(c: Call) -> Reply:
+    return Reply({"items": [S.worker_wire(w) for w in c.api.horae.store.workers_list()]})
+
+
+def list_audit(c: Call) -> Reply:
+    q: AuditQuery = c.query
+    found = c.api.store.audit_list(actor=q.actor, target_kind=q.target_kind,
+                                   target_id=q.target_id, action=q.action,
+                                   before_id=None if q.cursor is None else int(q.cursor),
+                                   limit=q.limit + 1)
+    items, cursor = _page(found, q.limit, lambda a: a.id)
+    return Reply({"items": [S.audit_wire(a) for a in items], "next_cursor": cursor})
+
+
+def list_tokens(c: Call) -> Reply:
+    return Reply({"items": [S.token_wire(t) for t in c.api.store.tokens_list()]})
+
+
+def create_token(c: Call) -> Reply:
+    b: S.TokenCreate = c.body
+    assert c.principal is not None
+    made = mint_token(c.api.store, b.name, Role.parse(b.role), c.principal.token_id)
+    assert made is not None
+    token, record = made
+    shown = S.token_wire(record)
+    return Reply(shown | {"token": token}, 201,
+                 {"Location": f"/api/v1/tokens/{record.id}", "Cache-Control": "no-store"},
+                 ("token.create", "token", record.id, None, shown))
+
+
+def revoke_token(c: Call) -> Reply:
+    token_id = c.path["token_id"]
+    before = c.api.store.token_get(token_id)
+    if before is None:
+        raise ApiError(404, f"token {token_id!r} not found", slug="not-found")
+    after = c.api.store.token_revoke(token_id)
+    return Reply(S.token_wire(after), audit=("token.revoke", "token", token_id,
+                                             S.token_wire(before), S.token_wire(after)))
+
+
+def health(c: Call) -> Reply:
+    try:
+        c.api.horae.store.now()
+    except Exception as exc:
+        return Reply({"status": "unavailable", "database": f"{type(exc).__name__}",
+                      "version": __version__}, 503)
+    return Reply({"status": "ok", "database": c.api.horae.store.dialect,
+                  "version": __version__})
+
+
+E_READ = (404,)
+E_WRITE = (400, 404, 409, 413, 415, 422)
+
+OPERATIONS: list[Operation] = [
+    Operation("GET", "/health", "health", "Is the API up and the database reachable?",
+              "meta", None, health, response=S.Health, errors=(503,)),
+    Operation("GET", "/schedules", "listSchedules",
+              "List schedules by id, with filters and a cursor", "schedules", Role.VIEWER,
+              list_schedules, query=ScheduleQuery, response=S.SchedulePage, errors=(422,)),
+    Operation("POST", "/schedules", "createSchedule", "Create a schedule", "schedules",
+              Role.EDITOR, create_schedule, body=S.ScheduleCreate, response=S.ScheduleOut,
+              status=201, errors=E_WRITE, idempotent=True, etag=True, location=True),
+    Operation("GET", "/schedules/{schedule_id}", "getSchedule", "One schedule", "schedules",
+              Role.VIEWER, get_schedule, response=S.ScheduleOut, errors=E_READ, etag=True),
+    Operation("PATCH", "/schedules/{schedule_id}", "patchSchedule",
+              "Change some fields of a schedule", "schedules", Role.EDITOR, patch_schedule,
+              body=S.SchedulePatch, response=S.ScheduleOut, errors=(*E_WRITE, 412),
+              if_match=True, etag=True),
+    Operation("PUT", "/schedules/{schedule_id}", "replaceSchedule",
+              "Replace a schedule's definition", "schedules", Role.EDITOR, replace_schedule,
+              body=S.ScheduleReplace, response=S.ScheduleOut, errors=(*E_WRITE, 412),
+              if_match=True, etag=True),
+    Operation("DELETE", "/schedules/{schedule_id}", "deleteSchedule",
+              "Delete a schedule (its runs stay)", "schedules", Role.EDITOR, delete_schedule,
+              status=204, errors=(404, 409, 412), if_match=True),
+    Operation("POST", "/schedules/{schedule_id}/pause", "pauseSchedule", "Pause a schedule",
+              "schedules", Role.OPERATOR, pause_schedule, response=S.ScheduleOut,
+              errors=(404, 409), etag=True),
+    Operation("POST", "/schedules/{schedule_id}/resume", "resumeSchedule",
+              "Resume a schedule from now", "schedules", Role.OPERATOR, resume_schedule,
+              response=S.ScheduleOut, errors=(404, 409, 422), etag=True),
+    Operation("POST", "/schedules/{schedule_id}/trigger", "triggerSchedule",
+              "Queue one run of the schedule now", "schedules", Role.OPERATOR,
+              trigger_schedule, response=S.RunOut, status=201, errors=(404, 409, 422),
+              idempotent=True, location=True),
+    Operation("GET", "/schedules/{schedule_id}/preview", "previewSchedule",
+              "The next fires and the trigger in words", "schedules", Role.VIEWER,
+              preview_schedule, query=PreviewQuery, response=S.Preview, errors=(404, 422)),
+    Operation("GET", "/runs", "listRuns", "List runs, newest first, with filters",
+              "runs", Role.VIEWER, list_runs, query=RunQuery, response=S.RunPage,
+              errors=(422,)),
+    Operation("POST", "/runs", "createRun", "Queue an ad-hoc run, now or later", "runs",
+              Role.OPERATOR, create_run, body=S.RunCreate, response=S.RunOut, status=201,
+              errors=E_WRITE, idempotent=True, location=True),
+    Operation("GET", "/runs/{run_id:int}", "getRun", "One run", "runs", Role.VIEWER, get_run,
+              response=S.RunOut, errors=E_READ),
+    Operation("POST", "/runs/{run_id:int}/cancel", "cancelRun",
+              "Cancel a waiting run, or ask a running one to stop", "runs", Role.OPERATOR,
+              cancel_run, response=S.RunOut, errors=(404, 409)),
+    Operation("POST", "/runs/{run_id:int}/retry", "retryRun",
+              "Queue a new run like a finished one", "runs", Role.OPERATOR, retry_run,
+              response=S.RunOut, status=201, errors=(404, 409, 422), idempotent=True,
+              location=True),
+    Operation("GET", "/tasks", "listTasks", "The task catalogue with argument schemas",
+              "tasks", Role.VIEWER, list_tasks, response=S.TaskList),
+    Operation("GET", "/tasks/{name}", "getTask", "One task of the catalogue", "tasks",
+              Role.VIEWER, get_task, response=S.TaskOut, errors=E_READ),
+    Operation("GET", "/workers", "listWorkers", "Workers and their heartbeats", "workers",
+              Role.VIEWER, list_workers, response=S.WorkerList),
+    Operation("GET", "/audit", "listAudit", "Who changed what, newest first", "audit",
+              Role.VIEWER, list_audit, query=AuditQuery, response=S.AuditPage, errors=(422,)),
+    Operation("GET", "/tokens", "listTokens", "API tokens (never their secrets)", "tokens",
+              Role.ADMIN, list_tokens, response=S.TokenList),
+    Operation("POST", "/tokens", "createToken", "Create an API token (shown once)",
+              "tokens", Role.ADMIN, create_token, body=S.TokenCreate,
+              response=S.TokenCreated, status=201, errors=(400, 413, 415, 422),
+              location=True),
+    Operation("DELETE", "/tokens/{token_id}", "revokeToken", "Revoke an API token", "tokens",
+              Role.ADMIN, revoke_token, response=S.TokenOut, errors=E_READ),
+]

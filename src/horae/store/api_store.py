@@ -1,0 +1,262 @@
+"""What the REST API keeps: API tokens, the audit trail, idempotent requests, the event log.
+
+Contract (proven by ``tests/api/test_api_store.py`` on every backend):
+
+- Tokens are stored as SHA-256 hex digests under a short public id; the secret itself is
+  never stored. A revoked token stays (for the audit trail) but never authenticates.
+- The audit trail is append-only: the database refuses UPDATE and DELETE on it.
+- An idempotency key is reserved once per actor; the reservation is completed with the
+  response, or released when the request failed, so a retry runs again.
+- Events are written by database triggers (migration 0003) in the transaction of the change
+  they describe, so every writer (scheduler, worker, API, CLI, another host) produces them.
+  Ids grow with insertion; :meth:`ApiStore.events_after` pages through them in id order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from horae.errors import Conflict, NotFound
+from horae.store.base import StoreBase
+
+TOKEN_COLUMNS = ("id", "name", "role", "hash", "created_at", "created_by", "last_used_at",
+                 "revoked_at")
+AUDIT_COLUMNS = ("id", "ts", "actor", "role", "action", "target_kind", "target_id",
+                 "before_data", "after_data")
+IDEMPOTENCY_COLUMNS = ("actor", "key", "fingerprint", "status", "body", "created_at")
+EVENT_COLUMNS = ("id", "ts", "kind", "run_id", "schedule_id", "data")
+
+
+@dataclass
+class TokenRecord:
+    id: str
+    name: str
+    role: str
+    hash: str
+    created_at: float
+    created_by: str | None = None
+    last_used_at: float | None = None
+    revoked_at: float | None = None
+
+
+@dataclass
+class AuditRecord:
+    id: int
+    ts: float
+    actor: str
+    role: str
+    action: str
+    target_kind: str
+    target_id: str | None
+    before: Any
+    after: Any
+
+
+@dataclass
+class Event:
+    id: int
+    ts: float
+    kind: str
+    run_id: int | None
+    schedule_id: str | None
+    data: dict[str, Any]
+
+
+@dataclass
+class StoredResponse:
+    """A completed idempotent request (status None: still in progress)."""
+
+    fingerprint: str
+    status: int | None
+    body: str | None
+
+
+def _loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+def _dumps(value: Any) -> str | None:
+    if value is None:
+        return None
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+class ApiStore:
+    """The API's tables, over an existing :class:`horae.store.Store` (same connections)."""
+
+    def __init__(self, store: StoreBase) -> None:
+        self.store = store
+        self.db = store.db
+
+    # -- tokens ----------------------------------------------------------------------
+
+    def token_add(self, record: TokenRecord, *, only_if_none: bool = False) -> bool:
+        """Insert a token; with ``only_if_none``, only when the table holds no token at all
+        (the first start's admin token: two servers starting at once create one)."""
+        cols = ", ".join(TOKEN_COLUMNS)
+        params = {c: getattr(record, c) for c in TOKEN_COLUMNS}
+        with self.db.write() as tx:
+            params["created_at"] = self.store._now(tx)
+            if only_if_none:
+                return bool(tx.run(
+                    f"INSERT INTO horae_api_tokens ({cols}) SELECT "
+                    + ", ".join(f":{c}" for c in TOKEN_COLUMNS)
+                    + " WHERE NOT EXISTS (SELECT 1 FROM horae_api_tokens)",
+                    params,
+                ))
+            inserted = tx.run(
+                f"INSERT INTO horae_api_tokens ({cols}) VALUES ("
+                + ", ".join(f":{c}" for c in TOKEN_COLUMNS) + ") ON CONFLICT (id) DO NOTHING",
+                params,
+            )
+            if not inserted:
+                raise Conflict(f"token id {record.id!r} exists")
+        return True
+
+    def token_get(self, token_id: str) -> TokenRecord | None:
+        with self.db.read() as tx:
+            row = tx.one(f"SELECT {', '.join(TOKEN_COLUMNS)} FROM horae_api_tokens"
+                         " WHERE id = :id", {"id": token_id})
+        return None if row is None else TokenRecord(**row)
+
+    def tokens_list(self, *, include_revoked: bool = True) -> list[TokenRecord]:
+        where = "" if include_revoked else " WHERE revoked_at IS NULL"
+        with self.db.read() as tx:
+            rows = tx.all(f"SELECT {', '.join(TOKEN_COLUMNS)} FROM horae_api_tokens{where}"
+                          " ORDER BY created_at, id")
+        return [TokenRecord(**r) for r in rows]
+
+    def token_count(self) -> int:
+        with self.db.read() as tx:
+            row = tx.one("SELECT count(*) AS n FROM horae_api_tokens")
+        return int(row["n"]) if row else 0
+
+    def token_revoke(self, token_id: str) -> TokenRecord:
+        """Revoke a token (at once, for every server). Raises NotFound."""
+        with self.db.write() as tx:
+            now = self.store._now(tx)
+            if not tx.run("UPDATE horae_api_tokens SET revoked_at = COALESCE(revoked_at, :now)"
+                          " WHERE id = :id", {"id": token_id, "now": now}):
+                raise NotFound("token", token_id)
+        record = self.token_get(token_id)
+        assert record is not None
+        return record
+
+    def token_touch(self, token_id: str) -> None:
+        with self.db.write() as tx:
+            tx.run(f"UPDATE horae_api_tokens SET last_used_at = {self.db.now_sql}"
+                   " WHERE id = :id", {"id": token_id})
+
+    # -- audit -----------------------------------------------------------------------
+
+    def audit_add(self, *, actor: str, role: str, action: str, target_kind: str,
+                  target_id: str | None, before: Any = None, after: Any = None) -> None:
+        with self.db.write() as tx:
+            tx.run(
+                "INSERT INTO horae_audit (ts, actor, role, action, target_kind, target_id,"
+                f" before_data, after_data) VALUES ({self.db.now_sql}, :actor, :role, :action,"
+                " :kind, :target, :before, :after)",
+                {"actor": actor, "role": role, "action": action, "kind": target_kind,
+                 "target": target_id, "before": _dumps(before), "after": _dumps(after)},
+            )
+
+    def audit_list(self, *, actor: str | None = None, target_kind: str | None = None,
+                   target_id: str | None = None, action: str | None = None,
+                   before_id: int | None = None, limit: int = 100) -> list[AuditRecord]:
+        """Newest first; ``before_id`` is the cursor of the next page."""
+        where: list[str] = ["1 = 1"]
+        params: dict[str, Any] = {"limit": limit}
+        for col, value in (("actor", actor), ("target_kind", target_kind),
+                           ("target_id", target_id), ("action", action)):
+            if value is not None:
+                where.append(f"{col} = :{col}")
+                params[col] = value
+        if before_id is not None:
+            where.append("id < :before_id")
+            params["before_id"] = before_id
+        with self.db.read() as tx:
+            rows = tx.all(f"SELECT {', '.join(AUDIT_COLUMNS)} FROM horae_audit"
+                          f" WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT :limit", params)
+        return [AuditRecord(r["id"], r["ts"], r["actor"], r["role"], r["action"],
+                            r["target_kind"], r["target_id"], _loads(r["before_data"]),
+                            _loads(r["after_data"])) for r in rows]
+
+    # -- idempotency -----------------------------------------------------------------
+
+    def idempotency_reserve(self, actor: str, key: str, fingerprint: str,
+                            ttl: float = 86400.0) -> StoredResponse | None:
+        """Reserve ``key`` for this request: None when reserved now, else what is stored.
+
+        Reservations older than ``ttl`` seconds are forgotten first.
+        """
+        with self.db.write() as tx:
+            now = self.store._now(tx)
+            tx.run("DELETE FROM horae_idempotency WHERE actor = :actor AND key = :key"
+                   " AND created_at < :old", {"actor": actor, "key": key, "old": now - ttl})
+            inserted = tx.run(
+                "INSERT INTO horae_idempotency (actor, key, fingerprint, status, body,"
+                " created_at) VALUES (:actor, :key, :fp, NULL, NULL, :now)"
+                " ON CONFLICT (actor, key) DO NOTHING",
+                {"actor": actor, "key": key, "fp": fingerprint, "now": now},
+            )
+            if inserted:
+                return None
+            row = tx.one("SELECT fingerprint, status, body FROM horae_idempotency"
+                         " WHERE actor = :actor AND key = :key", {"actor": actor, "key": key})
+        assert row is not None
+        return StoredResponse(row["fingerprint"], row["status"], row["body"])
+
+    def idempotency_complete(self, actor: str, key: str, status: int, body: str) -> None:
+        with self.db.write() as tx:
+            tx.run("UPDATE horae_idempotency SET status = :status, body = :body"
+                   " WHERE actor = :actor AND key = :key",
+                   {"actor": actor, "key": key, "status": status, "body": body})
+
+    def idempotency_release(self, actor: str, key: str) -> None:
+        with self.db.write() as tx:
+            tx.run("DELETE FROM horae_idempotency WHERE actor = :actor AND key = :key"
+                   " AND status IS NULL", {"actor": actor, "key": key})
+
+    def idempotency_prune(self, older_than: float = 86400.0) -> int:
+        with self.db.write() as tx:
+            return tx.run(
+                f"DELETE FROM horae_idempotency WHERE created_at < {self.db.now_sql} - :age",
+                {"age": older_than},
+            )
+
+    # -- schedules: the conditional delete the API needs -------------------------------
+
+    def schedule_delete_if(self, schedule_id: str, version: int) -> None:
+        """Delete a schedule only at ``version``: NotFound, or Conflict on a lost update."""
+        with self.db.write() as tx:
+            if tx.run("DELETE FROM horae_schedules WHERE id = :id AND version = :v",
+                      {"id": schedule_id, "v": version}):
+                self.store._schedules_changed(tx)
+                return
+            row = tx.one("SELECT version FROM horae_schedules WHERE id = :id",
+                         {"id": schedule_id})
+        if row is None:
+            raise NotFound("schedule", schedule_id)
+        raise Conflict(f"schedule {schedule_id!r} is at version {row['version']}, not {version}")
+
+    # -- events ----------------------------------------------------------------------
+
+    def events_after(self, after_id: int, limit: int = 500) -> tuple[list[Event], float]:
+        """Events with an id above ``after_id``, in id order, and the database's now."""
+        with self.db.read() as tx:
+            rows = tx.all(
+                f"SELECT {', '.join(EVENT_COLUMNS)} FROM horae_events WHERE id > :after"
+                " ORDER BY id LIMIT :limit",
+                {"after": after_id, "limit": limit},
+            )
+            now = tx.one(f"SELECT {self.db.now_sql} AS now")
+        assert now is not None
+        return ([Event(r["id"], r["ts"], r["kind"], r["run_id"], r["schedule_id"],
+                       json.loads(r["data"])) for r in rows], float(now["now"]))
+
+    def events_last_id(self) -> int:
+        with self.db.read() as tx:
+            row = tx.one("SELECT max(id) AS id FROM horae_events")
+        return int(row["id"]) if row and row["id"] is not None else 0
