@@ -13,8 +13,6 @@ gunicorn's ``post_fork`` hook) opens this process's own connections.
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import os
 from typing import Any
 
@@ -24,8 +22,6 @@ from horae import Conflict, Horae, InvalidInput, NotFound, Run, Schedule, cron, 
 from horae.instants import iso, to_epoch
 from horae.schedules import POLICY_NAMES
 from horae.triggers import Trigger
-
-log = logging.getLogger("horae.example")
 
 # The database URL comes from HORAE_DATABASE_URL (or horae.toml): one setting for the web
 # workers, the `horae worker` processes and the CLI alike.
@@ -124,8 +120,7 @@ def schedule_json(s: Schedule) -> dict[str, Any]:
 
 
 def run_json(r: Run) -> dict[str, Any]:
-    data = dataclasses.asdict(r)
-    data["state"] = r.state.value
+    data = r.to_dict()
     data["fire_time_iso"] = iso(r.fire_time)
     return data
 
