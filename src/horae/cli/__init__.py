@@ -102,11 +102,12 @@ def cli(ctx: click.Context, app_spec: str | None, db: str | None, color: str,
 
 def _register() -> None:
     from horae.cli.admin import db, tasks
+    from horae.cli.api_cmds import api, tokens
     from horae.cli.runs import runs
     from horae.cli.schedules import schedules
     from horae.cli.serve import scheduler, server, worker
 
-    for command in (server, scheduler, worker, schedules, runs, tasks, db):
+    for command in (server, scheduler, worker, schedules, runs, tasks, db, api, tokens):
         cli.add_command(command)
 
 

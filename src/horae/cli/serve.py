@@ -89,13 +89,19 @@ def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: st
 @click.command()
 @click.option("--demo", is_flag=True,
               help="Add the demo tasks and schedules (horae.demo) to try Horae out.")
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the REST API listens on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
+              help="Port of the REST API.")
+@click.option("--no-api", is_flag=True, help="Do not serve the REST API.")
 @worker_options
 @pass_env
-def server(env: Env, demo: bool, queues: tuple[str, ...], concurrency: int, name: str | None,
-           lease: float, grace: float, log_level: str) -> None:
+def server(env: Env, demo: bool, host: str, port: int, no_api: bool, queues: tuple[str, ...],
+           concurrency: int, name: str | None, lease: float, grace: float,
+           log_level: str) -> None:
     """Scheduler and worker in one process (SQLite by default): the quickest start.
 
-    The REST API and the web console will be served here too.
+    It serves the REST API too (--host, --port; --no-api leaves it out).
     """
     _logging(log_level)
     app = env.app(demo=demo)
@@ -108,7 +114,8 @@ def server(env: Env, demo: bool, queues: tuple[str, ...], concurrency: int, name
         added = add_demo_schedules(app)
         notes.append(f"demo: added schedules {', '.join(added)}" if added
                      else "demo: schedules already present")
-    plan = Plan(scheduler=True, worker=None, services=web_services(app), notes=notes)
+    services = [] if no_api else web_services(app, host, port)
+    plan = Plan(scheduler=True, worker=None, services=services, notes=notes)
     if len(app.registry):
         plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace)
     else:
@@ -144,9 +151,12 @@ def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None
     serve(env, app, plan, grace)
 
 
-def web_services(app: Horae) -> list[Service]:
-    """The REST API and the console join ``horae server`` here once they exist."""
-    return []
+def web_services(app: Horae, host: str = "127.0.0.1", port: int = 8765) -> list[Service]:
+    """The REST API (and, once it exists, the console) served by ``horae server``."""
+    from horae.api import ApiServer
+
+    api = ApiServer(app, host, port)
+    return [Service("api", api.url, api.start, api.stop)]
 
 
 def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:

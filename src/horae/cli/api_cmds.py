@@ -1,0 +1,104 @@
+"""``horae api`` (the REST API alone) and ``horae tokens create|list|revoke``."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+from horae.cli.env import Env, pass_env
+from horae.cli.render import Out, echo_json, styled
+from horae.cli.serve import Plan, Service, _logging, serve
+from horae.instants import iso
+from horae.store.api_store import ApiStore
+
+
+@click.command("api")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True)
+@pass_env
+def api(env: Env, host: str, port: int, log_level: str) -> None:
+    """The REST API alone (no scheduler, no worker): /api/v1 on HOST:PORT.
+
+    Run it beside `horae scheduler` and workers, on as many hosts as you like.
+    """
+    from horae.api import ApiServer
+
+    _logging(log_level)
+    app = env.app()
+    server = ApiServer(app, host, port)
+    plan = Plan(scheduler=False, worker=None,
+                services=[Service("api", server.url, server.start, server.stop)])
+    serve(env, app, plan, grace=5.0)
+
+
+@click.group()
+def tokens() -> None:
+    """API tokens: bearer tokens with a role (viewer, operator, editor, admin)."""
+
+
+def _store(env: Env) -> ApiStore:
+    return ApiStore(env.app().store)
+
+
+def _actor() -> str:
+    return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or '?'}"
+
+
+@tokens.command("create")
+@click.option("--role", type=click.Choice(["viewer", "operator", "editor", "admin"]),
+              required=True, help="viewer reads; operator runs, pauses, cancels; editor also "
+                                  "changes schedules; admin also manages tokens.")
+@click.option("--name", default="", help="Who or what will use it (for lists and the audit).")
+@click.option("--json", "as_json", is_flag=True, help="Print the token record as JSON.")
+@pass_env
+def create(env: Env, role: str, name: str, as_json: bool) -> None:
+    """Create a token and print it: it is shown only this once."""
+    from horae.api.auth import Role, mint_token
+
+    store = _store(env)
+    made = mint_token(store, name or role, Role.parse(role), _actor())
+    assert made is not None
+    token, record = made
+    store.audit_add(actor=_actor(), role="admin", action="token.create", target_kind="token",
+                    target_id=record.id, after={"id": record.id, "name": record.name,
+                                                "role": record.role})
+    if as_json:
+        echo_json({"id": record.id, "name": record.name, "role": record.role,
+                   "created_at": iso(record.created_at), "token": token})
+        return
+    click.echo(token)
+    click.echo(f"created {role} token {record.id} ({record.name}); it is shown only now",
+               err=True)
+
+
+@tokens.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+@pass_env
+def list_(env: Env, as_json: bool) -> None:
+    """List tokens (never their secrets)."""
+    records = _store(env).tokens_list()
+    if as_json:
+        echo_json([{"id": t.id, "name": t.name, "role": t.role, "created_at": iso(t.created_at),
+                    "created_by": t.created_by, "last_used_at": iso(t.last_used_at),
+                    "revoked_at": iso(t.revoked_at)} for t in records])
+        return
+    rows = [[styled(t.id, "bold"), t.name, t.role, iso(t.created_at) or "",
+             iso(t.last_used_at) or "", "revoked" if t.revoked_at else "active"]
+            for t in records]
+    Out(env.color).table(["ID", "NAME", "ROLE", "CREATED", "LAST USED", "STATE"], rows,
+                         empty="no tokens; `horae tokens create --role admin` makes one")
+
+
+@tokens.command("revoke")
+@click.argument("token_id", metavar="ID")
+@pass_env
+def revoke(env: Env, token_id: str) -> None:
+    """Revoke a token: every server refuses it from now on."""
+    store = _store(env)
+    record = store.token_revoke(token_id)
+    store.audit_add(actor=_actor(), role="admin", action="token.revoke", target_kind="token",
+                    target_id=record.id, after={"id": record.id, "revoked_at": record.revoked_at})
+    Out(env.color).line(f"revoked token {record.id} ({record.name})")
