@@ -236,7 +236,7 @@ def _scenario(app: Horae, web: Web) -> None:
         "s003": edit(app, web, "PATCH", "/schedules/s003", {"cron": "*/2 * * * * *"}),
         "s004": edit(app, web, "DELETE", "/schedules/s004", status=204),
     }
-    # Mid-second, and done before the next fire: each fire before an edit was already due.
+    # Mid-second and done before the next fire, so every fire before an edit has its run.
     assert max(e.after for e in edits.values()) < anchor + EDIT_AT + 0.45, "edits too slow"
     eventually(lambda: app.store.now() >= anchor + RESUME_AT, timeout=15, interval=0.005)
     resume = edit(app, web, "POST", "/schedules/s002/resume")
