@@ -25,8 +25,9 @@ ENVS: dict[str, tuple[list[str], list[str]]] = {
     "apscheduler3": (["apscheduler==3.11.3", "sqlalchemy>=2.0,<2.2"],
                      ["apscheduler", "sqlalchemy"]),
     "apscheduler4": (["apscheduler[sqlalchemy,asyncpg,psycopg]==4.0.0a6", "aiosqlite>=0.20",
-                      "psycopg[binary]>=3.2", "asyncpg>=0.29"],
-                     ["apscheduler", "sqlalchemy", "aiosqlite", "asyncpg", "psycopg"]),
+                      "psycopg[binary]>=3.2", "asyncpg>=0.29",
+                      "anyio>=4.4,<4.10", "sniffio"],  # what 4.0.0a6 was built against
+                     ["apscheduler", "sqlalchemy", "anyio", "aiosqlite", "asyncpg", "psycopg"]),
     "celery": (["celery[redis]==5.7.0", "celery-redbeat==2.4.2", "django-celery-beat==2.9.0",
                 "psycopg[binary]>=3.2"],
                ["celery", "celery-redbeat", "django-celery-beat", "django", "redis", "kombu"]),

@@ -26,6 +26,7 @@ from horae.models import Policies
 from horae.store.rows import dumps, policies_to_json
 
 HORAE = str(Path(sys.executable).with_name("horae"))
+CATALOGUE_LEAD = 900.0  # the catalogue's first fire: after every measurement of it
 SCHEDULE_COLS = ("id", "task", "trigger", "args", "kwargs", "policies", "next_fire_at",
                  "created_at", "updated_at")
 
@@ -209,11 +210,12 @@ def _scheduler_child(url: str) -> None:
 
 
 def catalogue(backend: str, n: int, idle: float) -> dict[str, Any]:
-    """N schedules with daily intervals spread over the next 24 h (so about N/86,400 fire
-    each second). Start-up = process spawn to the end of the scheduler's first pass."""
+    """N schedules with daily intervals spread over a day that starts CATALOGUE_LEAD s
+    after they are written (nothing is due while measured: idle). Start-up = process
+    spawn to the end of the scheduler's first pass."""
     url = url_for(backend, "catalogue")
     app = horae_core.fresh_app(url)
-    spread_schedules(app, n, 86400.0, app.store.now() + 5)
+    spread_schedules(app, n, 86400.0, app.store.now() + CATALOGUE_LEAD)
     app.stop()
     return scheduler_process_profile(
         [sys.executable, "-m", "bench.workloads", "_scheduler", url], idle,

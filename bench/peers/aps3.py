@@ -146,7 +146,7 @@ def catalogue_child(p: dict[str, Any]) -> None:
     n = p["n"]
     rec = Recorder(keep_times=False)
     sched = make_scheduler("memory", None, rec)
-    start = time.time() + 5
+    start = time.time() + p["lead"]
     sched.start(paused=True)
     for i in range(n):
         first = datetime.fromtimestamp(start + 86400 * i / n, UTC)
