@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from horae.api.openapi import build_openapi, docs_html
 from horae.api.problems import ApiError
 from horae.api.routes import OPERATIONS
 from horae.app import Horae
+from horae.config import setting
+from horae.errors import InvalidInput
 from horae.store.api_store import ApiStore
 
 
@@ -34,6 +37,20 @@ class ApiSettings:
     poll_interval: float = 0.1  # seconds between reads of a stream
     gap_timeout: float = 5.0  # see horae.api.events
     heartbeat: float = 15.0  # seconds between keep-alive comments on a quiet stream
+
+    @classmethod
+    def from_config(cls) -> ApiSettings:
+        """Defaults, overridden by HORAE_API_<FIELD> (environment) or api_<field> (horae.toml)."""
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = setting(f"api_{f.name}")
+            if raw is not None:
+                kind = int if isinstance(getattr(cls, f.name), int) else float
+                try:
+                    values[f.name] = kind(raw)
+                except ValueError:
+                    raise InvalidInput(f"api_{f.name}", f"{raw!r} is not a number") from None
+        return cls(**values)
 
 
 class Api:

@@ -6,6 +6,7 @@ validation happens once, before any write, in :mod:`horae.schedules` and :mod:`h
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -212,14 +213,21 @@ def preview_schedule(c: Call) -> Reply:
 
 def list_runs(c: Call) -> Reply:
     q: RunQuery = c.query
-    since = None if q.since is None else to_epoch(q.since, "since")
-    until = None if q.until is None else to_epoch(q.until, "until")
+    since, until = _instant(q.since, "since"), _instant(q.until, "until")
     found = c.api.horae.runs.list(
         schedule_id=q.schedule, task=q.task, states=[s.value for s in q.state or ()],
         queue=q.queue, since=since, until=until,
         before_id=None if q.cursor is None else int(q.cursor), limit=q.limit + 1)
     items, cursor = _page(found, q.limit, lambda r: r.id)
     return Reply({"items": [S.run_wire(r) for r in items], "next_cursor": cursor})
+
+
+def _instant(value: float | str | None, field: str) -> float | None:
+    """Epoch seconds or ISO-8601 from a query string ("0" is a number, not a date)."""
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):
+            value = float(value)
+    return None if value is None else to_epoch(value, field)
 
 
 def create_run(c: Call) -> Reply:
@@ -303,6 +311,9 @@ def revoke_token(c: Call) -> Reply:
     before = c.api.store.token_get(token_id)
     if before is None:
         raise ApiError(404, f"token {token_id!r} not found", slug="not-found")
+    if c.principal is not None and c.principal.token_id == token_id:
+        raise ApiError(409, "a token cannot revoke itself (that would lock you out); use "
+                            "another admin token or `horae tokens revoke`", slug="conflict")
     after = c.api.store.token_revoke(token_id)
     return Reply(S.token_wire(after), audit=("token.revoke", "token", token_id,
                                              S.token_wire(before), S.token_wire(after)))
@@ -386,5 +397,5 @@ OPERATIONS: list[Operation] = [
               response=S.TokenCreated, status=201, errors=(400, 413, 415, 422),
               location=True),
     Operation("DELETE", "/tokens/{token_id}", "revokeToken", "Revoke an API token", "tokens",
-              Role.ADMIN, revoke_token, response=S.TokenOut, errors=E_READ),
+              Role.ADMIN, revoke_token, response=S.TokenOut, errors=(404, 409)),
 ]

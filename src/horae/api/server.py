@@ -42,7 +42,7 @@ class ApiServer:
         self.horae = horae
         self.host = host
         self.port = port
-        self.app = create_app(horae, settings)
+        self.app = create_app(horae, settings or ApiSettings.from_config())
         self.api: Api = self.app.state.api
         self._config = uvicorn.Config(self.app, host=host, port=port, log_level=log_level,
                                       lifespan="off", access_log=False,
