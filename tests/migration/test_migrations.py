@@ -13,6 +13,7 @@ import pytest
 
 from horae.store import Store
 from horae.store import api_store as A
+from horae.store import console_store as C
 from horae.store import rows as R
 from tests.conftest import require_postgres
 
@@ -28,6 +29,8 @@ EXPECTED_COLUMNS = {
     "horae_audit": set(A.AUDIT_COLUMNS),
     "horae_idempotency": set(A.IDEMPOTENCY_COLUMNS),
     "horae_events": set(A.EVENT_COLUMNS),
+    "horae_console_secrets": set(C.SECRET_COLUMNS),
+    "horae_console_sessions": set(C.SESSION_COLUMNS),
 }
 
 

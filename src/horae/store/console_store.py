@@ -1,0 +1,80 @@
+"""What the web console keeps: its signing secret and its sign-in sessions.
+
+Contract (proven by ``tests/browser/test_console_store.py``):
+
+- :meth:`ConsoleStore.secret` returns the same random value to every process and every
+  call: the first caller creates it (``INSERT ... ON CONFLICT DO NOTHING``), the others read
+  it. There is no default secret.
+- A session is found only before its ``expires_at`` (database clock); deleting it, or
+  every session of a token, ends it at once for every server.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from horae.store.base import StoreBase
+
+SESSION_COLUMNS = ("id", "token_id", "name", "role", "csrf", "created_at", "expires_at")
+SECRET_COLUMNS = ("name", "value", "created_at")
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    id: str
+    token_id: str
+    name: str
+    role: str
+    csrf: str
+    created_at: float
+    expires_at: float
+
+
+class ConsoleStore:
+    """The console's tables, over an existing :class:`horae.store.Store`."""
+
+    def __init__(self, store: StoreBase) -> None:
+        self.store = store
+        self.db = store.db
+
+    def secret(self, name: str = "session") -> str:
+        with self.db.write() as tx:
+            tx.run("INSERT INTO horae_console_secrets (name, value, created_at)"
+                   f" VALUES (:name, :value, {self.db.now_sql}) ON CONFLICT (name) DO NOTHING",
+                   {"name": name, "value": secrets.token_urlsafe(48)})
+            row = tx.one("SELECT value FROM horae_console_secrets WHERE name = :name",
+                         {"name": name})
+        assert row is not None
+        return str(row["value"])
+
+    def session_add(self, *, token_id: str, name: str, role: str, ttl: float) -> ConsoleSession:
+        params = {"id": secrets.token_hex(16), "token_id": token_id, "name": name,
+                  "role": role, "csrf": secrets.token_urlsafe(32), "ttl": ttl}
+        with self.db.write() as tx:
+            tx.run(f"DELETE FROM horae_console_sessions WHERE expires_at < {self.db.now_sql}")
+            tx.run("INSERT INTO horae_console_sessions (id, token_id, name, role, csrf,"
+                   f" created_at, expires_at) VALUES (:id, :token_id, :name, :role, :csrf,"
+                   f" {self.db.now_sql}, {self.db.now_sql} + :ttl)", params)
+            row = tx.one(f"SELECT {', '.join(SESSION_COLUMNS)} FROM horae_console_sessions"
+                         " WHERE id = :id", {"id": params["id"]})
+        assert row is not None
+        return ConsoleSession(**row)
+
+    def session_get(self, session_id: str) -> ConsoleSession | None:
+        """The session, if it exists and has not expired."""
+        with self.db.read() as tx:
+            row = tx.one(f"SELECT {', '.join(SESSION_COLUMNS)} FROM horae_console_sessions"
+                         f" WHERE id = :id AND expires_at > {self.db.now_sql}",
+                         {"id": session_id})
+        return None if row is None else ConsoleSession(**row)
+
+    def session_delete(self, session_id: str) -> None:
+        with self.db.write() as tx:
+            tx.run("DELETE FROM horae_console_sessions WHERE id = :id", {"id": session_id})
+
+    def sessions_end_for_token(self, token_id: str, *, keep: str | None = None) -> int:
+        """End every session acting with ``token_id`` (except ``keep``)."""
+        with self.db.write() as tx:
+            return tx.run("DELETE FROM horae_console_sessions WHERE token_id = :token"
+                          " AND id <> :keep", {"token": token_id, "keep": keep or ""})
