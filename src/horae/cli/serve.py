@@ -152,10 +152,12 @@ def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None
 
 
 def web_services(app: Horae, host: str = "127.0.0.1", port: int = 8765) -> list[Service]:
-    """The REST API (and, once it exists, the console) served by ``horae server``."""
+    """The REST API and the web console, served by ``horae server``."""
     from horae.api import ApiServer
+    from horae.console import mount_console
 
     api = ApiServer(app, host, port)
+    mount_console(api.app, app)
     return [Service("api", api.url, api.start, api.stop)]
 
 

@@ -1,0 +1,261 @@
+"""The web console: pages served at ``/``, their data fetched by the browser from the REST
+API (``/api/v1``) with the signed-in user's credentials.
+
+The server renders each page's frame (navigation, headings, forms, the message catalogue
+of the chosen language); ``static/console.js`` fills it from the API and keeps it live
+over server-sent events. The server reads no schedule or run itself: its only reads are
+the session and, at sign-in, the token's record through the API's authenticator.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp
+
+from horae.console import i18n
+from horae.console.auth import (
+    CSRF_COOKIE,
+    SESSION_COOKIE,
+    SESSION_TTL,
+    ApiBridge,
+    Sessions,
+    SignedIn,
+    set_cookie,
+)
+from horae.errors import InvalidInput
+from horae.instants import iso
+from horae.store.console_store import ConsoleStore
+from horae.triggers import trigger_from_dict
+from horae.triggers.window import preview
+
+ROLES = ("viewer", "operator", "editor", "admin")
+#: Checks a token: (token id, name, role) when valid, else None.
+TokenCheck = Callable[[str, str], "tuple[str, str, str] | None"]
+
+_PAGES: list[tuple[str, str, str, str]] = [
+    # path, template, navigation key, title message
+    ("/", "dashboard.html", "dashboard", "Dashboard"),
+    ("/schedules", "schedules.html", "schedules", "Schedules"),
+    ("/schedules/new", "schedule_edit.html", "schedules", "New schedule"),
+    ("/schedules/{id:path}/edit", "schedule_edit.html", "schedules", "Edit schedule"),
+    ("/schedules/{id:path}", "schedule.html", "schedules", "Schedule"),
+    ("/runs", "runs.html", "runs", "Runs"),
+    ("/runs/{id:int}", "run.html", "runs", "Run"),
+    ("/workers", "workers.html", "workers", "Workers"),
+    ("/tasks", "tasks.html", "tasks", "Tasks"),
+    ("/audit", "audit.html", "audit", "Audit"),
+]
+_EDITOR_PAGES = {"/schedules/new", "/schedules/{id:path}/edit"}
+
+
+class Console:
+    """The console's routes and the API bridge, over one Horae app."""
+
+    def __init__(self, sessions: Sessions, check_token: TokenCheck,
+                 api_prefix: str = "/api/v1") -> None:
+        self.sessions = sessions
+        self.check_token = check_token
+        self.api_prefix = api_prefix
+        self.env = jinja2.Environment(
+            loader=jinja2.PackageLoader("horae.console", "templates"),
+            autoescape=True, trim_blocks=True, lstrip_blocks=True)
+
+    # -- wiring --------------------------------------------------------------------------
+
+    def routes(self) -> list[BaseRoute]:
+        static = resources.files("horae.console").joinpath("static")
+        routes: list[BaseRoute] = [
+            Route("/login", self.login_page, methods=["GET"]),
+            Route("/login", self.login, methods=["POST"]),
+            Route("/logout", self.logout, methods=["POST"]),
+            Route("/language", self.language, methods=["POST"]),
+            Route("/preview", self.preview, methods=["POST"]),
+            Mount("/static", StaticFiles(directory=str(static)), name="static"),
+        ]
+        for path, template, nav, title in _PAGES:
+            routes.append(Route(path, self._page(path, template, nav, title), methods=["GET"]))
+        return routes
+
+    def bridge(self, app: ASGIApp) -> ASGIApp:
+        return ApiBridge(app, self.sessions, prefix=self.api_prefix + "/")
+
+    # -- pages ---------------------------------------------------------------------------
+
+    def _page(self, path: str, template: str, nav: str,
+              title: str) -> Callable[[Request], Any]:
+        needs_editor = path in _EDITOR_PAGES
+
+        async def page(request: Request) -> Response:
+            signed_in = await self._signed_in(request)
+            if signed_in is None:
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+            role = signed_in.session.role
+            if needs_editor and ROLES.index(role) < ROLES.index("editor"):
+                return self.render(request, "denied.html", signed_in, nav=nav,
+                                   title="Not allowed", status=403)
+            return self.render(request, template, signed_in, nav=nav, title=title,
+                               params=dict(request.path_params))
+
+        return page
+
+    def render(self, request: Request, template: str, signed_in: SignedIn | None, *,
+               nav: str = "", title: str = "", status: int = 200,
+               params: dict[str, Any] | None = None, **extra: Any) -> HTMLResponse:
+        lang = i18n.choose(request.cookies.get(i18n.LANG_COOKIE),
+                           request.headers.get("accept-language"))
+        new_cookie = None
+        if signed_in is not None:
+            csrf = signed_in.session.csrf
+        else:
+            csrf, new_cookie = self.sessions.anonymous_csrf(request)
+        role = signed_in.session.role if signed_in else None
+        config = {
+            "lang": lang, "api": self.api_prefix, "csrf": csrf, "role": role,
+            "user": signed_in.session.name if signed_in else None,
+            "params": params or {}, "messages": i18n.catalogue(lang),
+        }
+        context = {
+            "_": i18n.translator(lang), "lang": lang, "languages": i18n.LANGUAGES,
+            "nav": nav, "title": title, "csrf": csrf, "signed_in": signed_in,
+            "role": role, "can": _can(role), "params": params or {},
+            "path": request.url.path,
+            "config_json": json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
+            **extra,
+        }
+        html = self.env.get_template(template).render(context)
+        response = HTMLResponse(html, status_code=status, headers={
+            "Cache-Control": "no-store", "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin", "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+                                       "style-src 'self'; frame-ancestors 'none'"})
+        if new_cookie:
+            set_cookie(response, request, CSRF_COOKIE, new_cookie)
+        return response
+
+    async def _signed_in(self, request: Request) -> SignedIn | None:
+        return await run_in_threadpool(self.sessions.resolve,
+                                       request.cookies.get(SESSION_COOKIE))
+
+    # -- sign-in, sign-out, language ---------------------------------------------------
+
+    async def login_page(self, request: Request) -> Response:
+        if await self._signed_in(request) is not None:
+            return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
+        return self.render(request, "login.html", None, title="Sign in",
+                           next=_safe_next(request.query_params.get("next")))
+
+    async def login(self, request: Request) -> Response:
+        form = await _form(request)
+        next_url = _safe_next(str(form.get("next") or "/"))
+        if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), None):
+            return self._refused(request, None)
+        token = str(form.get("token") or "").strip()
+        client = request.client.host if request.client else "?"
+        found = await run_in_threadpool(self.check_token, token, client) if token else None
+        if found is None:
+            return self.render(request, "login.html", None, title="Sign in", status=401,
+                               next=next_url, error="That token is not valid.")
+        token_id, name, role = found
+        _signed, cookie = await run_in_threadpool(self.sessions.start, token, token_id,
+                                                  name, role)
+        response = RedirectResponse(next_url, status_code=303)
+        set_cookie(response, request, SESSION_COOKIE, cookie, max_age=int(SESSION_TTL))
+        return response
+
+    async def logout(self, request: Request) -> Response:
+        signed_in = await self._signed_in(request)
+        form = await _form(request)
+        if signed_in is None:
+            return RedirectResponse("/login", status_code=303)
+        if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
+            return self._refused(request, signed_in)
+        await run_in_threadpool(self.sessions.end, signed_in)
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    async def language(self, request: Request) -> Response:
+        signed_in = await self._signed_in(request)
+        form = await _form(request)
+        if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
+            return self._refused(request, signed_in)
+        lang = str(form.get("lang") or "")
+        response = RedirectResponse(_safe_next(str(form.get("next") or "/")), status_code=303)
+        if lang in i18n.LANGUAGES:
+            set_cookie(response, request, i18n.LANG_COOKIE, lang, max_age=365 * 86400)
+        return response
+
+    async def preview(self, request: Request) -> Response:
+        """The editor's live preview of a trigger being typed: pure trigger math on the
+        request, no stored data (the API previews only stored schedules)."""
+        signed_in = await self._signed_in(request)
+        if signed_in is None:
+            return JSONResponse({"detail": "sign in first"}, status_code=401)
+        if not self.sessions.csrf_ok(request, request.headers.get("x-csrf-token"), signed_in):
+            return JSONResponse({"detail": "missing or wrong X-CSRF-Token"}, status_code=403)
+        try:
+            body = await request.json()
+            return JSONResponse(trigger_preview(body))
+        except InvalidInput as exc:
+            field = exc.field if exc.field.startswith("trigger") else f"trigger.{exc.field}"
+            return JSONResponse({"status": 422, "detail": f"{field}: {exc.reason}",
+                                 "errors": [{"field": field, "reason": exc.reason}]},
+                                status_code=422, media_type="application/problem+json")
+        except (ValueError, TypeError, AttributeError):
+            return JSONResponse({"status": 400, "detail": "send {\"trigger\": {...}}"},
+                                status_code=400, media_type="application/problem+json")
+
+    def _refused(self, request: Request, signed_in: SignedIn | None) -> Response:
+        return self.render(request, "denied.html", signed_in, title="Not allowed",
+                           status=403, reason="csrf")
+
+
+def trigger_preview(body: dict[str, Any]) -> dict[str, Any]:
+    data = body["trigger"]
+    n = min(max(int(body.get("n", 10)), 1), 100)
+    locale = "zh" if body.get("locale") == "zh" else "en"
+    trigger = trigger_from_dict(data)
+    zone = data.get("tz") if data.get("kind") == "cron" else "UTC"
+    tz = ZoneInfo(zone if isinstance(zone, str) else "UTC")
+    fires = preview(trigger, time.time(), n)
+    return {"description": trigger.describe(locale), "zone": tz.key,
+            "fires": [{"utc": iso(f.timestamp()), "local": f.astimezone(tz).isoformat()}
+                      for f in fires]}
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """A url-encoded form (the console posts no files), bounded in size."""
+    body = await request.body()
+    if len(body) > 64 * 1024:
+        return {}
+    return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
+
+
+def _can(role: str | None) -> dict[str, bool]:
+    level = ROLES.index(role) if role in ROLES else -1
+    return {"operate": level >= 1, "edit": level >= 2, "admin": level >= 3}
+
+
+def _safe_next(value: str | None) -> str:
+    """Only a path on this site (never ``//host`` or a scheme)."""
+    if not value or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    return value
+
+
+def console(horae_app: Any, check_token: TokenCheck, api_prefix: str = "/api/v1") -> Console:
+    """The console of ``horae_app``; ``check_token(token, client)`` is the API's check."""
+    return Console(Sessions(ConsoleStore(horae_app.store)), check_token, api_prefix)

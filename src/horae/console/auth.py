@@ -1,0 +1,175 @@
+"""Sign-in sessions, CSRF, and the bridge that lets the browser call the REST API.
+
+The session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) reads
+``<session id>.<API token>.<signature>``; the signature is an HMAC-SHA256 with the secret
+the database makes at first start. The session row (id, token id, name, role, CSRF value,
+expiry) lives in the database, so signing out ends the session for every server, and
+revoking the token ends it through the API.
+
+The browser calls ``/api/v1`` itself (fetch, EventSource). :class:`ApiBridge` turns a valid
+session cookie into ``Authorization: Bearer <token>`` for those calls, so the API's own
+authentication, roles and audit decide everything. A call that changes something must
+carry the session's CSRF value in ``X-CSRF-Token``; without it the bridge answers 403.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from horae.store.console_store import ConsoleSession, ConsoleStore
+
+SESSION_COOKIE = "horae_session"
+CSRF_COOKIE = "horae_csrf"  # before sign-in: a signed double-submit value
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+SESSION_TTL = 12 * 3600.0
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    session: ConsoleSession
+    token: str
+
+
+class Sessions:
+    """Cookies and rows of console sessions; one per server, over the app's store."""
+
+    def __init__(self, store: ConsoleStore) -> None:
+        self.store = store
+        self._key: bytes | None = None
+
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = self.store.secret("session").encode()
+        return self._key
+
+    def sign(self, text: str) -> str:
+        mac = hmac.new(self.key, text.encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(mac).decode().rstrip("=")
+
+    def unsign(self, value: str) -> str | None:
+        text, _, sig = value.rpartition(".")
+        if not text or not hmac.compare_digest(sig, self.sign(text)):
+            return None
+        return text
+
+    # -- sessions ------------------------------------------------------------------------
+
+    def start(self, token: str, token_id: str, name: str, role: str) -> tuple[SignedIn, str]:
+        """A new session and the cookie value that carries it."""
+        session = self.store.session_add(token_id=token_id, name=name, role=role,
+                                         ttl=SESSION_TTL)
+        text = f"{session.id}.{token}"
+        return SignedIn(session, token), f"{text}.{self.sign(text)}"
+
+    def resolve(self, cookie: str | None) -> SignedIn | None:
+        if not cookie:
+            return None
+        text = self.unsign(cookie)
+        if text is None:
+            return None
+        session_id, _, token = text.partition(".")
+        session = self.store.session_get(session_id)
+        if session is None or not token.startswith(f"hor_{session.token_id}_"):
+            return None
+        return SignedIn(session, token)
+
+    def end(self, signed_in: SignedIn) -> None:
+        self.store.session_delete(signed_in.session.id)
+
+    # -- CSRF before sign-in -------------------------------------------------------------
+
+    def anonymous_csrf(self, request: Request) -> tuple[str, str | None]:
+        """The CSRF value for a signed-out page, and a cookie to set when it is new."""
+        current = request.cookies.get(CSRF_COOKIE)
+        value = self.unsign(current) if current else None
+        if value:
+            return value, None
+        value = secrets.token_urlsafe(24)
+        return value, f"{value}.{self.sign(value)}"
+
+    def csrf_ok(self, request: Request, given: str | None,
+                signed_in: SignedIn | None) -> bool:
+        if not given:
+            return False
+        if signed_in is not None:
+            return hmac.compare_digest(given, signed_in.session.csrf)
+        current = request.cookies.get(CSRF_COOKIE)
+        value = self.unsign(current) if current else None
+        return value is not None and hmac.compare_digest(given, value)
+
+
+def set_cookie(response: Response, request: Request, name: str, value: str,
+               max_age: int | None = None) -> None:
+    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+                        secure=request.url.scheme == "https")
+
+
+class ApiBridge:
+    """ASGI middleware in front of the API: a console session becomes a bearer token."""
+
+    def __init__(self, app: ASGIApp, sessions: Sessions, prefix: str = "/api/") -> None:
+        self.app = app
+        self.sessions = sessions
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope["headers"])
+        cookie = _cookie(headers.get(b"cookie", b"").decode("latin-1"), SESSION_COOKIE)
+        if b"authorization" in headers or cookie is None:
+            await self.app(scope, receive, send)
+            return
+        from starlette.concurrency import run_in_threadpool
+
+        signed_in = await run_in_threadpool(self.sessions.resolve, cookie)
+        if signed_in is None:
+            await self.app(scope, receive, send)  # the API answers 401
+            return
+        if scope["method"] not in SAFE_METHODS:
+            given = headers.get(CSRF_HEADER.encode(), b"").decode("latin-1")
+            if not given or not hmac.compare_digest(given, signed_in.session.csrf):
+                await _forbidden(send)
+                return
+        scope = dict(scope)
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [
+            (b"authorization", f"Bearer {signed_in.token}".encode())]
+        await self.app(scope, receive, send)
+
+
+def _cookie(header: str, name: str) -> str | None:
+    if not header:
+        return None
+    jar: SimpleCookie = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None
+
+
+async def _forbidden(send: Send) -> None:
+    body: dict[str, Any] = {
+        "type": "https://horae.dev/problems/csrf", "title": "Forbidden", "status": 403,
+        "detail": "a console request that changes something must carry the X-CSRF-Token "
+                  "header of its session (reload the page)"}
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": 403,
+                "headers": [(b"content-type", b"application/problem+json"),
+                            (b"content-length", str(len(data)).encode())]})
+    await send({"type": "http.response.body", "body": data})

@@ -1,0 +1,511 @@
+// Horae console: fills the server-rendered pages from the REST API (/api/v1) and keeps
+// them live over server-sent events. No dependencies; data is only ever set as text.
+"use strict";
+(function () {
+  const CONFIG = JSON.parse(document.getElementById("horae-config").textContent);
+  const API = CONFIG.api;
+  const MESSAGES = CONFIG.messages || {};
+  const ROLES = ["viewer", "operator", "editor", "admin"];
+  const level = ROLES.indexOf(CONFIG.role);
+  const can = { operate: level >= 1, edit: level >= 2 };
+  const ACTIVE = ["scheduled", "queued", "running", "retrying"];
+  const BAD = ["failed", "timed_out", "lost"];
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  // -- text, numbers, times -----------------------------------------------------------
+  function t(message, values) {
+    let text = MESSAGES[message] || message;
+    for (const [k, v] of Object.entries(values || {})) text = text.split("{" + k + "}").join(String(v));
+    return text;
+  }
+  const locale = CONFIG.lang === "zh-CN" ? "zh-CN" : "en-GB";
+  const viewerZone = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const fmtCache = {};
+  function fmt(iso, zone) {
+    if (!iso) return "—";
+    const key = zone || "";
+    if (!fmtCache[key]) {
+      fmtCache[key] = new Intl.DateTimeFormat(locale, {
+        year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+        second: "2-digit", hour12: false, timeZone: zone || undefined });
+    }
+    return fmtCache[key].format(new Date(iso));
+  }
+  // A time in the viewer's zone, with the schedule's zone beside it when it differs.
+  function timeCell(iso, zone) {
+    const node = el("span", { class: "time", title: iso || "" }, fmt(iso));
+    if (iso && zone && zone !== viewerZone) {
+      node.append(" ", el("small", { class: "zone" }, fmt(iso, zone) + " " + zone));
+    }
+    return node;
+  }
+  function duration(seconds) {
+    if (seconds === null || seconds === undefined) return "—";
+    if (seconds < 1) return Math.round(seconds * 1000) + t("ms");
+    if (seconds < 60) return seconds.toFixed(1) + t("s");
+    const m = Math.floor(seconds / 60), s = Math.round(seconds % 60);
+    if (m < 60) return m + t("m") + String(s).padStart(2, "0") + t("s");
+    return Math.floor(m / 60) + t("h") + String(m % 60).padStart(2, "0") + t("m");
+  }
+  function zoneOf(trigger) {
+    return trigger && trigger.kind === "cron" ? trigger.tz || "UTC" : null;
+  }
+
+  // -- DOM -------------------------------------------------------------------------------
+  function el(tag, attrs, ...children) {
+    const node = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v === null || v === undefined || v === false) continue;
+      if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+      else if (v === true) node.setAttribute(k, "");
+      else node.setAttribute(k, v);
+    }
+    for (const c of children) if (c !== null && c !== undefined) node.append(c);
+    return node;
+  }
+  const state = (s) => el("span", { class: "state s-" + (s || "none") }, s ? t(s) : "—");
+  const link = (href, text) => el("a", { href }, text);
+  const scheduleHref = (id) => "/schedules/" + encodeURIComponent(id);
+  function flash(text, kind) {
+    const box = $("#flash");
+    box.replaceChildren(el("p", { class: kind || "ok" }, text));
+    if (kind !== "error") setTimeout(() => box.replaceChildren(), 5000);
+  }
+  function emptyRow(tbody, cols, text) {
+    tbody.replaceChildren(el("tr", {}, el("td", { colspan: cols, class: "empty" }, text)));
+  }
+  function json(value) {
+    return value === null || value === undefined ? "—" : JSON.stringify(value, null, 2);
+  }
+
+  // -- the API ---------------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(status, problem) {
+      super((problem && problem.detail) || "HTTP " + status);
+      this.status = status;
+      this.problem = problem || {};
+    }
+  }
+  async function api(path, options) {
+    const opts = Object.assign({ method: "GET", headers: {} }, options || {});
+    opts.credentials = "same-origin";
+    opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
+    if (opts.method !== "GET") opts.headers["X-CSRF-Token"] = CONFIG.csrf;
+    if (opts.body !== undefined && typeof opts.body !== "string") {
+      opts.headers["Content-Type"] = "application/json";
+      opts.body = JSON.stringify(opts.body);
+    }
+    const response = await fetch(API + path, opts);
+    if (response.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); }
+    const text = await response.text();
+    const body = text ? JSON.parse(text) : null;
+    if (!response.ok) throw new ApiError(response.status, body);
+    return { body, headers: response.headers };
+  }
+  const get = async (path) => (await api(path)).body;
+  function query(params) {
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(params)) {
+      if (Array.isArray(v)) v.forEach((x) => q.append(k, x));
+      else if (v !== "" && v !== null && v !== undefined) q.append(k, v);
+    }
+    const s = q.toString();
+    return s ? "?" + s : "";
+  }
+  function failed(err) {
+    flash(t("Error") + ": " + (err.message || err), "error");
+  }
+  function listen(path, handlers) {
+    const source = new EventSource(API + path);
+    for (const [kind, fn] of Object.entries(handlers)) {
+      source.addEventListener(kind, (e) => fn(JSON.parse(e.data)));
+    }
+    source.onopen = () => { const m = $("#live-mark"); if (m) m.textContent = "● " + t("live"); };
+    window.addEventListener("pagehide", () => source.close());
+    return source;
+  }
+  async function action(button, path, done) {
+    button.disabled = true;
+    try {
+      const result = await api(path, { method: "POST" });
+      if (done) await done(result.body);
+    } catch (err) { failed(err); } finally { button.disabled = false; }
+  }
+
+  // -- charts (inline SVG) ---------------------------------------------------------------
+  const SVG = "http://www.w3.org/2000/svg";
+  function svg(tag, attrs) {
+    const node = document.createElementNS(SVG, tag);
+    for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+    return node;
+  }
+  // series: [{label, values:[...], cls}], stacked bars over `labels`.
+  function barChart(box, labels, series, unit) {
+    const W = 600, H = 160, pad = 24;
+    const totals = labels.map((_, i) => series.reduce((a, s) => a + (s.values[i] || 0), 0));
+    const max = Math.max(1, ...totals);
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H + pad}`, preserveAspectRatio: "none", class: "bars" });
+    const bw = (W - pad) / Math.max(1, labels.length);
+    labels.forEach((label, i) => {
+      let y = H;
+      for (const s of series) {
+        const v = s.values[i] || 0;
+        if (!v) continue;
+        const h = (v / max) * (H - 8);
+        y -= h;
+        const r = svg("rect", { x: pad + i * bw, y, width: Math.max(1, bw - 1), height: h, class: s.cls });
+        const title = svg("title", {});
+        title.textContent = `${label}: ${t(s.label)} ${v}${unit ? " " + unit : ""}`;
+        r.append(title);
+        chart.append(r);
+      }
+    });
+    const top = svg("text", { x: 0, y: 12, class: "axis" });
+    top.textContent = unit === "s" ? duration(max) : String(max);
+    chart.append(top);
+    [0, labels.length - 1].forEach((i) => {
+      if (i < 0 || !labels[i]) return;
+      const txt = svg("text", { x: pad + i * bw, y: H + 18, class: "axis" });
+      txt.textContent = labels[i];
+      chart.append(txt);
+    });
+    const legend = el("p", { class: "legend" }, ...series.map((s) => el("span", { class: "key " + s.cls }, t(s.label))));
+    box.replaceChildren(chart, legend);
+  }
+
+  // -- pages -------------------------------------------------------------------------------
+  const pages = {};
+
+  pages.dashboard = async function () {
+    const hours = 3;
+    const since = new Date(Date.now() - hours * 3600e3).toISOString();
+    $("#chart-span").textContent = t("last {n} hours", { n: hours });
+    const [workers, schedules] = await Promise.all([get("/workers"), get("/schedules?limit=1000")]);
+    // Runs of the last hours, newest first, at most five pages.
+    let runs = [], cursor = null;
+    for (let i = 0; i < 5; i++) {
+      const page = await get("/runs" + query({ since, limit: 1000, cursor }));
+      runs = runs.concat(page.items);
+      cursor = page.next_cursor;
+      if (!cursor) break;
+    }
+    const active = await Promise.all(ACTIVE.map((s) => get("/runs" + query({ state: s, limit: 1000 }))));
+    const counts = {};
+    runs.forEach((r) => { counts[r.state] = (counts[r.state] || 0) + 1; });
+    ACTIVE.forEach((s, i) => { counts[s] = active[i].items.length; });
+    const box = $("#state-counts");
+    box.replaceChildren(...["running", "queued", "scheduled", "retrying", "succeeded", "failed", "timed_out", "cancelled", "skipped", "missed", "lost"].map((s) =>
+      el("a", { class: "count s-" + s, href: "/runs?state=" + s },
+        el("strong", {}, String(counts[s] || 0) + ((counts[s] || 0) >= 1000 ? "+" : "")), el("span", {}, t(s)))));
+    // Runs per minute, succeeded / failed.
+    const minutes = hours * 60, now = Math.floor(Date.now() / 60e3);
+    const ok = new Array(minutes).fill(0), bad = new Array(minutes).fill(0);
+    runs.forEach((r) => {
+      if (!r.finished_at) return;
+      const i = minutes - 1 - (now - Math.floor(Date.parse(r.finished_at) / 60e3));
+      if (i < 0 || i >= minutes) return;
+      if (r.state === "succeeded") ok[i]++; else if (BAD.includes(r.state)) bad[i]++;
+    });
+    const labels = ok.map((_, i) => fmt(new Date((now - minutes + 1 + i) * 60e3).toISOString()).slice(-8, -3));
+    barChart($("#rate-chart"), labels, [{ label: "succeeded", values: ok, cls: "ok" }, { label: "failed", values: bad, cls: "bad" }]);
+    // Next fires and failing schedules.
+    const upcoming = schedules.items.filter((s) => s.next_fire_at && !s.paused)
+      .sort((a, b) => a.next_fire_at.localeCompare(b.next_fire_at)).slice(0, 8);
+    $("#next-fires").replaceChildren(upcoming.length ? el("ul", { class: "plain" }, ...upcoming.map((s) =>
+      el("li", {}, link(scheduleHref(s.id), s.id), " ", timeCell(s.next_fire_at, zoneOf(s.trigger))))) : el("p", { class: "empty" }, t("Nothing due.")));
+    const failing = schedules.items.filter((s) => BAD.includes(s.last_state));
+    $("#failing").replaceChildren(failing.length ? el("ul", { class: "plain" }, ...failing.slice(0, 10).map((s) =>
+      el("li", {}, link(scheduleHref(s.id), s.id), " ", state(s.last_state), " ", timeCell(s.last_run_at)))) : el("p", { class: "empty" }, t("No failing schedules.")));
+    const live = workers.items.filter((w) => w.state !== "gone");
+    $("#live-workers").replaceChildren(live.length ? el("ul", { class: "plain" }, ...live.map((w) =>
+      el("li", {}, el("code", {}, w.id), " ", state(w.state), " ", t("{n} running", { n: w.running }), " · ", w.queues.join(", ")))) : el("p", { class: "empty" }, t("No live workers.")));
+  };
+
+  function filtersFromUrl(form) {
+    const params = new URLSearchParams(location.search);
+    for (const input of $$("input, select", form)) {
+      if (params.has(input.name)) input.value = params.get(input.name);
+    }
+    return params;
+  }
+
+  function pauseToggle(s, onChange) {
+    const box = el("input", { type: "checkbox", class: "pause-toggle", checked: s.paused,
+      "aria-label": t("Pause {id}", { id: s.id }), disabled: !can.operate });
+    box.addEventListener("change", async () => {
+      box.disabled = true;
+      try {
+        const r = await api("/schedules/" + encodeURIComponent(s.id) + (box.checked ? "/pause" : "/resume"), { method: "POST" });
+        flash(t(box.checked ? "Paused {id}." : "Resumed {id}.", { id: s.id }));
+        if (onChange) onChange(r.body);
+      } catch (err) { box.checked = !box.checked; failed(err); } finally { box.disabled = false; }
+    });
+    return box;
+  }
+
+  pages.schedules = async function () {
+    const form = $("#filters");
+    const params = filtersFromUrl(form);
+    const tbody = $("#schedule-table tbody");
+    const more = $("#more");
+    const wanted = { queue: params.get("queue") || "", tag: params.get("tag") || "", state: params.get("state") || "" };
+    get("/tasks").then((tasks) => $("#task-names").replaceChildren(...tasks.items.map((x) => el("option", { value: x.name }))));
+    let cursor = null, shown = 0;
+    const lastRuns = {};
+    async function load() {
+      const page = await get("/schedules" + query({
+        search: params.get("search"), task: params.get("task"), cursor, limit: 100,
+        paused: wanted.state === "paused" ? "true" : wanted.state === "active" ? "false" : "" }));
+      const items = page.items.filter((s) =>
+        (!wanted.queue || s.policies.queue === wanted.queue) &&
+        (!wanted.tag || s.tags.includes(wanted.tag)) &&
+        (wanted.state !== "failing" || BAD.includes(s.last_state)));
+      if (!cursor) tbody.replaceChildren();
+      for (const s of items) {
+        const zone = zoneOf(s.trigger);
+        const dur = el("td", { class: "num" }, "—");
+        lastRuns[s.id] = dur;
+        tbody.append(el("tr", { "data-id": s.id },
+          el("td", { class: "name" }, link(scheduleHref(s.id), s.id), s.description ? el("small", {}, s.description) : null),
+          el("td", {}, el("code", {}, s.task)),
+          el("td", {}, s.trigger_description),
+          el("td", {}, s.paused ? t("paused") : timeCell(s.next_fire_at, zone)),
+          el("td", {}, state(s.last_state), " ", s.last_run_at ? timeCell(s.last_run_at) : ""),
+          dur,
+          el("td", {}, pauseToggle(s))));
+        if (s.last_run_at) {
+          get("/runs" + query({ schedule: s.id, limit: 1 })).then((r) => {
+            if (r.items[0]) dur.textContent = duration(r.items[0].duration);
+          }).catch(() => {});
+        }
+      }
+      shown += items.length;
+      if (!shown && !page.next_cursor) emptyRow(tbody, 7, t("No schedules match."));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    }
+    more.addEventListener("click", () => load().catch(failed));
+    await load();
+  };
+
+  pages.schedule = async function () {
+    const id = CONFIG.params.id;
+    const path = "/schedules/" + encodeURIComponent(id);
+    let s = null, words = null;
+    const toggle = $("#pause-toggle");
+    function renderSchedule() {
+      const zone = zoneOf(s.trigger);
+      const p = s.policies;
+      const rows = [
+        ["Task", el("code", {}, s.task)], ["When", words || s.trigger_description],
+        ["Time zone", zone || "UTC"], ["State", s.paused ? t("paused") : t("active")],
+        ["Next fire", s.paused ? "—" : timeCell(s.next_fire_at, zone)],
+        ["Last run", el("span", {}, state(s.last_state), " ", timeCell(s.last_run_at, zone))],
+        ["Arguments", el("code", {}, JSON.stringify(s.kwargs) + (s.args.length ? " " + JSON.stringify(s.args) : ""))],
+        ["Queue", p.queue], ["Overlap", t(p.overlap)], ["Catch-up", t(p.catchup)],
+        ["Retries", String(p.retries)], ["Timeout (s)", p.timeout === null ? "—" : String(p.timeout)],
+        ["Fires", String(s.fires)], ["Successes", String(s.successes)], ["Failures", String(s.failures)],
+        ["Tags", s.tags.join(", ") || "—"], ["Description", s.description || "—"], ["Version", String(s.version)],
+      ];
+      $("#schedule-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
+      if (toggle) toggle.textContent = s.paused ? t("Resume") : t("Pause");
+    }
+    async function loadPreview() {
+      const lang = CONFIG.lang === "zh-CN" ? "zh" : "en";
+      try {
+        const pv = await get(path + "/preview" + query({ n: 10, locale: lang }));
+        $("#trigger-words").textContent = words = pv.description;
+        renderSchedule();
+        $("#next-fire-list").replaceChildren(...pv.fires.map((f) => el("li", {}, timeCell(f.utc, pv.zone))));
+      } catch (err) {
+        $("#trigger-words").textContent = err.message;
+        $("#next-fire-list").replaceChildren();
+      }
+    }
+    async function loadRuns() {
+      const page = await get("/runs" + query({ schedule: id, limit: 50 }));
+      const tbody = $("#run-table tbody");
+      const zone = zoneOf(s.trigger);
+      if (!page.items.length) emptyRow(tbody, 6, t("No runs yet."));
+      else tbody.replaceChildren(...page.items.map((r) => el("tr", { "data-run": r.id },
+        el("td", {}, link("/runs/" + r.id, "#" + r.id)), el("td", {}, state(r.state)),
+        el("td", {}, timeCell(r.fire_time, zone)), el("td", {}, timeCell(r.started_at)),
+        el("td", { class: "num" }, duration(r.duration)), el("td", { class: "num" }, String(r.attempt)))));
+      const done = page.items.filter((r) => r.duration !== null).reverse();
+      barChart($("#duration-chart"), done.map((r) => "#" + r.id),
+        [{ label: "succeeded", values: done.map((r) => r.state === "succeeded" ? r.duration : 0), cls: "ok" },
+         { label: "failed", values: done.map((r) => r.state !== "succeeded" ? r.duration : 0), cls: "bad" }], "s");
+    }
+    s = await get(path);
+    renderSchedule();
+    await Promise.all([loadPreview(), loadRuns()]);
+    if (toggle) toggle.addEventListener("click", () => action(toggle, path + (s.paused ? "/resume" : "/pause"), async (body) => {
+      s = body; renderSchedule(); await loadPreview(); flash(t(s.paused ? "Paused {id}." : "Resumed {id}.", { id }));
+    }));
+    const now = $("#trigger-now");
+    if (now) now.addEventListener("click", () => action(now, path + "/trigger", async (run) => {
+      flash(t("Run #{id} queued.", { id: run.id })); await loadRuns();
+    }));
+    const del = $("#delete-schedule");
+    if (del) del.addEventListener("click", async () => {
+      if (!confirm(t("Delete schedule {id}?", { id }))) return;
+      try {
+        await api(path, { method: "DELETE", headers: { "If-Match": '"' + s.version + '"' } });
+        location.href = "/schedules";
+      } catch (err) { failed(err); }
+    });
+    let pending = null;
+    listen("/events" + query({ schedule: id }), {
+      "run.state": () => { clearTimeout(pending); pending = setTimeout(() => loadRuns().catch(failed), 300); },
+      "schedule.changed": async () => { s = await get(path); renderSchedule(); await loadPreview(); },
+    });
+  };
+
+  pages.runs = async function () {
+    const form = $("#filters");
+    const params = filtersFromUrl(form);
+    const tbody = $("#run-table tbody");
+    const more = $("#more");
+    let cursor = null;
+    async function load() {
+      const page = await get("/runs" + query({ schedule: params.get("schedule_id"), task: params.get("task"),
+        queue: params.get("queue"), state: params.get("state") ? [params.get("state")] : [], cursor, limit: 100 }));
+      if (!cursor) tbody.replaceChildren();
+      for (const r of page.items) {
+        tbody.append(el("tr", { "data-run": r.id },
+          el("td", {}, link("/runs/" + r.id, "#" + r.id)), el("td", {}, state(r.state)),
+          el("td", {}, el("code", {}, r.task)),
+          el("td", { class: "name" }, r.schedule_id ? link(scheduleHref(r.schedule_id), r.schedule_id) : t(r.origin)),
+          el("td", {}, timeCell(r.created_at)), el("td", { class: "num" }, duration(r.duration)),
+          el("td", {}, r.progress === null ? "—" : el("progress", { max: 1, value: r.progress }))));
+      }
+      if (!cursor && !page.items.length) emptyRow(tbody, 7, t("No runs match."));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    }
+    more.addEventListener("click", () => load().catch(failed));
+    await load();
+  };
+
+  pages.run = async function () {
+    const id = CONFIG.params.id;
+    const path = "/runs/" + id;
+    const bar = $("#progress"), logs = $("#log-lines");
+    const cancel = $("#cancel-run"), retry = $("#retry-run");
+    let run = null, zone = null;
+    function setProgress(value, message) {
+      const pct = value === null || value === undefined ? 0 : Math.round(value * 100);
+      $(".bar", bar).style.width = pct + "%";
+      bar.setAttribute("aria-valuenow", String(pct));
+      bar.dataset.value = String(pct);
+      $("#progress-message").textContent = (value === null || value === undefined ? "" : pct + "% ") + (message || "");
+    }
+    function render() {
+      $("#run-state").replaceChildren(state(run.state));
+      const rows = [
+        ["Task", el("code", {}, run.task)],
+        ["Schedule", run.schedule_id ? link(scheduleHref(run.schedule_id), run.schedule_id) : "—"],
+        ["Origin", t(run.origin)], ["Queue", run.queue],
+        ["Attempt", t("{n} of {m}", { n: run.attempt, m: run.max_attempts })],
+        ["Worker", run.worker_id || "—"], ["Fire time", timeCell(run.fire_time, zone)],
+        ["Created", timeCell(run.created_at)], ["Started", timeCell(run.started_at)],
+        ["Finished", timeCell(run.finished_at)], ["Duration", duration(run.duration)],
+      ];
+      if (run.retry_of) rows.push(["Retry of", link("/runs/" + run.retry_of, "#" + run.retry_of)]);
+      $("#run-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
+      $("#run-args").textContent = json({ args: run.args, kwargs: run.kwargs });
+      $("#run-result").textContent = json(run.result);
+      $("#error-card").hidden = !run.error;
+      $("#run-error").textContent = run.error || "";
+      $("#run-traceback").textContent = run.traceback || "";
+      setProgress(run.progress, run.progress_message);
+      const activeNow = ACTIVE.includes(run.state);
+      if (cancel) cancel.hidden = !activeNow || run.cancel_requested;
+      if (retry) retry.hidden = activeNow;
+    }
+    function addLog(line) {
+      if (logs.querySelector(`[data-log="${line.id}"]`)) return;
+      logs.append(el("li", { "data-log": line.id, class: "l-" + line.level.toLowerCase() },
+        el("time", { datetime: line.ts }, fmt(line.ts).slice(-8)), " ", el("b", {}, line.level), " ", line.message));
+      logs.scrollTop = logs.scrollHeight;
+    }
+    run = await get(path);
+    if (run.schedule_id) {
+      try { zone = zoneOf((await get("/schedules/" + encodeURIComponent(run.schedule_id))).trigger); } catch (err) { zone = null; }
+    }
+    render();
+    const refresh = async () => { run = await get(path); render(); };
+    listen(path + "/logs", {
+      log: addLog,
+      progress: (p) => setProgress(p.progress, p.message),
+      end: (r) => { run = r; render(); $("#live-mark").textContent = ""; },
+    });
+    listen("/events" + query({ run: id, kind: "run.state" }), { "run.state": () => refresh().catch(failed) });
+    if (cancel) cancel.addEventListener("click", () => action(cancel, path + "/cancel", async (body) => {
+      run = body; render(); flash(t("Cancellation requested."));
+    }));
+    if (retry) retry.addEventListener("click", () => action(retry, path + "/retry", async (body) => {
+      location.href = "/runs/" + body.id;
+    }));
+  };
+
+  pages.workers = async function () {
+    const page = await get("/workers");
+    const tbody = $("#worker-table tbody");
+    if (!page.items.length) return emptyRow(tbody, 7, t("No workers have registered."));
+    tbody.replaceChildren(...page.items.map((w) => el("tr", {},
+      el("td", { class: "name" }, el("code", {}, w.id)), el("td", {}, state(w.state)),
+      el("td", {}, w.host + " (" + w.pid + ")"), el("td", {}, w.queues.join(", ")),
+      el("td", { class: "num" }, w.running + " / " + w.concurrency),
+      el("td", {}, timeCell(w.started_at)), el("td", {}, timeCell(w.heartbeat_at)))));
+  };
+
+  pages.tasks = async function () {
+    const page = await get("/tasks");
+    const box = $("#task-list");
+    if (!page.items.length) return box.replaceChildren(el("p", { class: "empty" }, t("No tasks yet: start a worker.")));
+    box.replaceChildren(...page.items.map((task) => el("section", { class: "card" },
+      el("h2", {}, el("code", {}, task.name)),
+      el("p", { class: "doc" }, task.doc || t("No description.")),
+      el("dl", { class: "fields" },
+        el("dt", {}, t("Queue")), el("dd", {}, task.queue), el("dt", {}, t("Mode")), el("dd", {}, task.mode),
+        el("dt", {}, t("Retries")), el("dd", {}, String(task.retries)),
+        el("dt", {}, t("Timeout (s)")), el("dd", {}, task.timeout === null ? "—" : String(task.timeout)),
+        el("dt", {}, t("Concurrency")), el("dd", {}, task.concurrency === null ? "—" : String(task.concurrency))),
+      el("details", {}, el("summary", {}, t("Argument schema")), el("pre", {}, json(task.schema))))));
+  };
+
+  pages.audit = async function () {
+    const tbody = $("#audit-table tbody");
+    const more = $("#more");
+    let cursor = null;
+    async function load() {
+      const page = await get("/audit" + query({ cursor, limit: 100 }));
+      if (!cursor) tbody.replaceChildren();
+      for (const a of page.items) {
+        const target = a.target_kind === "schedule" && a.target_id ? link(scheduleHref(a.target_id), a.target_id)
+          : a.target_kind === "run" && a.target_id ? link("/runs/" + a.target_id, "#" + a.target_id) : (a.target_id || "");
+        tbody.append(el("tr", { "data-action": a.action },
+          el("td", {}, timeCell(a.ts)), el("td", {}, a.actor), el("td", {}, t(a.role)),
+          el("td", {}, el("code", {}, a.action)), el("td", { class: "name" }, t(a.target_kind), " ", target),
+          el("td", {}, el("details", {}, el("summary", {}, t("Show")), el("pre", {}, json({ before: a.before, after: a.after }))))));
+      }
+      if (!cursor && !page.items.length) emptyRow(tbody, 6, t("Nothing audited yet."));
+      cursor = page.next_cursor;
+      more.hidden = !cursor;
+    }
+    more.addEventListener("click", () => load().catch(failed));
+    await load();
+  };
+
+  window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, can, CONFIG, pages };
+
+  // -- start ----------------------------------------------------------------------------------
+  document.addEventListener("DOMContentLoaded", () => {
+    for (const select of $$("select[data-autosubmit]")) select.addEventListener("change", () => select.form.submit());
+    const page = document.body.dataset.page;
+    const run = pages[page];
+    if (run) run().catch(failed);
+  });
+})();

@@ -1,0 +1,247 @@
+// The schedule editor: a task picker that renders an argument form from the task's JSON
+// Schema, a trigger builder with a live preview from the API, policies, inline errors.
+"use strict";
+(function () {
+  const H = window.HoraeConsole;
+  const { t, el, $, $$, api, get, query, timeCell, CONFIG } = H;
+
+  // One input per property of the schema; values come back as JSON types.
+  function argumentField(name, prop, required, value) {
+    const id = "arg-" + name;
+    const type = Array.isArray(prop.type) ? prop.type.find((x) => x !== "null") : prop.type;
+    const label = el("label", { for: id }, name, required ? el("span", { class: "req", title: t("required") }, " *") : null);
+    let input;
+    if (prop.enum) {
+      input = el("select", { id }, ...prop.enum.map((v) => el("option", { value: JSON.stringify(v), selected: JSON.stringify(v) === JSON.stringify(value) }, String(v))));
+      input.dataset.kind = "enum";
+    } else if (type === "boolean") {
+      input = el("input", { id, type: "checkbox", checked: value === true });
+      input.dataset.kind = "boolean";
+    } else if (type === "integer" || type === "number") {
+      input = el("input", { id, type: "number", step: type === "integer" ? "1" : "any", value: value === undefined ? "" : String(value) });
+      input.dataset.kind = type;
+    } else if (type === "string") {
+      input = el("input", { id, value: value === undefined ? "" : value });
+      input.dataset.kind = "string";
+    } else {
+      input = el("textarea", { id, rows: 2, spellcheck: "false", placeholder: type === "array" ? '["a", "b"]' : "{}" },
+        value === undefined ? "" : JSON.stringify(value));
+      input.dataset.kind = "json";
+    }
+    input.name = name;
+    input.dataset.arg = name;
+    if (required) input.required = true;
+    const hint = [prop.description, prop.default !== undefined ? t("default: {v}", { v: JSON.stringify(prop.default) }) : null,
+      type ? t("type: {v}", { v: type + (prop.items && prop.items.type ? "[" + prop.items.type + "]" : "") }) : null].filter(Boolean).join(" · ");
+    return el("div", { class: "field" }, label, input, el("p", { class: "hint" }, hint),
+      el("p", { class: "field-error", "data-error-for": "kwargs." + name }));
+  }
+
+  function readArguments(box) {
+    const kwargs = {};
+    for (const input of $$("[data-arg]", box)) {
+      const kind = input.dataset.kind;
+      if (kind === "boolean") { kwargs[input.name] = input.checked; continue; }
+      const raw = input.value.trim();
+      if (raw === "") continue;
+      if (kind === "string") kwargs[input.name] = input.value;
+      else if (kind === "integer" || kind === "number") kwargs[input.name] = Number(raw);
+      else {
+        try { kwargs[input.name] = JSON.parse(raw); }
+        catch (err) { throw { field: "kwargs." + input.name, reason: t("not valid JSON") }; }
+      }
+    }
+    return kwargs;
+  }
+
+  H.pages["schedule-edit"] = async function () {
+    const form = $("#schedule-form");
+    const editing = CONFIG.params.id || null;
+    const taskSelect = $("#s-task"), argBox = $("#arg-form");
+    const tasks = {};
+    let current = null;
+
+    const zones = (Intl.supportedValuesOf ? Intl.supportedValuesOf("timeZone") : ["UTC"]);
+    $("#zones").replaceChildren(...["UTC"].concat(zones).map((z) => el("option", { value: z })));
+
+    function showArguments(values) {
+      const task = tasks[taskSelect.value];
+      $("#task-doc").textContent = task ? task.doc : "";
+      if (!task) return argBox.replaceChildren(el("legend", {}, t("Arguments")), el("p", { class: "hint" }, t("Choose a task to see its arguments.")));
+      const schema = task.schema || {};
+      const props = schema.properties || {};
+      const required = schema.required || [];
+      const names = Object.keys(props);
+      argBox.replaceChildren(el("legend", {}, t("Arguments")),
+        ...(names.length ? names.map((n) => argumentField(n, props[n], required.includes(n), (values || {})[n]))
+          : [el("p", { class: "hint" }, t("This task takes no arguments."))]));
+    }
+
+    function kind() { return $("input[name=kind]:checked", form).value; }
+    function showKind() {
+      const k = kind();
+      for (const box of $$("[data-kind]", form)) box.hidden = !box.dataset.kind.split(" ").includes(k);
+    }
+    function trigger() {
+      const k = kind(), tz = $("#s-tz").value.trim() || "UTC";
+      if (k === "cron") return { kind: "cron", expr: $("#s-cron").value.trim(), tz };
+      if (k === "interval") return { kind: "interval", seconds: Number($("#s-every").value) * Number($("#s-unit").value) };
+      const at = $("#s-at").value;
+      return { kind: "date", at: at ? at + (at.length === 16 ? ":00" : "") + "@" + tz : "" };
+    }
+    function triggerPayload() {
+      const tr = trigger();
+      if (tr.kind === "date") {
+        // datetime-local has no zone: send it with the chosen zone's offset at that instant.
+        const [local, tz] = tr.at.split("@");
+        tr.at = local ? withOffset(local, tz) : "";
+      }
+      return tr;
+    }
+
+    // -- live preview -------------------------------------------------------------------
+    let timer = null, seq = 0;
+    function schedulePreview() {
+      clearTimeout(timer);
+      timer = setTimeout(preview, 250);
+    }
+    async function preview() {
+      const mine = ++seq;
+      const words = $("#trigger-words"), list = $("#preview-fires");
+      const lang = CONFIG.lang === "zh-CN" ? "zh" : "en";
+      clearError("trigger");
+      try {
+        const r = await previewTrigger({ trigger: triggerPayload(), n: 10, locale: lang });
+        if (mine !== seq) return;
+        words.textContent = r.body.description;
+        list.replaceChildren(...r.body.fires.map((f) => el("li", {}, timeCell(f.utc, r.body.zone))));
+        if (!r.body.fires.length) list.replaceChildren(el("li", { class: "empty" }, t("It never fires.")));
+      } catch (err) {
+        if (mine !== seq) return;
+        words.textContent = "";
+        list.replaceChildren();
+        showErrors(err, "trigger");
+      }
+    }
+
+    // -- errors ---------------------------------------------------------------------------
+    function clearError(prefix) {
+      for (const p of $$(".field-error", form)) {
+        if (!prefix || p.dataset.errorFor.startsWith(prefix)) p.textContent = "";
+      }
+    }
+    function showErrors(err, fallback) {
+      const list = (err.problem && err.problem.errors) || (err.field ? [err] : []);
+      let placed = false;
+      for (const e of list) {
+        const target = $$(".field-error", form).filter((p) => e.field === p.dataset.errorFor || e.field.startsWith(p.dataset.errorFor + "."))
+          .sort((a, b) => b.dataset.errorFor.length - a.dataset.errorFor.length)[0];
+        if (target) { target.textContent = e.reason; placed = true; }
+      }
+      if (!placed) {
+        const box = fallback ? $(`[data-error-for="${fallback}"]`, form) : $("#form-error");
+        box.textContent = err.message || err.reason || String(err);
+        box.hidden = false;
+      }
+    }
+
+    // -- load ---------------------------------------------------------------------------------
+    const catalogue = await get("/tasks");
+    for (const task of catalogue.items) {
+      tasks[task.name] = task;
+      taskSelect.append(el("option", { value: task.name }, task.name));
+    }
+    if (editing) {
+      const r = await api("/schedules/" + encodeURIComponent(editing));
+      current = { body: r.body, etag: r.headers.get("ETag") };
+      const s = r.body;
+      taskSelect.value = s.task;
+      showArguments(s.kwargs);
+      const tr = s.trigger;
+      $(`input[name=kind][value=${tr.kind === "any" ? "cron" : tr.kind}]`, form).checked = true;
+      if (tr.kind === "cron") { $("#s-cron").value = tr.expr; $("#s-tz").value = tr.tz || "UTC"; }
+      if (tr.kind === "interval") {
+        const unit = [86400, 3600, 60, 1].find((u) => tr.seconds % u === 0) || 1;
+        $("#s-unit").value = String(unit); $("#s-every").value = String(tr.seconds / unit);
+      }
+      if (tr.kind === "date") $("#s-at").value = String(tr.at).slice(0, 19);
+      for (const input of $$("[data-policy]", form)) {
+        const v = s.policies[input.dataset.policy];
+        input.value = v === null || v === undefined ? "" : String(v);
+      }
+      $("#s-description").value = s.description;
+      $("#s-tags").value = s.tags.join(", ");
+      $("#s-paused").checked = s.paused;
+    } else {
+      $("#s-tz").value = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+    }
+    showKind();
+    taskSelect.addEventListener("change", () => showArguments());
+    for (const input of $$("input[name=kind]", form)) input.addEventListener("change", () => { showKind(); schedulePreview(); });
+    for (const sel of ["#s-cron", "#s-every", "#s-unit", "#s-at", "#s-tz"]) $(sel).addEventListener("input", schedulePreview);
+    preview();
+
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      clearError();
+      $("#form-error").hidden = true;
+      let body;
+      try {
+        body = {
+          task: taskSelect.value, trigger: triggerPayload(), kwargs: readArguments(argBox),
+          description: $("#s-description").value, paused: $("#s-paused").checked,
+          tags: $("#s-tags").value.split(",").map((x) => x.trim()).filter(Boolean), policies: {},
+        };
+      } catch (err) { return showErrors(err); }
+      for (const input of $$("[data-policy]", form)) {
+        const raw = input.value.trim();
+        if (raw === "") continue;
+        body.policies[input.dataset.policy] = input.type === "number" ? Number(raw) : raw;
+      }
+      if (!editing) body.id = $("#s-id").value.trim();
+      const save = $("#save-schedule");
+      save.disabled = true;
+      try {
+        const r = editing
+          ? await api("/schedules/" + encodeURIComponent(editing), { method: "PATCH", body, headers: { "If-Match": current.etag } })
+          : await api("/schedules", { method: "POST", body });
+        location.href = "/schedules/" + encodeURIComponent(r.body.id);
+      } catch (err) { showErrors(err); } finally { save.disabled = false; }
+    });
+  };
+
+  // The API's preview of an unsaved trigger when it has one; else the console's own
+  // (pure trigger math, no stored data).
+  let apiPreview = true;
+  async function previewTrigger(body) {
+    if (apiPreview) {
+      try { return await api("/triggers/preview", { method: "POST", body }); } catch (err) {
+        if (err.status !== 404 && err.status !== 405) throw err;
+        apiPreview = false;
+      }
+    }
+    const response = await fetch("/preview", { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRF-Token": CONFIG.csrf }, body: JSON.stringify(body) });
+    const data = await response.json();
+    if (!response.ok) { const e = new Error(data.detail); e.status = response.status; e.problem = data; throw e; }
+    return { body: data };
+  }
+
+  // "2026-03-01T09:00:00" read in `zone`, as an ISO-8601 string with that zone's offset.
+  function withOffset(local, zone) {
+    const asUtc = Date.parse(local + "Z");
+    let guess = asUtc;
+    for (let i = 0; i < 2; i++) guess = asUtc - offsetMinutes(guess, zone) * 60e3;
+    const off = offsetMinutes(guess, zone);
+    const sign = off < 0 ? "-" : "+", abs = Math.abs(off);
+    return local + sign + String(Math.floor(abs / 60)).padStart(2, "0") + ":" + String(abs % 60).padStart(2, "0");
+  }
+  function offsetMinutes(instant, zone) {
+    try {
+      const parts = new Intl.DateTimeFormat("en-US", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" })
+        .formatToParts(new Date(instant)).reduce((a, p) => (a[p.type] = p.value, a), {});
+      const wall = Date.UTC(+parts.year, +parts.month - 1, +parts.day, +parts.hour, +parts.minute, +parts.second);
+      return Math.round((wall - Math.floor(instant / 1000) * 1000) / 60e3);
+    } catch (err) { return 0; }
+  }
+})();
