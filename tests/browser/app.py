@@ -1,0 +1,23 @@
+"""The app the browser tests serve: a slow task with progress and logs."""
+
+from __future__ import annotations
+
+import time
+
+from horae import Horae
+from horae.worker.context import Context
+
+app = Horae()
+
+
+@app.task("console.scan")
+def scan(targets: list[str], steps: int = 8, delay: float = 0.4, *, ctx: Context) -> dict[str, int]:
+    """Scan the targets in steps, logging each and reporting progress."""
+    for i in range(1, steps + 1):
+        if ctx.cancelled:
+            ctx.logger.warning("cancelled at step %d", i)
+            return {"steps": i - 1}
+        time.sleep(delay)
+        ctx.logger.info("step %d of %d: %s", i, steps, ", ".join(targets))
+        ctx.progress(i / steps, f"step {i} of {steps}")
+    return {"steps": steps}
