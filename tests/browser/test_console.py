@@ -80,6 +80,8 @@ def test_schedule_lifecycle_live_run_cancel_audit_and_chinese(
     expect(page.locator("#pause-toggle")).to_have_text("Resume", timeout=WAIT)
     page.goto(server.url + "/schedules/scan-segment-a/edit")
     expect(page.locator("#s-cron")).to_have_value("*/3 * * * * *", timeout=WAIT)
+    expect(page.locator("#arg-steps")).to_have_value("40")
+    expect(page.locator("#arg-targets")).to_have_value('["10.0.0.1","10.0.0.2"]')
     expect(page.locator("#preview-fires li")).to_have_count(10, timeout=WAIT)
     page.fill("#s-cron", "30 2 * * MON-FRI")
     expect(page.locator("#trigger-words")).to_contain_text("02:30", timeout=WAIT)

@@ -13,20 +13,20 @@
     let input;
     if (prop.enum) {
       input = el("select", { id }, ...prop.enum.map((v) => el("option", { value: JSON.stringify(v), selected: JSON.stringify(v) === JSON.stringify(value) }, String(v))));
-      input.dataset.kind = "enum";
+      input.dataset.type = "enum";
     } else if (type === "boolean") {
       input = el("input", { id, type: "checkbox", checked: value === true });
-      input.dataset.kind = "boolean";
+      input.dataset.type = "boolean";
     } else if (type === "integer" || type === "number") {
       input = el("input", { id, type: "number", step: type === "integer" ? "1" : "any", value: value === undefined ? "" : String(value) });
-      input.dataset.kind = type;
+      input.dataset.type = type;
     } else if (type === "string") {
       input = el("input", { id, value: value === undefined ? "" : value });
-      input.dataset.kind = "string";
+      input.dataset.type = "string";
     } else {
       input = el("textarea", { id, rows: 2, spellcheck: "false", placeholder: type === "array" ? '["a", "b"]' : "{}" },
         value === undefined ? "" : JSON.stringify(value));
-      input.dataset.kind = "json";
+      input.dataset.type = "json";
     }
     input.name = name;
     input.dataset.arg = name;
@@ -40,7 +40,7 @@
   function readArguments(box) {
     const kwargs = {};
     for (const input of $$("[data-arg]", box)) {
-      const kind = input.dataset.kind;
+      const kind = input.dataset.type;
       if (kind === "boolean") { kwargs[input.name] = input.checked; continue; }
       const raw = input.value.trim();
       if (raw === "") continue;
