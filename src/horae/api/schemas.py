@@ -11,6 +11,8 @@ decide everything else (cron, zones, tasks, argument schemas, windows).
 from __future__ import annotations
 
 import dataclasses
+import functools
+import json
 import warnings
 from typing import Annotated, Any, Literal, Union, get_type_hints
 
@@ -293,9 +295,16 @@ def _times(data: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
 
 
 def describe(trigger: dict[str, Any], locale: str = "en") -> str:
+    return _describe(json.dumps(trigger, sort_keys=True), locale)
+
+
+@functools.lru_cache(maxsize=4096)
+def _describe(trigger_json: str, locale: str) -> str:
+    """Descriptions are pure and slow to build (cron-descriptor): lists repeat them."""
+    trigger = json.loads(trigger_json)
     try:
         return trigger_from_dict(trigger).describe(locale)
-    except Exception:  # a stored trigger this version cannot read: show nothing wrong
+    except Exception:  # a stored trigger this version cannot read: show its kind
         return str(trigger.get("kind", "trigger"))
 
 
