@@ -1,5 +1,6 @@
 """Horae: a dynamic job scheduler. Schedules and runs live in a database; each fire runs once."""
 
+from horae.aio import AsyncHorae
 from horae.app import Horae
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
 from horae.models import Catchup, LogLine, Overlap, Policies, Run, RunState, Schedule
@@ -8,6 +9,7 @@ from horae.triggers import any_of, at, cron, interval
 from horae.worker.context import Cancelled, Context
 
 __all__ = [
+    "AsyncHorae",
     "Cancelled",
     "Catchup",
     "Conflict",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
@@ -34,6 +35,8 @@ class Horae:
         self.schedules = ScheduleManager(self)
         self.runs = RunManager(self)
         self._store: Store | None = None
+        self._store_pid = os.getpid()
+        self._abandoned: list[Store] = []
         self._store_lock = threading.Lock()
         self._parts: list[Any] = []
 
@@ -88,6 +91,11 @@ class Horae:
 
     @property
     def store(self) -> Store:
+        if self._store is not None and self._store_pid != os.getpid():
+            # Forked (gunicorn --preload): the parent's connections are not ours to use or
+            # close; keep them referenced so no finalizer closes the parent's sockets.
+            self._abandoned.append(self._store)
+            self._store = None
         if self._store is None:
             with self._store_lock:
                 if self._store is None:
@@ -95,6 +103,7 @@ class Horae:
                     if self.migrate:
                         store.migrate()
                     self._store = store
+                    self._store_pid = os.getpid()
         return self._store
 
     # -- running parts ---------------------------------------------------------------

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from horae.errors import InvalidInput
+from horae.errors import Conflict, InvalidInput
 from horae.instants import to_epoch
 from horae.models import Fanout, Policies, Run, Schedule
 from horae.policies import first_fire
@@ -118,11 +118,28 @@ class ScheduleManager:
     def update(
         self, id: str, *, expected_version: int | None = None, **changes: Any
     ) -> Schedule:
-        """Change any field; the schedule fires by its new definition from its next fire.
+        """Change the given fields; the schedule fires by its new definition from its next
+        fire.
 
         ``expected_version`` makes the write conditional (Conflict on a lost update).
+        Without it, only the given fields change even when another process edits the same
+        schedule at the same time (the write is retried on the fresh version).
         """
+        for attempt in range(10):
+            try:
+                return self._update_once(id, expected_version, changes)
+            except Conflict:
+                if expected_version is not None or attempt == 9:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _update_once(
+        self, id: str, expected_version: int | None, changes: dict[str, Any]
+    ) -> Schedule:
         current = self._app.store.schedule_get(id)
+        # Without an expected version, write against the version just read: a concurrent
+        # edit makes the write fail and retry, so fields we do not change stay as it left them.
+        version = current.version if expected_version is None else expected_version
         fields = {"task", "trigger", "args", "kwargs", "paused", "description", "tags"}
         unknown = set(changes) - fields - set(POLICY_NAMES)
         if unknown:
@@ -147,7 +164,8 @@ class ScheduleManager:
         )
         prepared = self._prepare(updated, changes.get("trigger", current.trigger), pol,
                                  fresh=bool(retime))
-        return self._app.store.schedule_replace(prepared, expected_version=expected_version)
+        return self._app.store.schedule_replace(prepared, expected_version=version,
+                                                retime=bool(retime))
 
     def _prepare(
         self, s: Schedule, trigger: Any, policies: Mapping[str, Any], *, fresh: bool

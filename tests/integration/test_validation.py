@@ -83,3 +83,33 @@ def test_bad_ad_hoc_run_writes_nothing(app: Horae) -> None:
         app.runs.create("ghost")
     assert app.runs.list() == []
     app.stop()
+
+
+def test_update_keeps_a_concurrent_edit_of_another_field(app: Horae,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    app.schedules.add("s1", "scan", cron("0 2 * * *"), kwargs={"targets": ["a"]})
+    real_get = app.store.schedule_get
+    raced: list[bool] = []
+
+    def get_then_race(sid: str):  # another writer commits between our read and our write
+        current = real_get(sid)
+        if not raced:
+            raced.append(True)
+            app.schedules.update(sid, description="edited elsewhere")
+        return current
+
+    monkeypatch.setattr(app.store, "schedule_get", get_then_race)
+    app.schedules.update("s1", kwargs={"targets": ["b"]})
+    final = real_get("s1")
+    assert final.description == "edited elsewhere"
+    assert final.kwargs == {"targets": ["b"]}
+    app.stop()
+
+
+def test_an_edit_does_not_rewind_what_the_scheduler_advanced(app: Horae) -> None:
+    s = app.schedules.add("s1", "scan", interval(seconds=60), kwargs={"targets": ["a"]})
+    with app.store.db.write() as tx:  # as if a scheduler fired it meanwhile
+        tx.run("UPDATE horae_schedules SET next_fire_at = next_fire_at + 60 WHERE id = 's1'")
+    edited = app.schedules.update("s1", description="x")
+    assert edited.next_fire_at == s.next_fire_at + 60
+    app.stop()

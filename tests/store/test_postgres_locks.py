@@ -66,7 +66,7 @@ def race_with_fire(store: Store, url: str, other: Callable[[], Any]) -> Any:
     def held_planner(rows: list[DueRow], now: float) -> list[Any]:
         nonlocal waiting
         # the scheduler's own connection: the planner runs in its transaction and thread
-        waiting = blocked_by(url, store.db._local.conn.info.backend_pid)  # type: ignore[attr-defined]
+        waiting = blocked_by(url, store.db._local.held.conn.info.backend_pid)  # type: ignore[attr-defined]
         thread.start()
         deadline = time.monotonic() + 10
         while not waiting():

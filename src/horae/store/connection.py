@@ -198,10 +198,10 @@ class SQLiteDatabase(Database):
                     self._shared = self._connect()
                 yield self._shared
             return
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = self._connect()
-        yield conn
+        held = getattr(self._local, "held", None)
+        if held is None:
+            held = self._local.held = _ThreadConnection(self._connect(), self._forget)
+        yield held.conn
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
@@ -229,6 +229,11 @@ class SQLiteDatabase(Database):
             self._all.clear()
             self._shared = None
         self._local = threading.local()
+
+    def _forget(self, conn: Any) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
 
 
 class PostgresDatabase(Database):
@@ -269,16 +274,15 @@ class PostgresDatabase(Database):
     def _connection(self) -> Iterator[Any]:
         import psycopg
 
-        conn = getattr(self._local, "conn", None)
-        if conn is None or conn.closed or conn.broken:
-            conn = self._local.conn = self.connect()
+        held = getattr(self._local, "held", None)
+        if held is None or held.conn.closed or held.conn.broken:
+            held = self._local.held = _ThreadConnection(self.connect(), self._forget)
         try:
-            yield conn
+            yield held.conn
         except psycopg.OperationalError:
             # The server went away or restarted: drop the connection so the next call
             # reconnects; the caller's loop decides how long to back off.
-            conn.close()
-            self._local.conn = None
+            self._local.held = None
             raise
 
     @contextmanager
@@ -302,6 +306,27 @@ class PostgresDatabase(Database):
                 conn.close()
             self._all.clear()
         self._local = threading.local()
+
+    def _forget(self, conn: Any) -> None:
+        with self._lock:
+            if conn in self._all:
+                self._all.remove(conn)
+
+
+class _ThreadConnection:
+    """A thread's own connection, closed when the thread ends (its thread-local storage is
+    released then), so servers that start a thread per request do not leak connections."""
+
+    def __init__(self, conn: Any, forget: Callable[[Any], None]) -> None:
+        self.conn = conn
+        self._forget = forget
+
+    def __del__(self) -> None:
+        try:
+            self._forget(self.conn)
+            self.conn.close()
+        except Exception:  # interpreter shutdown or an already broken connection
+            pass
 
 
 def _same(sql: str) -> str:

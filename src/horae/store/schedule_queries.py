@@ -95,15 +95,21 @@ class ScheduleQueries(StoreBase):
             row = tx.one("SELECT count(*) AS n FROM horae_schedules")
         return int(row["n"]) if row else 0
 
-    def schedule_replace(self, s: Schedule, *, expected_version: int | None = None) -> Schedule:
-        """Write every editable field of ``s`` (and its next_fire_at); bump its version.
+    def schedule_replace(
+        self, s: Schedule, *, expected_version: int | None = None, retime: bool = True
+    ) -> Schedule:
+        """Write every editable field of ``s`` (and, with ``retime``, its next_fire_at); bump
+        its version.
 
         With ``expected_version``, raises Conflict when the stored version differs (a lost
-        update). Counters are kept.
+        update). Counters are kept. Without ``retime`` the stored next_fire_at stays: a
+        scheduler may have advanced it since ``s`` was read.
         """
         row = R.schedule_to_row(s)
-        editable = ("task", "trigger", "args", "kwargs", "policies", "paused", "description",
-                    "tags", "next_fire_at")
+        editable: tuple[str, ...] = ("task", "trigger", "args", "kwargs", "policies", "paused",
+                                     "description", "tags")
+        if retime:
+            editable += ("next_fire_at",)
         sets = ", ".join(f"{c} = :{c}" for c in editable)
         guard = "" if expected_version is None else " AND version = :expected"
         with self.db.write() as tx:
