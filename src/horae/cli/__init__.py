@@ -106,8 +106,10 @@ def _register() -> None:
     from horae.cli.runs import runs
     from horae.cli.schedules import schedules
     from horae.cli.serve import scheduler, server, worker
+    from horae.cli.workers_cmd import workers
 
-    for command in (server, scheduler, worker, schedules, runs, tasks, db, api, tokens):
+    for command in (server, scheduler, worker, workers, schedules, runs, tasks, db, api,
+                    tokens):
         cli.add_command(command)
 
 

@@ -33,10 +33,12 @@ class WorkerOptions:
     name: str | None
     lease: float
     grace: float
+    labels: dict[str, str] = field(default_factory=dict)
 
     def start_kwargs(self) -> dict[str, Any]:
         options: dict[str, Any] = {"queues": self.queues, "concurrency": self.concurrency,
-                                   "lease": self.lease, "grace": self.grace}
+                                   "lease": self.lease, "grace": self.grace,
+                                   "labels": self.labels}
         if self.name:
             options["name"] = self.name
         return options
@@ -74,6 +76,9 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="On SIGTERM, seconds running work may take to finish."),
         click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
                      default="info", show_default=True),
+        click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
+                     help="Describe this worker (e.g. segment=dmz, host-role=scanner); "
+                          "shown in `horae workers list` and the console. Repeatable."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -81,9 +86,15 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: str | None,
-                 lease: float, grace: float) -> WorkerOptions:
+                 lease: float, grace: float, labels: tuple[str, ...] = ()) -> WorkerOptions:
     chosen = split_list(queues) or sorted({t.queue for t in app.registry}) or ["default"]
-    return WorkerOptions(chosen, concurrency, name, lease, grace)
+    parsed: dict[str, str] = {}
+    for label in labels:
+        key, sep, value = label.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput("label", f"{label!r} is not KEY=VALUE")
+        parsed[key.strip()] = value.strip()
+    return WorkerOptions(chosen, concurrency, name, lease, grace, parsed)
 
 
 @click.command()
@@ -98,7 +109,7 @@ def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: st
 @pass_env
 def server(env: Env, demo: bool, host: str, port: int, no_api: bool, queues: tuple[str, ...],
            concurrency: int, name: str | None, lease: float, grace: float,
-           log_level: str) -> None:
+           log_level: str, labels: tuple[str, ...]) -> None:
     """Scheduler and worker in one process (SQLite by default): the quickest start.
 
     It serves the REST API too (--host, --port; --no-api leaves it out).
@@ -117,7 +128,7 @@ def server(env: Env, demo: bool, host: str, port: int, no_api: bool, queues: tup
     services = [] if no_api else web_services(app, host, port)
     plan = Plan(scheduler=True, worker=None, services=services, notes=notes)
     if len(app.registry):
-        plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace)
+        plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace, labels)
     else:
         plan.notes.append("no tasks registered, so no worker here: give -A module:app or "
                           "--demo, or run `horae -A ... worker` elsewhere")
@@ -139,7 +150,7 @@ def scheduler(env: Env, log_level: str) -> None:
 @worker_options
 @pass_env
 def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None, lease: float,
-           grace: float, log_level: str) -> None:
+           grace: float, log_level: str, labels: tuple[str, ...]) -> None:
     """A worker alone: runs the app's tasks from its queues. Needs -A module:app."""
     _logging(log_level)
     app = env.app()
@@ -147,7 +158,7 @@ def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None
         raise InvalidInput("app", "a worker needs tasks to run; give -A module:app naming "
                                   "your Horae object (e.g. horae -A myproject.jobs:app worker)")
     plan = Plan(scheduler=False,
-                worker=_worker_plan(app, queues, concurrency, name, lease, grace))
+                worker=_worker_plan(app, queues, concurrency, name, lease, grace, labels))
     serve(env, app, plan, grace)
 
 
