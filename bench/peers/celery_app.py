@@ -1,6 +1,6 @@
 """The Celery app of the Celery peers: Redis broker on the bench's dedicated Redis db.
 
-Tasks: ``noop`` (drain) and ``pickup(sent_at)`` (records start - sent_at in Redis). A
+Tasks: ``noop`` (drain) and ``pickup(sent_at)`` (records start - sent_at, see qharness). A
 ``task_postrun`` handler counts finished tasks in Redis (``bench:done``): Celery keeps no
 record of a finished task without a result backend, and a count is what the drain needs.
 """
@@ -8,13 +8,13 @@ record of a finished task without a result backend, and a count is what the drai
 from __future__ import annotations
 
 import os
-import time
 
 import redis
 from celery import Celery
 from celery.signals import task_postrun
 
 from bench.common import REDIS_URL
+from bench.peers.qharness import record_pickup
 
 app = Celery("bench", broker=REDIS_URL)
 app.conf.update(
@@ -33,7 +33,7 @@ def noop(*args: object, **kwargs: object) -> None:
 
 @app.task(name="pickup")
 def pickup(sent_at: float) -> None:
-    _redis.rpush("bench:pickup", time.time() - sent_at)
+    record_pickup(sent_at)
 
 
 @task_postrun.connect
