@@ -9,8 +9,22 @@ from typing import Any
 from horae.errors import InvalidInput
 
 
+MAX_EPOCH = 253_402_300_799.0  # 9999-12-31T23:59:59Z
+
+
 def to_epoch(value: Any, field: str) -> float:
-    """Aware datetime, ISO-8601 string with an offset, or epoch seconds -> epoch seconds."""
+    """Aware datetime, ISO-8601 string with an offset, or epoch seconds -> epoch seconds.
+
+    Instants outside 1970-01-01 .. 9999-12-31 are refused: nothing Horae schedules lives
+    there, and trigger math on them would overflow.
+    """
+    epoch = _to_epoch(value, field)
+    if not 0.0 <= epoch <= MAX_EPOCH:
+        raise InvalidInput(field, "must be between 1970-01-01 and 9999-12-31 (UTC)")
+    return epoch
+
+
+def _to_epoch(value: Any, field: str) -> float:
     if isinstance(value, bool):
         raise InvalidInput(field, "must be a date-time, not a boolean")
     if isinstance(value, int | float):

@@ -113,3 +113,13 @@ def test_an_edit_does_not_rewind_what_the_scheduler_advanced(app: Horae) -> None
     edited = app.schedules.update("s1", description="x")
     assert edited.next_fire_at == s.next_fire_at + 60
     app.stop()
+
+
+@pytest.mark.parametrize("field", ["start_at", "end_at"])
+def test_instants_outside_the_calendar_are_refused(app: Horae, field: str) -> None:
+    with pytest.raises(InvalidInput) as err:
+        app.schedules.add("s1", "scan", interval(seconds=60), kwargs={"targets": ["a"]},
+                          **{field: 1e308})
+    assert err.value.field == field
+    assert app.store.schedule_count() == 0
+    app.stop()

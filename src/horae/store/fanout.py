@@ -75,6 +75,11 @@ def expand_due(store: Store, tx: Tx, now: float, worker_ttl: float, limit: int =
 def settle(store: Store, tx: Tx, parent_ids: Sequence[int | None], now: float) -> None:
     """Update the parents of children that changed: progress, or the final outcome."""
     for pid in sorted({p for p in parent_ids if p is not None}):
+        if store.db.dialect == "postgres":
+            # Siblings finishing at once on other connections would each still see the
+            # others running and none would settle the parent: take turns on its row, so
+            # the last one reads every sibling's committed state.
+            tx.all("SELECT id FROM horae_runs WHERE id = :p FOR UPDATE", {"p": pid})
         kids = tx.all(
             "SELECT state, result, error, shard_index FROM horae_runs WHERE parent_id = :p"
             " ORDER BY shard_index",
