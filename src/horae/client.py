@@ -1,0 +1,446 @@
+"""``RemoteHorae``: the Python API of Horae over the REST API of a remote server.
+
+It has the methods of a :class:`~horae.app.Horae` that the API serves, with the same names,
+arguments, return types and errors, so code (and the CLI's ``--url``) can use either::
+
+    from horae.client import RemoteHorae
+    from horae.triggers import cron
+
+    with RemoteHorae("http://scheduler.internal:8765", token) as app:
+        app.schedules.add("nightly", "reports.build", cron("0 2 * * *"), retries=2)
+        run = app.runs.wait(app.runs.create("reports.build").id)
+
+- ``app.schedules``: ``add``, ``update`` (``expected_version`` is sent as ``If-Match``),
+  ``pause``, ``resume``, ``remove``, ``get``, ``list``, ``trigger_now``, ``preview``;
+- ``app.runs``: ``create``, ``get``, ``list``, ``cancel``, ``retry``, ``logs``, ``wait``;
+- ``app.task_info(name)``, ``app.tasks_list()``, ``app.workers_list()``, ``app.now()``.
+
+Errors: a 422 (and 400, 413, 415) problem document raises ``InvalidInput(field, reason)``
+with the field named as the Python API names it (``retries``, not ``policies.retries``);
+404 raises ``NotFound``; 409 and 412 (a stale ``expected_version``) raise ``Conflict``.
+Anything else, including an unreachable server or a refused token, raises
+:class:`RemoteError` (a ``HoraeError``) whose message says what to do.
+
+Instants come back as epoch seconds, as the models hold them; the API sends them with
+millisecond precision, so a remote ``created_at`` may differ from the database's by < 1 ms.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import fields
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, TypeVar
+from urllib.parse import quote, unquote
+
+import httpx
+from pydantic import TypeAdapter
+
+from horae import __version__
+from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
+from horae.instants import to_epoch
+from horae.models import (
+    TERMINAL_STATES,
+    LogLine,
+    Policies,
+    Run,
+    RunState,
+    Schedule,
+    TaskInfo,
+    WorkerInfo,
+)
+from horae.triggers import Trigger
+
+__all__ = ["RemoteError", "RemoteHorae", "RemoteRuns", "RemoteSchedules"]
+
+T = TypeVar("T")
+_POLICIES = TypeAdapter(Policies)
+POLICY_NAMES = frozenset(f.name for f in fields(Policies))
+_SCHEDULE_FIELDS = frozenset({"task", "trigger", "args", "kwargs", "paused", "description",
+                              "tags"})
+_INPUT_STATUSES = (400, 413, 415, 422)
+LOG_PAGE = 1000  # lines per logs() call, as the local store returns
+
+
+class RemoteError(HoraeError):
+    """The server could not be reached, refused the token (401/403/429), or failed (5xx)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def api_base(url: str) -> str:
+    """``http://host:8765`` or ``http://host:8765/api/v1`` -> the ``/api/v1`` base URL."""
+    base = url.strip().rstrip("/")
+    if not base.startswith(("http://", "https://")):
+        raise InvalidInput("url", f"{url!r} is not an http:// or https:// URL "
+                                  "(e.g. http://127.0.0.1:8765)")
+    return base if base.endswith("/api/v1") else base + "/api/v1"
+
+
+def _epoch(value: Any) -> float | None:
+    """An ISO-8601 instant of a response as epoch seconds (None stays None)."""
+    if value is None:
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    return datetime.fromisoformat(str(value)).timestamp()
+
+
+def _build(cls: type[T], data: Mapping[str, Any], times: Sequence[str]) -> T:
+    """A dataclass from a response object: known fields only, instants as epoch seconds."""
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    values = {k: v for k, v in data.items() if k in names}
+    for key in times:
+        if key in values:
+            values[key] = _epoch(values[key])
+    return cls(**values)
+
+
+def schedule_from_wire(data: Mapping[str, Any]) -> Schedule:
+    s = _build(Schedule, data, ("next_fire_at", "last_run_at", "created_at", "updated_at"))
+    pol = dict(data.get("policies") or {})
+    for key in ("start_at", "end_at"):
+        pol[key] = _epoch(pol.get(key))
+    s.policies = _POLICIES.validate_python(pol)
+    return s
+
+
+def run_from_wire(data: Mapping[str, Any]) -> Run:
+    r = _build(Run, data, ("fire_time", "not_before", "created_at", "started_at",
+                           "finished_at", "lease_expires_at"))
+    r.state = RunState(r.state)
+    return r
+
+
+def _policy_value(name: str, value: Any) -> Any:
+    if name in ("start_at", "end_at") and value is not None:
+        return to_epoch(value, name)
+    return value
+
+
+def _trigger(trigger: Trigger | Mapping[str, Any] | str) -> Any:
+    """The dict form the API takes; ``"now"`` is a date trigger at this moment."""
+    if isinstance(trigger, Trigger):
+        return trigger.to_dict()
+    if isinstance(trigger, Mapping):
+        return dict(trigger)
+    if trigger == "now":
+        return {"kind": "date", "at": time.time()}
+    raise InvalidInput("trigger", "give a trigger object, its dict form, or 'now'")
+
+
+def _task_name(task: Any) -> Any:
+    name = getattr(task, "name", None)
+    return name if isinstance(name, str) else task
+
+
+def _api_field(field: str) -> str:
+    """A request field as the Python API names it: ``policies.retries`` -> ``retries``."""
+    head, _, rest = field.partition(".")
+    if head == "policies" and rest.split(".", 1)[0] in POLICY_NAMES:
+        return rest
+    return field
+
+
+class RemoteHorae:
+    """A client of ``/api/v1`` with the Python API's methods; close it (or use ``with``)."""
+
+    def __init__(self, url: str, token: str | None, *, timeout: float = 30,
+                 transport: httpx.BaseTransport | None = None) -> None:
+        self.url = api_base(url)
+        headers = {"User-Agent": f"horae-client/{__version__}", "Accept": "application/json"}
+        if token:
+            headers["Authorization"] = f"Bearer {token.strip()}"
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout,
+                                  transport=transport)
+        self.schedules = RemoteSchedules(self)
+        self.runs = RemoteRuns(self)
+        self.registry: tuple[Any, ...] = ()  # no task code here: the server has it
+
+    # -- plumbing ----------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, json: Any = None,
+                params: Mapping[str, Any] | None = None,
+                headers: Mapping[str, str] | None = None) -> Any:
+        """One call; the decoded JSON body (None for 204), or the Python API's error."""
+        try:
+            response = self._http.request(method, path, json=json, params=params,
+                                          headers=headers)
+        except httpx.TimeoutException as exc:
+            raise RemoteError(f"url: {self.url} did not answer in time ({exc})") from None
+        except httpx.HTTPError as exc:
+            raise RemoteError(f"url: cannot reach {self.url}: {exc or type(exc).__name__} "
+                              "(is `horae server` or `horae api` running there?)") from None
+        if response.status_code == 204:
+            return None
+        if response.is_success:
+            return response.json()
+        raise self._error(response, path)
+
+    def _error(self, response: httpx.Response, path: str) -> Exception:
+        status = response.status_code
+        try:
+            problem = response.json()
+        except ValueError:
+            problem = {}
+        if not isinstance(problem, dict):
+            problem = {}
+        detail = str(problem.get("detail") or response.reason_phrase or status)
+        errors = problem.get("errors") or []
+        if status in _INPUT_STATUSES:
+            first = errors[0] if errors and isinstance(errors[0], dict) else {}
+            field = str(first.get("field") or "body")
+            return InvalidInput(_api_field(field), str(first.get("reason") or detail))
+        if status == 404:
+            kind, key = _resource(path)
+            return NotFound(kind, key)
+        if status in (409, 412):
+            return Conflict(detail)
+        if status == 401:
+            return RemoteError(f"token: {detail} (give --token or HORAE_TOKEN; "
+                               "`horae tokens create` makes one)", status)
+        if status == 403:
+            return RemoteError(f"token: {detail}", status)
+        return RemoteError(f"url: {self.url} answered {status}: {detail}", status)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def stop(self) -> None:
+        """As ``Horae.stop``: here, close the connection pool."""
+        self.close()
+
+    def __enter__(self) -> RemoteHorae:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- catalogue, workers, clock -------------------------------------------------------
+
+    def task_info(self, name: str) -> TaskInfo:
+        """A task of the server's catalogue; InvalidInput("task") when it has none such."""
+        try:
+            data = self.request("GET", f"/tasks/{quote(str(name), safe='')}")
+        except NotFound:
+            known = ", ".join(t.name for t in self.tasks_list())
+            raise InvalidInput("task", f"unknown task {name!r}; known tasks: "
+                                       f"{known or 'none (is a worker running?)'}") from None
+        return _build(TaskInfo, data, ())
+
+    def tasks_list(self) -> list[TaskInfo]:
+        """The server's catalogue: its app's tasks and those its workers advertise."""
+        return [_build(TaskInfo, t, ()) for t in self.request("GET", "/tasks")["items"]]
+
+    def workers_list(self) -> list[WorkerInfo]:
+        return [_build(WorkerInfo, w, ("started_at", "heartbeat_at"))
+                for w in self.request("GET", "/workers")["items"]]
+
+    def now(self) -> float:
+        """This machine's clock (for "in 5 minutes" displays)."""
+        return time.time()
+
+
+def _resource(path: str) -> tuple[str, object]:
+    parts = [p for p in path.split("/") if p]
+    kinds = {"schedules": "schedule", "runs": "run", "tasks": "task", "tokens": "token"}
+    if len(parts) >= 2 and parts[0] in kinds:
+        key: object = unquote(parts[1])
+        if parts[0] == "runs" and str(key).isdigit():
+            key = int(str(key))
+        return kinds[parts[0]], key
+    return "resource", path
+
+
+def _sid(id: str) -> str:
+    if not isinstance(id, str) or not id:
+        raise InvalidInput("id", "must be a non-empty string")
+    return quote(id, safe="")
+
+
+class RemoteSchedules:
+    """``app.schedules`` over the API: the methods of :class:`horae.schedules.ScheduleManager`."""
+
+    def __init__(self, client: RemoteHorae) -> None:
+        self._c = client
+
+    def add(
+        self,
+        id: str,
+        task: Any,
+        trigger: Trigger | Mapping[str, Any] | str,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        paused: bool = False,
+        description: str = "",
+        tags: Sequence[str] = (),
+        **policies: Any,
+    ) -> Schedule:
+        """Create a schedule; raises InvalidInput (nothing written) or Conflict (id taken)."""
+        body = {"id": id, "task": _task_name(task), "trigger": _trigger(trigger),
+                "args": list(args) if isinstance(args, list | tuple) else args,
+                "kwargs": dict(kwargs) if isinstance(kwargs, Mapping) else (kwargs or {}),
+                "paused": bool(paused), "description": str(description),
+                "tags": [str(t) for t in tags],
+                "policies": {k: _policy_value(k, v) for k, v in policies.items()}}
+        return schedule_from_wire(self._c.request("POST", "/schedules", json=body))
+
+    def update(self, id: str, *, expected_version: int | None = None,
+               **changes: Any) -> Schedule:
+        """Change the given fields (PATCH); ``expected_version`` is sent as ``If-Match``
+        and a lost update raises Conflict."""
+        body: dict[str, Any] = {}
+        policies: dict[str, Any] = {}
+        for key, value in changes.items():
+            if key in POLICY_NAMES:
+                policies[key] = _policy_value(key, value)
+            elif key not in _SCHEDULE_FIELDS:
+                raise InvalidInput(key, "not a field of a schedule")
+            elif key == "trigger":
+                body[key] = _trigger(value)
+            elif key == "task":
+                body[key] = _task_name(value)
+            elif key in ("args", "tags") and isinstance(value, tuple):
+                body[key] = list(value)
+            else:
+                body[key] = value
+        if policies:
+            body["policies"] = policies
+        headers = {} if expected_version is None else {"If-Match": f'"{expected_version}"'}
+        return schedule_from_wire(
+            self._c.request("PATCH", f"/schedules/{_sid(id)}", json=body, headers=headers))
+
+    def pause(self, id: str) -> Schedule:
+        return schedule_from_wire(self._c.request("POST", f"/schedules/{_sid(id)}/pause"))
+
+    def resume(self, id: str) -> Schedule:
+        """Resume from now: fires missed while paused are not caught up."""
+        return schedule_from_wire(self._c.request("POST", f"/schedules/{_sid(id)}/resume"))
+
+    def remove(self, id: str) -> None:
+        self._c.request("DELETE", f"/schedules/{_sid(id)}")
+
+    def get(self, id: str) -> Schedule:
+        return schedule_from_wire(self._c.request("GET", f"/schedules/{_sid(id)}"))
+
+    def trigger_now(self, id: str) -> Run:
+        """Queue one run of the schedule now, outside its trigger (origin ``manual``)."""
+        return run_from_wire(self._c.request("POST", f"/schedules/{_sid(id)}/trigger"))
+
+    def preview(self, id: str, n: int = 10) -> list[datetime]:
+        """The next ``n`` (at most 100 over the API) fire times, as aware UTC datetimes."""
+        data = self._c.request("GET", f"/schedules/{_sid(id)}/preview", params={"n": n})
+        return [datetime.fromisoformat(f["utc"]).astimezone(UTC) for f in data["fires"]]
+
+    def list(self, *, task: str | None = None, paused: bool | None = None,
+             search: str | None = None, after_id: str | None = None,
+             limit: int = 100) -> list[Schedule]:
+        """Schedules ordered by id, fetched a page (at most 1000) at a time up to ``limit``."""
+        params: dict[str, Any] = {}
+        if task is not None:
+            params["task"] = task
+        if paused is not None:
+            params["paused"] = "true" if paused else "false"
+        if search:
+            params["search"] = search
+        return [schedule_from_wire(s) for s in
+                _pages(self._c, "/schedules", params, after_id, limit)]
+
+
+def _pages(client: RemoteHorae, path: str, params: dict[str, Any], cursor: Any,
+           limit: int) -> Iterator[Any]:
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise InvalidInput("limit", "must be a whole number >= 1")
+    left = limit
+    while left > 0:
+        page_params = dict(params, limit=min(left, 1000))
+        if cursor is not None:
+            page_params["cursor"] = str(cursor)
+        data = client.request("GET", path, params=page_params)
+        yield from data["items"]
+        left -= len(data["items"])
+        cursor = data["next_cursor"]
+        if cursor is None:
+            return
+
+
+class RemoteRuns:
+    """``app.runs`` over the API: the methods of :class:`horae.runs.RunManager`."""
+
+    def __init__(self, client: RemoteHorae) -> None:
+        self._c = client
+
+    def create(
+        self,
+        task: Any,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        at: Any = None,
+        delay: float | None = None,
+        **policies: Any,
+    ) -> Run:
+        """Queue one run of ``task`` now, at ``at``, or after ``delay`` seconds."""
+        body: dict[str, Any] = {
+            "task": _task_name(task),
+            "args": list(args) if isinstance(args, list | tuple) else args,
+            "kwargs": dict(kwargs) if isinstance(kwargs, Mapping) else (kwargs or {}),
+            "policies": {k: _policy_value(k, v) for k, v in policies.items()},
+        }
+        if at is not None:
+            body["at"] = to_epoch(at, "at")
+        if delay is not None:
+            body["delay"] = delay
+        return run_from_wire(self._c.request("POST", "/runs", json=body))
+
+    def get(self, run_id: int) -> Run:
+        return run_from_wire(self._c.request("GET", f"/runs/{int(run_id)}"))
+
+    def cancel(self, run_id: int) -> Run:
+        return run_from_wire(self._c.request("POST", f"/runs/{int(run_id)}/cancel"))
+
+    def retry(self, run_id: int) -> Run:
+        return run_from_wire(self._c.request("POST", f"/runs/{int(run_id)}/retry"))
+
+    def logs(self, run_id: int, after_id: int = 0) -> list[LogLine]:
+        """Up to 1000 log lines after ``after_id`` (as the local store returns them)."""
+        data = self._c.request("GET", f"/runs/{int(run_id)}/logs",
+                               params={"after": after_id, "limit": LOG_PAGE})
+        return [_build(LogLine, line, ("ts",)) for line in data["items"]]
+
+    def wait(self, run_id: int, timeout: float = 60.0, interval: float = 0.05) -> Run:
+        """Block until the run reaches a terminal state; TimeoutError after ``timeout`` s."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.get(run_id)
+            if run.state in TERMINAL_STATES:
+                return run
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"run {run_id} is still {run.state.value} after {timeout}s")
+            time.sleep(min(interval, left))
+
+    def list(self, *, schedule_id: str | None = None, task: str | None = None,
+             states: Sequence[str] = (), state: str | None = None, queue: str | None = None,
+             since: Any = None, until: Any = None, before_id: int | None = None,
+             limit: int = 100) -> list[Run]:
+        """Runs newest first, fetched a page (at most 1000) at a time up to ``limit``."""
+        wanted = [*(states or ()), *([state] if state else [])]
+        for s in wanted:
+            if s not in RunState.__members__.values():
+                raise InvalidInput("state", f"unknown state {s!r}; known: "
+                                            + ", ".join(x.value for x in RunState))
+        params: dict[str, Any] = {"state": [str(s) for s in wanted]} if wanted else {}
+        for key, value in (("schedule", schedule_id), ("task", task), ("queue", queue)):
+            if value is not None:
+                params[key] = value
+        for key, value in (("since", since), ("until", until)):
+            if value is not None:
+                params[key] = repr(to_epoch(value, key))
+        return [run_from_wire(r) for r in _pages(self._c, "/runs", params, before_id, limit)]
