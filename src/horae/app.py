@@ -10,7 +10,7 @@ from typing import Any, TypeVar, overload
 
 from horae.config import database_url
 from horae.errors import InvalidInput
-from horae.models import TaskInfo
+from horae.models import TaskInfo, WorkerInfo
 from horae.runs import RunManager
 from horae.schedules import ScheduleManager
 from horae.store import Store
@@ -86,6 +86,17 @@ class Horae:
         known = sorted({t.name for t in self.registry} | {t.name for t in self.store.tasks_list()})
         raise InvalidInput("task", f"unknown task {name!r}; known tasks: "
                                    f"{', '.join(known) or 'none (is a worker running?)'}")
+
+    def tasks_list(self) -> list[TaskInfo]:
+        """The tasks running workers advertise (``registry`` holds this process's own)."""
+        return self.store.tasks_list()
+
+    def workers_list(self) -> list[WorkerInfo]:
+        return self.store.workers_list()
+
+    def now(self) -> float:
+        """The database's clock."""
+        return self.store.now()
 
     # -- store -----------------------------------------------------------------------
 

@@ -87,16 +87,27 @@ def _is_database_error(exc: BaseException) -> bool:
 @click.option("--db", metavar="URL",
               help="Database URL (default: HORAE_DATABASE_URL, horae.toml, "
                    "else sqlite:///horae.db).")
+@click.option("--url", "remote_url", metavar="URL", envvar="HORAE_URL",
+              help="Talk to a Horae server over its REST API (e.g. http://host:8765) "
+                   "instead of the database [HORAE_URL].")
+@click.option("--token", metavar="TOKEN", envvar="HORAE_TOKEN",
+              help="API token for --url [HORAE_TOKEN].")
 @click.option("--color", type=click.Choice(["auto", "always", "never"]), default="auto",
               show_default=True, help="Colour and tables: auto means only on a terminal.")
 @click.option("--debug", is_flag=True, help="Show Python tracebacks instead of one-line errors.")
 @click.version_option(__version__, prog_name="horae")
 @click.pass_context
-def cli(ctx: click.Context, app_spec: str | None, db: str | None, color: str,
-        debug: bool) -> None:
+def cli(ctx: click.Context, app_spec: str | None, db: str | None, remote_url: str | None,
+        token: str | None, color: str, debug: bool) -> None:
     """Horae: a dynamic job scheduler. Schedules and runs live in a database."""
     env = ctx.ensure_object(Env)
     env.app_spec, env.db, env.debug, env.color = app_spec, db, debug, color
+    if remote_url is not None and not remote_url.strip():
+        remote_url = None  # HORAE_URL= (empty) means: not remote
+    if remote_url is not None and (db is not None or app_spec is not None):
+        raise click.UsageError("--url talks to a server over its API; --db and -A talk to "
+                               "the database: give one or the other")
+    env.remote_url, env.token = remote_url, token
     ctx.call_on_close(env.close)
 
 

@@ -39,9 +39,9 @@ def tasks() -> None:
 @pass_env
 def list_(env: Env, as_json: bool) -> None:
     """List the tasks that can be scheduled, with their arguments."""
-    app = env.app()
+    app = env.client()
     local = {t.name: t.info() for t in app.registry}
-    advertised = {t.name: t for t in app.store.tasks_list()}
+    advertised = {t.name: t for t in app.tasks_list()}
     names = sorted(set(local) | set(advertised))
     entries = [(local.get(n) or advertised[n], n in local, n in advertised) for n in names]
     if as_json:

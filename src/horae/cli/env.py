@@ -8,7 +8,7 @@ import math
 import os
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
 import click
@@ -17,6 +17,12 @@ from horae.app import Horae
 from horae.config import database_url
 from horae.errors import InvalidInput
 from horae.triggers import parse_duration
+
+if TYPE_CHECKING:
+    from horae.client import RemoteHorae
+
+# What `schedules`, `runs`, `tasks list` and `workers list` use: the database or a server.
+Client: TypeAlias = "Horae | RemoteHorae"
 
 
 @dataclass
@@ -31,7 +37,10 @@ class Env:
     db: str | None = None
     debug: bool = False
     color: str = "auto"
+    remote_url: str | None = None  # --url / HORAE_URL: talk to a server over the API
+    token: str | None = None  # --token / HORAE_TOKEN
     _app: Horae | None = field(default=None, repr=False)
+    _client: RemoteHorae | None = field(default=None, repr=False)
 
     @property
     def url(self) -> str:
@@ -40,7 +49,16 @@ class Env:
         return database_url(self.db)
 
     def app(self, *, demo: bool = False, migrate: bool = True) -> Horae:
-        """The operator's app (``-A``), the demo app, or a bare app with no tasks."""
+        """The operator's app (``-A``), the demo app, or a bare app with no tasks.
+
+        Commands that call this need the database; with ``--url`` they refuse (exit 2).
+        """
+        if self.remote_url is not None:
+            ctx = click.get_current_context(silent=True)
+            command = ctx.command_path if ctx is not None else "this command"
+            raise InvalidInput("url", f"`{command}` needs direct database access; it cannot "
+                                      "work through a server's API (drop --url / HORAE_URL "
+                                      "and give --db)")
         if self._app is None:
             if self.app_spec is not None:
                 app = load_app(self.app_spec)
@@ -56,7 +74,21 @@ class Env:
             self._app = app
         return self._app
 
+    def client(self) -> Client:
+        """The remote server (``--url``), else the local app: what ``schedules``, ``runs``,
+        ``tasks list`` and ``workers list`` work through."""
+        if self.remote_url is None:
+            return self.app()
+        if self._client is None:
+            from horae.client import RemoteHorae
+
+            self._client = RemoteHorae(self.remote_url, self.token)
+        return self._client
+
     def close(self) -> None:
+        if self._client is not None:
+            client, self._client = self._client, None
+            client.close()
         if self._app is not None:
             app, self._app = self._app, None
             try:

@@ -10,8 +10,7 @@ from contextlib import nullcontext
 import click
 from rich.text import Text
 
-from horae.app import Horae
-from horae.cli.env import Env, parse_seconds, pass_env
+from horae.cli.env import Client, Env, parse_seconds, pass_env
 from horae.cli.render import (
     LEVEL_STYLES,
     Bar,
@@ -51,13 +50,13 @@ def runs() -> None:
 def list_(env: Env, schedule_id: str | None, task: str | None, states: tuple[str, ...],
           queue: str | None, limit: int, as_json: bool) -> None:
     """List runs, newest first."""
-    app = env.app()
+    app = env.client()
     found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
                           limit=limit)
     if as_json:
         echo_json([run_json(r) for r in found])
         return
-    now = app.store.now()
+    now = app.now()
     rows: list[list[Cell]] = [[
         styled(str(r.id), "bold"), r.schedule_id or "", r.task, state_cell(r.state.value),
         f"{r.attempt}/{r.max_attempts}", r.queue,
@@ -97,12 +96,12 @@ def _summary(r: Run) -> Cell:
 @pass_env
 def show(env: Env, run_id: int, as_json: bool) -> None:
     """Everything about one run: state, timing, result or error, progress."""
-    app = env.app()
+    app = env.client()
     r = app.runs.get(run_id)
     if as_json:
         echo_json(run_json(r))
         return
-    now = app.store.now()
+    now = app.now()
 
     def when(epoch: float | None) -> str:
         return "" if epoch is None else f"{iso(epoch)} ({relative(epoch, now)})"
@@ -146,10 +145,10 @@ def _log_line(line: LogLine) -> Text:
     return text
 
 
-def _logs_after(app: Horae, run_id: int, after_id: int) -> list[LogLine]:
+def _logs_after(app: Client, run_id: int, after_id: int) -> list[LogLine]:
     lines: list[LogLine] = []
     while True:
-        page = app.store.run_logs(run_id, after_id=after_id, limit=LOG_PAGE)
+        page = app.runs.logs(run_id, after_id)  # at most LOG_PAGE lines
         lines += page
         if len(page) < LOG_PAGE:
             return lines
@@ -162,7 +161,7 @@ def _logs_after(app: Horae, run_id: int, after_id: int) -> list[LogLine]:
 @pass_env
 def logs(env: Env, run_id: int, follow: bool) -> None:
     """Print a run's log lines (prints and log records of the task)."""
-    app = env.app()
+    app = env.client()
     run = app.runs.get(run_id)
     out = Out(env.color)
     after = 0
@@ -188,7 +187,7 @@ def logs(env: Env, run_id: int, follow: bool) -> None:
 @pass_env
 def cancel(env: Env, run_id: int) -> None:
     """Cancel a waiting run, or ask a running one to stop."""
-    r = env.app().runs.cancel(run_id)
+    r = env.client().runs.cancel(run_id)
     out = Out(env.color)
     if r.state is RunState.CANCELLED:
         out.line(f"cancelled run {r.id}")
@@ -202,7 +201,7 @@ def cancel(env: Env, run_id: int) -> None:
 @pass_env
 def retry(env: Env, run_id: int) -> None:
     """Run a finished run again (same task and arguments); prints the new run's id."""
-    r = env.app().runs.retry(run_id)
+    r = env.client().runs.retry(run_id)
     click.echo(r.id)
     if sys.stdout.isatty():
         click.echo(f"queued run {r.id} (a retry of {run_id})", err=True)
@@ -216,7 +215,7 @@ def wait(ctx: click.Context, run_id: int, timeout: str | None) -> None:
     """Wait until a run ends: exit 0 if it succeeded, 1 otherwise."""
     env = ctx.ensure_object(Env)
     limit = None if timeout is None else parse_seconds(timeout, "timeout")
-    app = env.app()
+    app = env.client()
     out = Out(env.color)
     deadline = None if limit is None else time.monotonic() + limit
     with RunProgress(out, run_id).shown() as live:

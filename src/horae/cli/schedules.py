@@ -205,7 +205,7 @@ def add(env: Env, /, schedule_id: str, **opts: Any) -> None:
     """
     trigger, kind = trigger_from_options(opts, None)
     fields = arguments_from_options(opts) | policies_from_options(opts)
-    app = env.app()
+    app = env.client()
     with cli_fields(kind):
         s = app.schedules.add(schedule_id, opts["task"], trigger or {}, paused=opts["paused"],
                               description=opts["description"] or "", tags=opts["tags"],
@@ -224,7 +224,7 @@ def edit(env: Env, /, schedule_id: str, **opts: Any) -> None:
     another zone. Write `none` to clear --timeout, --max-fires, --start-at or --end-at.
     """
     as_json = opts.pop("as_json")
-    app = env.app()
+    app = env.client()
     current = app.schedules.get(schedule_id)
     trigger, kind = trigger_from_options(opts, current.trigger)
     changes = arguments_from_options(opts) | policies_from_options(opts)
@@ -249,7 +249,7 @@ def _report(env: Env, s: Schedule, verb: str, as_json: bool | None = None) -> No
         echo_json(schedule_json(s))
         return
     out = Out(env.color)
-    now = env.app().store.now()
+    now = env.client().now()
     when = ("paused" if s.paused else
             f"next fire {relative(s.next_fire_at, now)} ({iso(s.next_fire_at)})")
     out.line(f"{verb} schedule {s.id!r}: {s.task}, {describe_trigger(s.trigger)}; {when}")
@@ -265,12 +265,12 @@ def _report(env: Env, s: Schedule, verb: str, as_json: bool | None = None) -> No
 def list_(env: Env, task: str | None, paused: bool | None, search: str | None, limit: int,
           as_json: bool) -> None:
     """List schedules, ordered by id."""
-    app = env.app()
+    app = env.client()
     found = app.schedules.list(task=task, paused=paused, search=search, limit=limit)
     if as_json:
         echo_json([schedule_json(s) for s in found])
         return
-    now = app.store.now()
+    now = app.now()
     rows = [[
         styled(s.id, "bold"), s.task, describe_trigger(s.trigger),
         "" if s.paused else relative(s.next_fire_at, now),
@@ -297,7 +297,7 @@ def _last(s: Schedule, now: float) -> Any:
 @pass_env
 def show(env: Env, schedule_id: str, as_json: bool) -> None:
     """Everything about one schedule, with its next 5 fires."""
-    app = env.app()
+    app = env.client()
     s = app.schedules.get(schedule_id)
     fires = [d.timestamp() for d in app.schedules.preview(schedule_id, 5)]
     zone = trigger_zone(s.trigger)
@@ -308,7 +308,7 @@ def show(env: Env, schedule_id: str, as_json: bool) -> None:
                               for f in fires]
         echo_json(data)
         return
-    now = app.store.now()
+    now = app.now()
     p = s.policies
     out = Out(env.color)
     out.fields([
@@ -350,7 +350,7 @@ def _json(value: Any) -> str:
 @pass_env
 def pause(env: Env, schedule_id: str) -> None:
     """Pause a schedule: no fires until it is resumed."""
-    s = env.app().schedules.pause(schedule_id)
+    s = env.client().schedules.pause(schedule_id)
     Out(env.color).line(f"paused schedule {s.id!r}")
 
 
@@ -359,9 +359,9 @@ def pause(env: Env, schedule_id: str) -> None:
 @pass_env
 def resume(env: Env, schedule_id: str) -> None:
     """Resume a schedule from now (fires missed while paused are not caught up)."""
-    app = env.app()
+    app = env.client()
     s = app.schedules.resume(schedule_id)
-    now = app.store.now()
+    now = app.now()
     Out(env.color).line(f"resumed schedule {s.id!r}; next fire {relative(s.next_fire_at, now)}"
                         f" ({iso(s.next_fire_at)})")
 
@@ -371,7 +371,7 @@ def resume(env: Env, schedule_id: str) -> None:
 @pass_env
 def trigger(env: Env, schedule_id: str) -> None:
     """Run a schedule now, outside its trigger; prints the new run's id."""
-    run = env.app().schedules.trigger_now(schedule_id)
+    run = env.client().schedules.trigger_now(schedule_id)
     click.echo(run.id)
     if sys.stdout.isatty():
         click.echo(f"queued run {run.id}; follow it with `horae runs wait {run.id}`", err=True)
@@ -388,7 +388,7 @@ def stdin_is_tty() -> bool:
 @pass_env
 def remove(env: Env, schedule_id: str, yes: bool) -> None:
     """Remove a schedule (its past runs stay). Asks first on a terminal."""
-    app = env.app()
+    app = env.client()
     app.schedules.get(schedule_id)  # "not found" before asking
     if not yes and stdin_is_tty():
         click.confirm(f"Remove schedule {schedule_id!r}?", abort=True)

@@ -26,12 +26,12 @@ def workers() -> None:
 @pass_env
 def list_(env: Env, show_all: bool, as_json: bool) -> None:
     """List workers: id, host, pid, queues, labels, slots, running runs, last heartbeat."""
-    app = env.app()
-    found = [w for w in app.store.workers_list() if show_all or w.state != "gone"]
+    app = env.client()
+    found = [w for w in app.workers_list() if show_all or w.state != "gone"]
     if as_json:
         echo_json([worker_json(w) for w in found])
         return
-    now = app.store.now()
+    now = app.now()
     rows: list[list[str | Text]] = [[styled(w.id, "bold"), w.host, str(w.pid), ",".join(w.queues),
              ",".join(f"{k}={v}" for k, v in sorted(w.labels.items())),
              f"{w.running}/{w.concurrency}", styled(w.state, _STATE_STYLE.get(w.state)),
