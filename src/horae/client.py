@@ -57,7 +57,8 @@ __all__ = ["RemoteError", "RemoteHorae", "RemoteRuns", "RemoteSchedules"]
 
 T = TypeVar("T")
 _POLICIES = TypeAdapter(Policies)
-POLICY_NAMES = frozenset(f.name for f in fields(Policies))
+_POLICY_ORDER = tuple(f.name for f in fields(Policies))
+POLICY_NAMES = frozenset(_POLICY_ORDER)
 _SCHEDULE_FIELDS = frozenset({"task", "trigger", "args", "kwargs", "paused", "description",
                               "tags"})
 _INPUT_STATUSES = (400, 413, 415, 422)
@@ -120,6 +121,14 @@ def _policy_value(name: str, value: Any) -> Any:
     if name in ("start_at", "end_at") and value is not None:
         return to_epoch(value, name)
     return value
+
+
+def _policies(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Policies as the API takes them; an unknown name is refused as locally."""
+    unknown = sorted(set(values) - POLICY_NAMES)
+    if unknown:
+        raise InvalidInput(unknown[0], f"unknown policy; known: {', '.join(_POLICY_ORDER)}")
+    return {k: _policy_value(k, v) for k, v in values.items()}
 
 
 def _trigger(trigger: Trigger | Mapping[str, Any] | str) -> Any:
@@ -288,7 +297,7 @@ class RemoteSchedules:
                 "kwargs": dict(kwargs) if isinstance(kwargs, Mapping) else (kwargs or {}),
                 "paused": bool(paused), "description": str(description),
                 "tags": [str(t) for t in tags],
-                "policies": {k: _policy_value(k, v) for k, v in policies.items()}}
+                "policies": _policies(policies)}
         return schedule_from_wire(self._c.request("POST", "/schedules", json=body))
 
     def update(self, id: str, *, expected_version: int | None = None,
@@ -391,7 +400,7 @@ class RemoteRuns:
             "task": _task_name(task),
             "args": list(args) if isinstance(args, list | tuple) else args,
             "kwargs": dict(kwargs) if isinstance(kwargs, Mapping) else (kwargs or {}),
-            "policies": {k: _policy_value(k, v) for k, v in policies.items()},
+            "policies": _policies(policies),
         }
         if at is not None:
             body["at"] = to_epoch(at, "at")

@@ -1,0 +1,290 @@
+"""``RemoteHorae`` and the CLI's ``--url``/``--token`` against a real ``horae server``.
+
+One server (``horae -A tests.api.apps:app server``: scheduler, worker and API) serves the
+whole module; each test uses its own schedule ids.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import UTC
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from horae.cli import cli
+from horae.client import RemoteError, RemoteHorae
+from horae.errors import Conflict, InvalidInput, NotFound
+from horae.models import LogLine, Run, RunState, Schedule
+from horae.triggers import cron, interval
+from tests.api.conftest import LiveServer
+from tests.conftest import eventually
+
+pytestmark = pytest.mark.system
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    tmp = tmp_path_factory.mktemp("remote")
+    live = LiveServer(f"sqlite:///{tmp}/remote.db", tmp / "server.log")
+    yield live
+    assert live.stop() == 0, live.log.read_text()[-3000:]
+
+
+@pytest.fixture
+def remote(server: LiveServer) -> Iterator[RemoteHorae]:
+    with RemoteHorae(server.url, server.token, timeout=10) as client:
+        yield client
+
+
+# -- schedules ----------------------------------------------------------------------------
+
+
+def test_schedule_lifecycle_returns_the_models_of_the_python_api(remote: RemoteHorae) -> None:
+    before = time.time()
+    s = remote.schedules.add("life", "scan", cron("0 2 * * *", tz="Europe/Berlin"),
+                             kwargs={"targets": ["a", "b"]}, tags=["t1"], retries=2,
+                             overlap="queue_one", description="first")
+    assert isinstance(s, Schedule)
+    assert (s.id, s.task, s.version, s.paused) == ("life", "scan", 1, False)
+    assert s.trigger == {"kind": "cron", "expr": "0 2 * * *", "tz": "Europe/Berlin"}
+    assert s.policies.retries == 2 and s.policies.overlap.value == "queue_one"
+    assert isinstance(s.created_at, float) and before - 5 < s.created_at < time.time() + 5
+    assert isinstance(s.next_fire_at, float) and s.next_fire_at > s.created_at
+
+    assert remote.schedules.get("life").to_dict() == s.to_dict()
+    assert "life" in [x.id for x in remote.schedules.list(task="scan")]
+    assert remote.schedules.list(search="no-such-text") == []
+
+    changed = remote.schedules.update("life", expected_version=1, description="second",
+                                      trigger=interval(seconds=3600))
+    assert (changed.version, changed.description) == (2, "second")
+    assert changed.trigger["kind"] == "interval" and changed.trigger["seconds"] == 3600
+
+    paused = remote.schedules.pause("life")
+    assert paused.paused and paused.version == 3
+    resumed = remote.schedules.resume("life")
+    assert not resumed.paused
+
+    fires = remote.schedules.preview("life", 3)
+    assert len(fires) == 3 and all(f.tzinfo is not None for f in fires)
+    assert [f.astimezone(UTC) for f in fires] == sorted(fires)
+    assert fires[1].timestamp() - fires[0].timestamp() == pytest.approx(3600)
+
+    run = remote.schedules.trigger_now("life")
+    assert isinstance(run, Run) and run.schedule_id == "life" and run.origin == "manual"
+    assert run.kwargs == {"targets": ["a", "b"]}
+
+    remote.schedules.remove("life")
+    with pytest.raises(NotFound) as missing:
+        remote.schedules.get("life")
+    assert (missing.value.kind, missing.value.key) == ("schedule", "life")
+
+
+def test_stale_expected_version_is_a_conflict_and_changes_nothing(remote: RemoteHorae) -> None:
+    remote.schedules.add("stale", "scan", {"kind": "interval", "seconds": 60},
+                         kwargs={"targets": []})
+    remote.schedules.update("stale", expected_version=1, description="mine")
+    with pytest.raises(Conflict, match="version 2"):
+        remote.schedules.update("stale", expected_version=1, description="theirs")
+    assert remote.schedules.get("stale").description == "mine"
+    with pytest.raises(Conflict):  # the id is taken
+        remote.schedules.add("stale", "scan", interval(seconds=60), kwargs={"targets": []})
+
+
+@pytest.mark.parametrize(("call", "field"), [
+    (lambda r: r.schedules.add("bad1", "scan", {"kind": "cron", "expr": "0 2 30 2 *"},
+                               kwargs={"targets": []}), "trigger.expr"),
+    (lambda r: r.schedules.add("bad2", "scan", cron("* * * * *"), kwargs={"targets": []},
+                               retries=-1), "retries"),
+    (lambda r: r.schedules.add("bad3", "scan", cron("* * * * *"),
+                               kwargs={"targets": "not a list"}), "kwargs.targets"),
+    (lambda r: r.schedules.add("bad4", "no.such.task", cron("* * * * *")), "task"),
+    (lambda r: r.schedules.add("bad5", "scan", cron("* * * * *"), kwargs={"targets": []},
+                               colour="red"), "colour"),
+    (lambda r: r.runs.create("scan", kwargs={"targets": []}, delay=-1), "delay"),
+    (lambda r: r.runs.list(state="sleeping"), "state"),
+])
+def test_bad_input_raises_invalid_input_with_the_python_field(
+        remote: RemoteHorae, call: object, field: str) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        call(remote)  # type: ignore[operator]
+    assert caught.value.field == field, caught.value
+    assert caught.value.reason
+    assert not [s for s in remote.schedules.list() if s.id.startswith("bad")]
+
+
+def test_unknown_ids_raise_not_found(remote: RemoteHorae) -> None:
+    for call in (lambda: remote.schedules.pause("nope"), lambda: remote.schedules.remove("nope"),
+                 lambda: remote.schedules.preview("nope"), lambda: remote.runs.get(987654),
+                 lambda: remote.runs.cancel(987654), lambda: remote.runs.logs(987654)):
+        with pytest.raises(NotFound):
+            call()
+    with pytest.raises(NotFound) as run_missing:
+        remote.runs.retry(987654)
+    assert (run_missing.value.kind, run_missing.value.key) == ("run", 987654)
+
+
+# -- runs ---------------------------------------------------------------------------------
+
+
+def test_create_wait_retry_and_cancel_a_finished_run(remote: RemoteHorae) -> None:
+    run = remote.runs.create("scan", kwargs={"targets": ["x", "y"], "port": 22}, priority=5)
+    assert run.state in (RunState.QUEUED, RunState.RUNNING) and run.priority == 5
+    done = remote.runs.wait(run.id, timeout=30)
+    assert done.state is RunState.SUCCEEDED, done
+    assert done.result == {"targets": 2, "port": 22}
+    assert isinstance(done.finished_at, float) and done.duration is not None
+    with pytest.raises(Conflict):
+        remote.runs.cancel(run.id)
+    again = remote.runs.retry(run.id)
+    assert again.retry_of == run.id and again.id != run.id
+    assert remote.runs.wait(again.id, timeout=30).state is RunState.SUCCEEDED
+    listed = remote.runs.list(task="scan", states=["succeeded"], limit=1000)
+    assert {run.id, again.id} <= {r.id for r in listed}
+    assert [r.id for r in listed] == sorted((r.id for r in listed), reverse=True)
+    assert len(remote.runs.list(task="scan", limit=1)) == 1
+
+
+def test_logs_and_cancel_of_a_running_run(remote: RemoteHorae, tmp_path: Path) -> None:
+    gate = tmp_path / "gate"
+    run = remote.runs.create("gated", kwargs={"gate": str(gate)})
+    eventually(lambda: remote.runs.get(run.id).state is RunState.RUNNING, timeout=30)
+    lines = eventually(lambda: remote.runs.logs(run.id), timeout=30)
+    assert all(isinstance(line, LogLine) and isinstance(line.ts, float) for line in lines)
+    assert any(line.message.endswith("started") for line in lines), lines
+    assert remote.runs.logs(run.id, after_id=lines[-1].id) == []
+    asked = remote.runs.cancel(run.id)
+    assert asked.cancel_requested or asked.state is RunState.CANCELLED
+    final = remote.runs.wait(run.id, timeout=30)
+    assert final.state is RunState.CANCELLED, final
+
+
+def test_wait_times_out_on_a_run_that_does_not_end(remote: RemoteHorae,
+                                                   tmp_path: Path) -> None:
+    run = remote.runs.create("gated", kwargs={"gate": str(tmp_path / "never")}, delay=3600)
+    with pytest.raises(TimeoutError, match=str(run.id)):
+        remote.runs.wait(run.id, timeout=0.2)
+    assert remote.runs.cancel(run.id).state is RunState.CANCELLED
+
+
+# -- catalogue, workers, auth -------------------------------------------------------------
+
+
+def test_tasks_and_workers(remote: RemoteHorae) -> None:
+    names = [t.name for t in remote.tasks_list()]
+    assert {"scan", "gated"} <= set(names)
+    info = remote.task_info("scan")
+    assert info.schema["properties"]["port"]["default"] == 80
+    with pytest.raises(InvalidInput) as unknown:
+        remote.task_info("no.such.task")
+    assert unknown.value.field == "task" and "scan" in unknown.value.reason
+    workers = eventually(lambda: [w for w in remote.workers_list() if w.state == "active"])
+    assert isinstance(workers[0].heartbeat_at, float) and workers[0].heartbeat_at > 0
+
+
+def test_a_missing_or_wrong_token_and_an_unreachable_server(server: LiveServer) -> None:
+    with RemoteHorae(server.url, None) as anonymous, pytest.raises(RemoteError) as no_token:
+        anonymous.schedules.list()
+    assert no_token.value.status == 401 and "token" in str(no_token.value)
+    with RemoteHorae(server.url + "/api/v1/", server.token) as slash:  # base URL forms
+        assert isinstance(slash.schedules.list(), list)
+    with RemoteHorae("http://127.0.0.1:9", server.token, timeout=2) as nowhere, \
+            pytest.raises(RemoteError, match="cannot reach"):
+        nowhere.runs.list()
+    with pytest.raises(InvalidInput) as bad_url:
+        RemoteHorae("localhost:8765", server.token)
+    assert bad_url.value.field == "url"
+
+
+# -- the CLI over --url / --token ---------------------------------------------------------
+
+
+def horae(server: LiveServer, *args: str, token: bool = True, env: dict[str, str] | None = None
+          ) -> Result:
+    head = ["--url", server.url] + (["--token", server.token] if token else [])
+    return CliRunner().invoke(cli, [*head, *args], env=env, catch_exceptions=False,
+                              prog_name="horae")
+
+
+def test_cli_schedules_and_runs_over_the_api(server: LiveServer, remote: RemoteHorae) -> None:
+    added = horae(server, "schedules", "add", "cli-remote", "--task", "scan", "--cron",
+                  "0 3 * * *", "--kwargs", '{"targets": ["h"]}', "--retries", "1", "--json")
+    assert added.exit_code == 0, added.output
+    assert json.loads(added.stdout)["id"] == "cli-remote"
+    assert remote.schedules.get("cli-remote").policies.retries == 1  # it is on the server
+    listed = horae(server, "schedules", "list", "--json")
+    assert listed.exit_code == 0, listed.output
+    assert "cli-remote" in [s["id"] for s in json.loads(listed.stdout)]
+    shown = horae(server, "schedules", "show", "cli-remote", "--json")
+    assert shown.exit_code == 0 and len(json.loads(shown.stdout)["next_fires"]) == 5
+    triggered = horae(server, "schedules", "trigger", "cli-remote")
+    assert triggered.exit_code == 0, triggered.output
+    run_id = int(triggered.stdout.strip())
+    runs = horae(server, "runs", "list", "--schedule", "cli-remote", "--json")
+    assert runs.exit_code == 0, runs.output
+    assert [r["id"] for r in json.loads(runs.stdout)] == [run_id]
+    waited = horae(server, "runs", "wait", str(run_id), "--timeout", "30")
+    assert waited.exit_code == 0, waited.output
+    logs = horae(server, "runs", "logs", str(run_id))
+    assert logs.exit_code == 0, logs.output
+    edited = horae(server, "schedules", "edit", "cli-remote", "--paused")
+    assert edited.exit_code == 0 and remote.schedules.get("cli-remote").paused
+    removed = horae(server, "schedules", "rm", "cli-remote", "--yes")
+    assert removed.exit_code == 0, removed.output
+    with pytest.raises(NotFound):
+        remote.schedules.get("cli-remote")
+
+
+def test_cli_tasks_and_workers_over_the_api(server: LiveServer) -> None:
+    tasks = horae(server, "tasks", "list", "--json")
+    assert tasks.exit_code == 0, tasks.output
+    assert {"scan", "gated"} <= {t["name"] for t in json.loads(tasks.stdout)}
+    workers = eventually(lambda: json.loads(horae(server, "workers", "list", "--json").stdout))
+    assert workers[0]["state"] == "active"
+
+
+def test_cli_bad_input_over_the_api_exits_2_naming_the_field(server: LiveServer) -> None:
+    bad_cron = horae(server, "schedules", "add", "cli-bad", "--task", "scan", "--cron",
+                     "0 2 30 2 *", "--kwargs", '{"targets": []}')
+    assert bad_cron.exit_code == 2 and bad_cron.stderr.startswith("error: cron: "), \
+        bad_cron.output
+    server_side = horae(server, "schedules", "add", "cli-bad", "--task", "scan", "--every",
+                        "1m", "--kwargs", '{"targets": "x"}')
+    assert server_side.exit_code == 2, server_side.output
+    assert server_side.stderr.startswith("error: kwargs.targets: "), server_side.stderr
+    unknown = horae(server, "schedules", "show", "cli-nope")
+    assert unknown.exit_code == 1 and "schedule 'cli-nope' not found" in unknown.stderr
+
+
+def test_cli_without_a_token_says_so_in_one_line(server: LiveServer) -> None:
+    result = horae(server, "schedules", "list", token=False, env={"HORAE_TOKEN": ""})
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: token: ")
+    assert "HORAE_TOKEN" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_reads_horae_url_and_horae_token(server: LiveServer) -> None:
+    result = CliRunner().invoke(cli, ["runs", "list", "--json"], catch_exceptions=False,
+                                env={"HORAE_URL": server.url, "HORAE_TOKEN": server.token})
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.stdout), list)
+
+
+@pytest.mark.parametrize("command", [["server"], ["scheduler"], ["worker"], ["db", "upgrade"],
+                                     ["tokens", "list"], ["api"]])
+def test_cli_commands_that_need_the_database_refuse_url(server: LiveServer,
+                                                        command: list[str]) -> None:
+    result = horae(server, *command)
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: url: `horae ")
+    assert "needs direct database access" in result.stderr
+
+
+def test_cli_url_with_db_is_a_usage_error(server: LiveServer, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["--url", server.url, "--db", f"sqlite:///{tmp_path}/x.db",
+                                      "runs", "list"])
+    assert result.exit_code == 2 and "--url" in result.stderr
