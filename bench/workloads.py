@@ -150,13 +150,13 @@ class RunObserver(threading.Thread):
         return self.seen[i][1] if i < len(self.seen) else None
 
 
-def sustained(backend: str, n: int, duration: float, period: float = 10.0) -> dict[str, Any]:
+def sustained(backend: str, n: int, duration: float, period: float = 10.0,
+              lead: float = 3.0) -> dict[str, Any]:
     """N interval schedules spread over ``period``; one ``horae scheduler`` process runs
     for ``duration`` s. Lateness = first instant the run row is visible - fire time."""
     url = url_for(backend, "sustained")
     app = horae_core.fresh_app(url)
-    lead = 3.0  # the scheduler process starts inside it
-    t0 = app.store.now() + lead
+    t0 = app.store.now() + lead  # the scheduler process starts inside the lead
     spread_schedules(app, n, period, t0)
     t0 = max(t0, app.store.now() + 1.0)  # a large insert may eat into the lead
     observer = RunObserver(url)
@@ -168,7 +168,7 @@ def sustained(backend: str, n: int, duration: float, period: float = 10.0) -> di
         time.sleep(duration)
         cpu1 = C.cpu_seconds([proc.pid])
         end = t0 + duration
-        time.sleep(min(10.0, duration / 2))  # stragglers still count, with their lateness
+        time.sleep(min(5.0, duration / 2))  # stragglers still count, with their lateness
     finally:
         C.stop(proc)
         observer.halt.set()

@@ -114,7 +114,7 @@ def sustained(p: dict[str, Any]) -> dict[str, Any]:
     rec = Recorder()
     sched = make_scheduler(store, p.get("path"), rec)
     sched.start(paused=True)
-    t0 = time.time() + 3.0 + n / 20_000  # adding the jobs happens inside the lead
+    t0 = time.time() + p.get("lead", 3.0) + n / 20_000  # adding the jobs happens inside the lead
     specs = []
     for i in range(n):
         first = datetime.fromtimestamp(t0 + period * i / n, UTC)
@@ -127,7 +127,7 @@ def sustained(p: dict[str, Any]) -> dict[str, Any]:
     time.sleep(duration)
     cpu1 = C.self_cpu()
     end = t0 + duration
-    time.sleep(min(10.0, duration / 2))
+    time.sleep(min(5.0, duration / 2))
     sched.shutdown(wait=False)
     late = [at - rt.timestamp() for at, rts in list(rec.records) for rt in rts
             if t0 <= rt.timestamp() < end]

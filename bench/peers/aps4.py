@@ -17,6 +17,7 @@ import asyncio
 import sys
 import time
 from datetime import datetime, timedelta, timezone
+from collections.abc import Iterable
 from typing import Any
 
 from apscheduler import AsyncScheduler, ConflictPolicy, Schedule, SchedulerRole
@@ -44,19 +45,27 @@ def make(url: str, *, broker: bool = False, role: str = "scheduler") -> AsyncSch
     return AsyncScheduler(store, role=SchedulerRole[role], cleanup_interval=None, **kwargs)
 
 
-async def bulk_add(sched: AsyncScheduler, specs: list[tuple[str, Any]]) -> None:
-    """(id, trigger) pairs -> schedule rows, as add_schedule would write them."""
+async def bulk_add(sched: AsyncScheduler, specs: Iterable[tuple[str, Any]]) -> None:
+    """(id, trigger) pairs -> schedule rows, as add_schedule would write them (10,000 per
+    transaction)."""
     task = await sched.configure_task(noop)
     ds = sched.data_store
     assert isinstance(ds, SQLAlchemyDataStore)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for sid, trig in specs:
         s = Schedule(id=sid, task_id=task.id, trigger=trig, job_executor="threadpool")
         s.next_fire_time = trig.next()
         rows.append(ds._convert_outgoing_fire_times(s.marshal(ds.serializer)))
-    for i in range(0, len(rows), 10_000):
-        async with ds._engine.begin() as conn:
-            await conn.execute(ds._t_schedules.insert(), rows[i:i + 10_000])
+        if len(rows) == 10_000:
+            await _insert(ds, rows)
+            rows = []
+    if rows:
+        await _insert(ds, rows)
+
+
+async def _insert(ds: SQLAlchemyDataStore, rows: list[dict[str, Any]]) -> None:
+    async with ds._engine.begin() as conn:
+        await conn.execute(ds._t_schedules.insert(), rows)
 
 
 async def count_jobs(sched: AsyncScheduler) -> int:
@@ -107,7 +116,7 @@ async def burst(p: dict[str, Any]) -> dict[str, Any]:
 async def sustained(p: dict[str, Any]) -> dict[str, Any]:
     n, duration, period = p["n"], p["duration"], p.get("period", 10.0)
     async with make(p["url"]) as sched:
-        t0 = time.time() + 3.0 + n / 20_000
+        t0 = time.time() + p.get("lead", 3.0) + n / 20_000
         await bulk_add(sched, [
             (f"s{i:07d}", IntervalTrigger(seconds=period, start_time=datetime.fromtimestamp(
                 t0 + period * i / n, UTC))) for i in range(n)])
@@ -118,7 +127,7 @@ async def sustained(p: dict[str, Any]) -> dict[str, Any]:
         await asyncio.sleep(duration)
         cpu1 = C.self_cpu()
         end = t0 + duration
-        await asyncio.sleep(min(10.0, duration / 2))
+        await asyncio.sleep(min(5.0, duration / 2))
         await sched.stop()
         times = await job_times(sched)
     late = [created - fire for fire, created in times if t0 <= fire < end]
@@ -135,9 +144,9 @@ async def sustained(p: dict[str, Any]) -> dict[str, Any]:
 async def catalogue_prepare(p: dict[str, Any]) -> dict[str, Any]:
     n, start = p["n"], time.time() + p["lead"]
     async with make(p["url"]) as sched:
-        await bulk_add(sched, [
+        await bulk_add(sched, (
             (f"c{i:07d}", IntervalTrigger(days=1, start_time=datetime.fromtimestamp(
-                start + 86400 * i / n, UTC))) for i in range(n)])
+                start + 86400 * i / n, UTC))) for i in range(n)))
     return {"prepared": n}
 
 
@@ -169,17 +178,23 @@ async def edit(p: dict[str, Any]) -> dict[str, Any]:
     broker = p.get("broker", False)
     async with make(p["url"], broker=broker) as editor:
         await far_schedules(editor, n)
+        log = C.WORK / "aps4_edit.log"
+        log.unlink(missing_ok=True)
         proc = C.spawn([sys.executable, "-m", "bench.peers.aps4", "edit_scheduler",
                         __import__("json").dumps({"url": p["url"], "broker": broker})],
-                       log=C.WORK / "aps4_edit.log")
+                       log=log)
         ds = editor.data_store
         assert isinstance(ds, SQLAlchemyDataStore)
         t = ds._t_jobs
         late: list[float] = []
         note = ""
         try:
-            await asyncio.sleep(3.0)  # the scheduler process starts
-            for k in range(samples + 2):  # two warm-up edits
+            while "READY" not in log.read_text():  # the scheduler process starts
+                if proc.poll() is not None:
+                    return {"error": "the scheduler process died: " + log.read_text()[-300:]}
+                await asyncio.sleep(0.05)
+            warm = p.get("warmup", 2)
+            for k in range(samples + warm):  # warm-up edits first
                 fire = datetime.now(UTC) + timedelta(seconds=1)
                 await editor.add_schedule(noop, DateTrigger(fire), id=TARGET,
                                           conflict_policy=ConflictPolicy.replace)
@@ -195,7 +210,7 @@ async def edit(p: dict[str, Any]) -> dict[str, Any]:
                     note = (f"edit {k + 1}: no job {wait:.0f}s after the new fire time; "
                             "the scheduler only looks again at its next known fire time")
                     break
-                if k >= 2:
+                if k >= warm:
                     late.append(as_seconds(created) - fire.timestamp())
         finally:
             C.stop(proc)

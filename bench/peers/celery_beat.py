@@ -128,7 +128,7 @@ def burst(p: dict[str, Any]) -> dict[str, Any]:
 
 def sustained(p: dict[str, Any]) -> dict[str, Any]:
     n, duration, period = p["n"], p["duration"], p.get("period", 10.0)
-    t0 = time.time() + 3.0 + n / 20_000
+    t0 = time.time() + p.get("lead", 3.0) + n / 20_000
     redbeat_bulk([(f"s{i:07d}", period, t0 + period * i / n) for i in range(n)])
     svc, t = run_beat(RecRedBeat)
     late_start = time.time() - t0
@@ -137,7 +137,7 @@ def sustained(p: dict[str, Any]) -> dict[str, Any]:
     time.sleep(duration)
     cpu1 = C.self_cpu()
     end = t0 + duration
-    time.sleep(min(10.0, duration / 2))
+    time.sleep(min(5.0, duration / 2))
     svc.stop()
     late = [sent - due for due, sent in list(Recording.records) if t0 <= due < end]
     pc = C.percentiles(late)
@@ -234,9 +234,11 @@ def edit(p: dict[str, Any]) -> dict[str, Any]:
     late: list[float] = []
     note = ""
     try:
-        if not C.wait_for(lambda: proc.poll() is None and "READY" in log.read_text(), timeout=300, every=0.1):
+        if not C.wait_for(lambda: proc.poll() is None and "READY" in log.read_text(),
+                          timeout=300, every=0.05):
             return {"p50_ms": None, "p99_ms": None, "note": "beat did not start"}
-        for k in range(samples + 2):  # two warm-up edits
+        warm = p.get("warmup", 2)
+        for k in range(samples + warm):  # warm-up edits first
             R.delete("bench:sends")
             fire = time.time() + 1.0
             # a different entry each time: beat writes back its in-memory state of
@@ -257,7 +259,7 @@ def edit(p: dict[str, Any]) -> dict[str, Any]:
             if got is None:
                 note = (f"edit {k + 1}: not published {wait:.0f}s after the new due time")
                 break
-            if k >= 2:
+            if k >= warm:
                 late.append(json.loads(got)[2] - fire)
     finally:
         C.stop(proc)
@@ -270,7 +272,7 @@ def edit(p: dict[str, Any]) -> dict[str, Any]:
 
 if __name__ == "__main__":
     what, params = C.args()
-    if what == "beat_child":
+    if what in ("beat_child", "catalogue_child"):
         beat_child(params)
     else:
         C.emit({"burst": burst, "sustained": sustained, "edit": edit,
