@@ -415,9 +415,6 @@ def test_sigterm_releases_a_run_longer_than_the_grace(shared_db_url: str,
     client.stop()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the interpreter joins the thread pool at exit, so `horae worker` waits for a "
-    "released thread-mode run to return (here 40 s) before exiting; see docs/operations.md"))
 def test_sigterm_exits_within_the_grace_even_when_a_run_is_still_executing(
     shared_db_url: str, tmp_path: Path
 ) -> None:
@@ -436,10 +433,6 @@ def test_sigterm_exits_within_the_grace_even_when_a_run_is_still_executing(
     assert code == 0 and took < grace + 5, (code, took, _log(tmp_path, "w-exit"))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: Worker.stop drains before the claim loop has stopped: a run claimed while the "
-    "drain takes its look is started after it, never released nor recorded, and stays "
-    "running under the worker's lease until the lease expires"))
 def test_sigterm_while_a_claim_is_in_flight_releases_that_run_too(tmp_path: Path) -> None:
     """SQLite's write lock, held by the test, parks the claim and the drain side by side."""
     url = f"sqlite:///{tmp_path}/horae.db"

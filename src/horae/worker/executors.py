@@ -12,12 +12,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import queue
 import subprocess
 import sys
 import threading
 import traceback
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,7 +76,7 @@ class Executors:
     """Owns the thread pool and the event loop thread; runs an Execution in its mode."""
 
     def __init__(self, concurrency: int) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="horae-run")
+        self._pool = DaemonPool(concurrency, "horae-run")
         self._loop = asyncio.new_event_loop()
         self._loop_thread = threading.Thread(
             target=self._loop.run_forever, name="horae-async", daemon=True
@@ -83,7 +84,7 @@ class Executors:
         self._loop_thread.start()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._pool.shutdown()
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._loop_thread.join(timeout=5)
 
@@ -177,6 +178,43 @@ class Executors:
             why = f"killed ({ex.stop_reason})" if ex.stop_reason else f"exited with code {code}"
             outcome = Outcome(error=f"child process {why} before reporting a result")
         return outcome
+
+
+class DaemonPool:
+    """A fixed pool of daemon threads.
+
+    ``ThreadPoolExecutor`` joins its threads when the interpreter exits, so a worker that
+    released a still-running sync task on SIGTERM could not exit until that task returned.
+    These threads do not hold the process: what was released is already back in the queue.
+    """
+
+    def __init__(self, size: int, name: str) -> None:
+        self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], Any] | None] = (
+            queue.SimpleQueue())
+        self._threads = [threading.Thread(target=self._serve, name=f"{name}_{i}", daemon=True)
+                         for i in range(size)]
+        for t in self._threads:
+            t.start()
+
+    def submit(self, fn: Callable[..., Any], arg: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        self._jobs.put((future, fn, arg))
+        return future
+
+    def shutdown(self) -> None:
+        """Stop idle threads; busy ones end when their function returns (or with the process)."""
+        for _ in self._threads:
+            self._jobs.put(None)
+
+    def _serve(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            future, fn, arg = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(arg))
+            except BaseException as exc:  # handed to the future's owner, like the stdlib pool
+                future.set_exception(exc)
 
 
 def _child_message(tracker: RunTracker, line: str) -> Outcome | None:

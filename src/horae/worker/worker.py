@@ -113,6 +113,11 @@ class Worker:
             log.warning("could not mark worker draining: %s", exc)
         if self._waker is not None:
             self._waker.set()
+        # The claim loop finishes its current claim first (what it claims after seeing
+        # _stopping it releases itself), so the drain sees every run this worker holds.
+        for t in self._threads:
+            if t.name.endswith("claim"):
+                t.join(timeout=grace + 5)
         self._drain(grace)
         for t in self._threads:
             t.join(timeout=5)
@@ -171,6 +176,9 @@ class Worker:
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            if self._stopping.is_set():
+                self._give_back(runs)
+                return
             for run in runs:
                 self._start(run)
             if len(runs) < free:
@@ -189,6 +197,15 @@ class Worker:
                 runs += store.runs_claim(self.id, self.queues, free - len(runs), self.lease,
                                          tasks=[t.name], task_limit=t.concurrency)
         return runs
+
+    def _give_back(self, runs: list[Run]) -> None:
+        """Runs claimed while stopping: back to the queue, never started."""
+        if not runs:
+            return
+        try:
+            self.app.store.runs_release(self.id, [r.id for r in runs])
+        except Exception as exc:  # their leases expire and the scheduler rescues them
+            log.warning("could not release %d runs claimed while stopping: %s", len(runs), exc)
 
     def _start(self, run: Run) -> None:
         assert self._executors is not None
