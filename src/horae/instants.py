@@ -8,7 +8,6 @@ from typing import Any
 
 from horae.errors import InvalidInput
 
-
 MAX_EPOCH = 253_402_300_799.0  # 9999-12-31T23:59:59Z
 
 
