@@ -7,18 +7,20 @@ import itertools
 import os
 import shutil
 import signal
+import socket
 import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from horae import Horae, Run, RunState, at, interval
-from tests.conftest import eventually
+from tests.conftest import IN_CI, eventually
 from tests.system import fault_apps
 from tests.system.procs import kill_hard, spawn, stop
 
@@ -229,18 +231,77 @@ def test_a_frozen_worker_past_its_lease_changes_nothing_and_the_limit_holds(
 # -- PostgreSQL restarted under load ------------------------------------------------
 
 
-def _pg_cluster() -> list[str]:
-    """``[version, name]`` of the local cluster the tests use, or skip."""
-    wanted = os.environ.get("HORAE_TEST_PG_CLUSTER")  # e.g. "15 main"
-    if wanted:
-        return wanted.split()
-    if shutil.which("pg_ctlcluster") is None or not Path("/etc/postgresql").is_dir():
-        pytest.skip("restarting PostgreSQL needs pg_ctlcluster and a local cluster")
-    versions = sorted((v for v in os.listdir("/etc/postgresql")
-                       if Path("/etc/postgresql", v, "main").is_dir()), key=float)
+@dataclass
+class PrivateCluster:
+    """A PostgreSQL cluster of this test alone: restarting it disturbs nobody else."""
+
+    version: str
+    name: str
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def ctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["pg_ctlcluster", self.version, self.name, *args],
+                              capture_output=True, text=True, timeout=120, check=False)
+
+    def ensure_up(self) -> None:
+        """Start it unless it accepts connections; wait until it does."""
+        if not _pg_accepts_connections(self.url):
+            self.ctl("start")
+        deadline = time.monotonic() + 60
+        while subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", str(self.port), "-t", "1"],
+                             capture_output=True, check=False).returncode != 0:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"PostgreSQL cluster {self.name} did not come back in 60 s")
+            time.sleep(0.1)
+        eventually(lambda: _pg_accepts_connections(self.url), timeout=30, interval=0.1)
+
+
+def _unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"restarting PostgreSQL is required in CI: {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def private_cluster() -> Iterator[PrivateCluster]:
+    """A throw-away local cluster (Debian's postgresql-common tools, run as root)."""
+    if shutil.which("pg_createcluster") is None or os.geteuid() != 0:
+        _unavailable("needs pg_createcluster (postgresql-common) and root")
+    versions = sorted((v.name for v in Path("/usr/lib/postgresql").glob("*")
+                       if (v / "bin" / "postgres").exists()), key=float)
     if not versions:
-        pytest.skip("no local PostgreSQL cluster named main")
-    return [versions[-1], "main"]
+        _unavailable("no PostgreSQL server binaries under /usr/lib/postgresql")
+    _drop_orphan_clusters()
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    cluster = PrivateCluster(versions[-1], f"horae_faults_{os.getpid()}", port)
+    made = subprocess.run(["pg_createcluster", cluster.version, cluster.name, "-p", str(port),
+                           "--", "--auth=trust"], capture_output=True, text=True, timeout=120,
+                          check=False)
+    try:
+        assert made.returncode == 0, made.stderr
+        cluster.ensure_up()
+        yield cluster
+    finally:
+        subprocess.run(["pg_dropcluster", "--stop", cluster.version, cluster.name],
+                       capture_output=True, timeout=120, check=False)
+
+
+def _drop_orphan_clusters() -> None:
+    """Clusters left by a test process that was killed before its clean-up."""
+    listing = subprocess.run(["pg_lsclusters", "-h"], capture_output=True, text=True,
+                             check=False).stdout
+    for line in listing.splitlines():
+        version, name = line.split()[:2]
+        pid = name.removeprefix("horae_faults_")
+        if pid != name and pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            subprocess.run(["pg_dropcluster", "--stop", version, name], capture_output=True,
+                           timeout=120, check=False)
 
 
 def _pg_accepts_connections(url: str) -> bool:
@@ -254,22 +315,11 @@ def _pg_accepts_connections(url: str) -> bool:
     return True
 
 
-def _pg_ensure_up(cluster: list[str], url: str) -> None:
-    if not _pg_accepts_connections(url):
-        subprocess.run(["pg_ctlcluster", *cluster, "start"], check=False, timeout=60)
-        deadline = time.monotonic() + 60
-        while subprocess.run(["pg_isready", "-h", "127.0.0.1", "-p", "5432", "-t", "1"],
-                             check=False, capture_output=True).returncode != 0:
-            if time.monotonic() > deadline:
-                raise AssertionError("PostgreSQL did not come back within 60 s")
-            time.sleep(0.2)
-    eventually(lambda: _pg_accepts_connections(url), timeout=30, interval=0.2)
-
-
 @pytest.mark.postgres
-def test_postgres_restart_under_load_loses_and_doubles_nothing(pg_url: str,
-                                                               tmp_path: Path) -> None:
-    cluster = _pg_cluster()
+def test_postgres_restart_under_load_loses_and_doubles_nothing(
+    private_cluster: PrivateCluster, tmp_path: Path
+) -> None:
+    cluster, pg_url = private_cluster, private_cluster.url
     n = 200
     client = _client(pg_url)
     server = spawn(pg_url, "server", "--name", "srv", "--lease", "5", app=APP,
@@ -285,8 +335,7 @@ def test_postgres_restart_under_load_loses_and_doubles_nothing(pg_url: str,
         # Steady state first: several seconds of every schedule firing and succeeding.
         eventually(lambda: _succeeded_since(client, anchor + 2) >= n, timeout=20)
         down_at = time.time()
-        restart = subprocess.run(["pg_ctlcluster", *cluster, "restart", "-m", "immediate"],
-                                 capture_output=True, text=True, timeout=60)
+        restart = cluster.ctl("restart", "-m", "immediate")
         assert restart.returncode == 0, restart.stderr
         eventually(lambda: _pg_accepts_connections(pg_url), timeout=30, interval=0.05)
         up_at = time.time()
@@ -302,7 +351,7 @@ def test_postgres_restart_under_load_loses_and_doubles_nothing(pg_url: str,
               f"run succeeded in {recovery:.2f}s")
         assert recovery < 20, f"took {recovery:.1f}s to recover"
     finally:
-        _pg_ensure_up(cluster, pg_url)
+        cluster.ensure_up()
         codes = {name: stop(p, timeout=30) for name, p in procs.items()}
     logs = {name: _log(tmp_path, name) for name in procs}
     assert codes == {"server": 0, "scheduler": 0}, logs
