@@ -146,26 +146,26 @@ def plan(mode: str) -> list[Case]:  # noqa: C901 - one flat list of every measur
         cases.append(Case(group, bench, system, env, run, params))
 
     # 1. fire burst
-    n = S["burst"]
+    nb = S["burst"]
     for b in ("sqlite", "postgres"):
-        add("burst", "burst", f"horae-{b}", None, lambda b=b: W.burst(b, n), n=n)
+        add("burst", "burst", f"horae-{b}", None, lambda b=b: W.burst(b, nb), n=nb)
     add("burst", "burst", "aps3-memory", "apscheduler3",
         lambda: peer("apscheduler3", "aps3", "burst",
-                     {"n": n, "store": "memory", "timeout": lim}), n=n)
+                     {"n": nb, "store": "memory", "timeout": lim}), n=nb)
     add("burst", "burst", "aps3-sqlite", "apscheduler3",
         lambda: peer("apscheduler3", "aps3", "burst", {
-            "n": n, "store": "sqlite", "path": str(fresh_file("aps3.db")), "timeout": lim}),
-        n=n)
+            "n": nb, "store": "sqlite", "path": str(fresh_file("aps3.db")), "timeout": lim}),
+        n=nb)
     add("burst", "burst", "aps4-sqlite", "apscheduler4",
         lambda: peer("apscheduler4", "aps4", "burst", {
-            "n": n, "url": f"sqlite+aiosqlite:///{fresh_file('aps4.db')}", "timeout": lim}),
-        n=n)
+            "n": nb, "url": f"sqlite+aiosqlite:///{fresh_file('aps4.db')}", "timeout": lim}),
+        n=nb)
     add("burst", "burst", "aps4-postgres", "apscheduler4",
         lambda: with_pg("bench_aps4", lambda db: peer(
-            "apscheduler4", "aps4", "burst", {"n": n, "url": pga + db, "timeout": lim})), n=n)
+            "apscheduler4", "aps4", "burst", {"n": nb, "url": pga + db, "timeout": lim})), n=nb)
     add("burst", "burst", "celery-redbeat", "celery",
         lambda: (flush_redis(), peer("celery", "celery_beat", "burst",
-                                     {"n": n, "timeout": lim}))[1], n=n)
+                                     {"n": nb, "timeout": lim}))[1], n=nb)
 
     # 2. sustained load
     for n in S["sustained"]:
@@ -198,21 +198,21 @@ def plan(mode: str) -> list[Case]:  # noqa: C901 - one flat list of every measur
             n=n, seconds=d)
 
     # 3. large catalogue
-    n, idle = S["catalogue"], S["idle"]
+    nc, idle = S["catalogue"], S["idle"]
     lead = W.CATALOGUE_LEAD
     for b in ("sqlite", "postgres"):
         add("catalogue", "catalogue", f"horae-{b}", None,
-            lambda b=b: W.catalogue(b, n, idle), n=n)
+            lambda b=b: W.catalogue(b, nc, idle), n=nc)
     add("catalogue", "catalogue", "aps3-memory", "apscheduler3",
-        lambda: profile_peer("apscheduler3", "aps3", None, {"n": n, "lead": lead}, idle), n=n)
+        lambda: profile_peer("apscheduler3", "aps3", None, {"n": nc, "lead": lead}, idle), n=nc)
     add("catalogue", "catalogue", "aps4-sqlite", "apscheduler4",
         lambda: (lambda url: profile_peer("apscheduler4", "aps4", {
-            "n": n, "url": url, "lead": lead}, {"url": url}, idle))(
-            f"sqlite+aiosqlite:///{fresh_file('aps4.db')}"), n=n)
+            "n": nc, "url": url, "lead": lead}, {"url": url}, idle))(
+            f"sqlite+aiosqlite:///{fresh_file('aps4.db')}"), n=nc)
     add("catalogue", "catalogue", "aps4-postgres", "apscheduler4",
         lambda: with_pg("bench_aps4", lambda db: profile_peer(
-            "apscheduler4", "aps4", {"n": n, "url": pga + db, "lead": lead},
-            {"url": pga + db}, idle)), n=n)
+            "apscheduler4", "aps4", {"n": nc, "url": pga + db, "lead": lead},
+            {"url": pga + db}, idle)), n=nc)
     nd = S["catalogue_djbeat"]
     add("catalogue", "catalogue", "django-celery-beat", "celery",
         lambda: with_pg("bench_celery", lambda db: profile_peer(
@@ -255,17 +255,17 @@ def plan(mode: str) -> list[Case]:  # noqa: C901 - one flat list of every measur
             return with_pg(db, lambda d: peer(env, module, what, params | {"pg": C.pg_url(d)}))
         return run
 
-    n = S["drain"]
+    n_drain = S["drain"]
     for w in S["drain_workers"]:
         bench = f"drain-{w}w"
         for b in ("sqlite", "postgres"):
-            add("drain", bench, f"horae-{b}", None, lambda b=b, w=w: W.drain(b, n, w),
-                n=n, workers=w)
+            add("drain", bench, f"horae-{b}", None, lambda b=b, w=w: W.drain(b, n_drain, w),
+                n=n_drain, workers=w)
         for system, env, module, db in queues:
             add("drain", bench, system, env, queue_case(
-                env, module, db, "drain", {"n": n, "workers": w,
+                env, module, db, "drain", {"n": n_drain, "workers": w,
                                            "max_seconds": S["drain_limit_s"]}),
-                n=n, workers=w)
+                n=n_drain, workers=w)
     for rate, samples in S["pickup"]:
         bench = f"pickup-{rate}/s"
         for b in ("sqlite", "postgres"):
