@@ -1,5 +1,6 @@
-"""Faults injected into real ``horae`` processes: a frozen worker, a PostgreSQL restart,
-SIGTERM in the middle of a run, and queues that must not leak between segments."""
+"""Faults injected into real ``horae`` processes: a frozen worker, a PostgreSQL restart
+(of a private throw-away cluster, never the shared server), SIGTERM in the middle of a run,
+and queues that must not leak between segments."""
 
 from __future__ import annotations
 
