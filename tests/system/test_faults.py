@@ -229,6 +229,34 @@ def test_a_frozen_worker_past_its_lease_changes_nothing_and_the_limit_holds(
     client.stop()
 
 
+@pytest.mark.postgres
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG: a claim of a task with a concurrency limit waits for that task's catalogue row "
+    "lock without a timeout, and Worker._claim starts the runs it already claimed only "
+    "after every per-task claim returned: one stuck claimer stalls every worker"))
+def test_a_stuck_claimer_of_a_limited_task_does_not_stall_other_tasks(
+    pg_url: str, tmp_path: Path
+) -> None:
+    """A process frozen inside its claim of ``limited`` holds that task's row lock."""
+    import psycopg
+
+    client = _client(pg_url)
+    worker = _worker(pg_url, tmp_path, "w-stall")
+    stuck = psycopg.connect(pg_url)
+    try:
+        _until(lambda: _worker_state(client, "w-stall") == "active", 20,
+               lambda: _log(tmp_path, "w-stall"))
+        stuck.execute("SELECT name FROM horae_tasks WHERE name = 'limited' FOR UPDATE")
+        run = client.runs.create("noop")
+        _until(lambda: client.runs.get(run.id).state is RunState.SUCCEEDED, 5,
+               lambda: client.runs.get(run.id))
+    finally:
+        stuck.rollback()
+        stuck.close()
+        assert stop(worker) == 0, _log(tmp_path, "w-stall")
+        client.stop()
+
+
 # -- PostgreSQL restarted under load ------------------------------------------------
 
 
