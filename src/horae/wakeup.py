@@ -92,6 +92,7 @@ class Waker:
                             self._event.set()
                 finally:
                     conn.close()
+                    db.forget(conn)
             except Exception as exc:
                 log.warning("LISTEN connection lost (%s); retrying in %.1fs", exc, backoff)
                 self._stopping.wait(backoff)

@@ -230,10 +230,6 @@ def test_a_frozen_worker_past_its_lease_changes_nothing_and_the_limit_holds(
 
 
 @pytest.mark.postgres
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a claim of a task with a concurrency limit waits for that task's catalogue row "
-    "lock without a timeout, and Worker._claim starts the runs it already claimed only "
-    "after every per-task claim returned: one stuck claimer stalls every worker"))
 def test_a_stuck_claimer_of_a_limited_task_does_not_stall_other_tasks(
     pg_url: str, tmp_path: Path
 ) -> None:

@@ -200,7 +200,7 @@ class SQLiteDatabase(Database):
             return
         held = getattr(self._local, "held", None)
         if held is None:
-            held = self._local.held = _ThreadConnection(self._connect(), self._forget)
+            held = self._local.held = _ThreadConnection(self._connect(), self.forget)
         yield held.conn
 
     @contextmanager
@@ -230,7 +230,8 @@ class SQLiteDatabase(Database):
             self._shared = None
         self._local = threading.local()
 
-    def _forget(self, conn: Any) -> None:
+    def forget(self, conn: Any) -> None:
+        """Stop tracking a connection this object opened (it was closed)."""
         with self._lock:
             if conn in self._all:
                 self._all.remove(conn)
@@ -276,7 +277,7 @@ class PostgresDatabase(Database):
 
         held = getattr(self._local, "held", None)
         if held is None or held.conn.closed or held.conn.broken:
-            held = self._local.held = _ThreadConnection(self.connect(), self._forget)
+            held = self._local.held = _ThreadConnection(self.connect(), self.forget)
         try:
             yield held.conn
         except psycopg.OperationalError:
@@ -307,7 +308,8 @@ class PostgresDatabase(Database):
             self._all.clear()
         self._local = threading.local()
 
-    def _forget(self, conn: Any) -> None:
+    def forget(self, conn: Any) -> None:
+        """Stop tracking a connection this object opened (it was closed)."""
         with self._lock:
             if conn in self._all:
                 self._all.remove(conn)

@@ -86,9 +86,15 @@ class LeaseQueries(StoreBase):
         return runs
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
-        """How many more runs of ``task`` may start, holding the task's row (PostgreSQL)."""
-        if self.db.dialect == "postgres":
-            tx.all("SELECT name FROM horae_tasks WHERE name = :t FOR UPDATE", {"t": task})
+        """How many more runs of ``task`` may start, holding the task's row (PostgreSQL).
+
+        SKIP LOCKED: while another claimer holds the row it is filling the room itself, so
+        this one takes nothing instead of waiting (a frozen claimer must not stall others).
+        """
+        if self.db.dialect == "postgres" and not tx.all(
+            "SELECT name FROM horae_tasks WHERE name = :t FOR UPDATE SKIP LOCKED", {"t": task}
+        ):
+            return 0
         row = tx.one("SELECT count(*) AS n FROM horae_runs WHERE task = :t AND state = 'running'",
                      {"t": task})
         return task_limit - (int(row["n"]) if row else 0)
