@@ -88,7 +88,7 @@ class Worker:
                 log.warning("worker %s: took back %d runs of its previous life", self.id,
                             len(released))
         sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
-        poll = self.poll_interval or (0.05 if sqlite_shared else 1.0)
+        poll = self.poll_interval or (0.02 if sqlite_shared else 1.0)
         self._waker = Waker(store.db, ["horae_runs", "horae_cancel"], poll_interval=poll)
         self._waker.start()
         self._poll = poll
