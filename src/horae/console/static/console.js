@@ -328,7 +328,7 @@
       const tbody = $("#run-table tbody");
       const zone = zoneOf(s.trigger);
       if (!page.items.length) emptyRow(tbody, 6, t("No runs yet."));
-      else tbody.replaceChildren(...page.items.map((r) => el("tr", { "data-run": r.id },
+      else tbody.replaceChildren(...page.items.map((r) => el("tr", { "data-run": r.id, "data-state": r.state },
         el("td", {}, link("/runs/" + r.id, "#" + r.id)), el("td", {}, state(r.state)),
         el("td", {}, timeCell(r.fire_time, zone)), el("td", {}, timeCell(r.started_at)),
         el("td", { class: "num" }, duration(r.duration)), el("td", { class: "num" }, String(r.attempt)))));
