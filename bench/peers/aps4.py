@@ -207,8 +207,9 @@ async def edit(p: dict[str, Any]) -> dict[str, Any]:
                         )).scalar()
                     await asyncio.sleep(0.002)
                 if created is None:
-                    note = (f"edit {k + 1}: no job {wait:.0f}s after the new fire time; "
-                            "the scheduler only looks again at its next known fire time")
+                    note = f"edit {k + 1}: no job {wait:.0f}s after the new fire time" + (
+                        "" if broker else "; without an event broker the scheduler only "
+                        "looks again at its next known fire time")
                     break
                 if k >= warm:
                     late.append(as_seconds(created) - fire.timestamp())
