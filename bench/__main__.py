@@ -20,7 +20,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -361,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
     needed = sorted({c.env for c in cases if c.env} | {"plot"})
     print(f"bench {mode}: {len(cases)} measurements; envs: {', '.join(needed)}", flush=True)
     env_status = envs.ensure(needed, skip_install=args.skip_install)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     t0 = time.monotonic()
     records: list[dict[str, Any]] = []
     for i, case in enumerate(cases, 1):

@@ -14,7 +14,7 @@ from collections import defaultdict
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 PANELS = [  # (title, [(benchmark prefix, metric, label)], x label)
     ("Throughput (higher is better)",

@@ -18,7 +18,7 @@ from __future__ import annotations
 import pickle
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -31,7 +31,7 @@ from apscheduler.util import datetime_to_utc_timestamp
 
 from bench import common as C
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def noop() -> None:

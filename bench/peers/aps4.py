@@ -16,8 +16,8 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler import AsyncScheduler, ConflictPolicy, Schedule, SchedulerRole
@@ -29,7 +29,7 @@ from sqlalchemy import func, select
 
 from bench import common as C
 
-UTC = timezone.utc
+UTC = UTC
 TARGET = "s0000000"
 
 

@@ -19,7 +19,7 @@ import json
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
@@ -31,7 +31,7 @@ from redbeat.schedulers import RedBeatScheduler, RedBeatSchedulerEntry
 from bench import common as C
 from bench.peers.celery_app import app
 
-UTC = timezone.utc
+UTC = UTC
 R = redis.Redis.from_url(C.REDIS_URL)
 
 

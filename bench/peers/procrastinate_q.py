@@ -15,7 +15,6 @@ from typing import Any
 
 import psycopg
 
-from bench import common as C
 from bench.peers import qharness
 
 
