@@ -3,8 +3,9 @@
 Installs each peer into its own venv (bench/.venvs/, ignored), runs every workload for
 Horae and each peer, one after the other, and writes ``bench/results/latest.json`` and
 ``latest.md`` (``quick.*`` with ``--quick``) plus a chart. ``--only`` takes workload names
-(burst, sustained, catalogue, edit, drain, pickup) and/or system names (horae-sqlite,
-aps4, celery...; a prefix matches); results of an ``--only`` run are merged into the file.
+(burst, sustained, catalogue, edit, drain, pickup), benchmark ids (sustained-10000),
+system names (horae-sqlite, aps4, celery...; a prefix matches) or WORKLOAD:SYSTEM pairs;
+results of an ``--only`` run are merged into the file.
 """
 
 from __future__ import annotations
@@ -174,9 +175,9 @@ def plan(mode: str) -> list[Case]:  # noqa: C901 - one flat list of every measur
         slow = S["slow_peer_duration"] if n == max(S["sustained"]) else d
         for b in ("sqlite", "postgres"):
             add("sustained", bench, f"horae-{b}", None,
-                lambda b=b, n=n: W.sustained(b, n, d, lead=S["lead"]), n=n, seconds=d)
+                lambda b=b, n=n, d=d: W.sustained(b, n, d, lead=S["lead"]), n=n, seconds=d)
         add("sustained", bench, "aps3-memory", "apscheduler3",
-            lambda n=n: peer("apscheduler3", "aps3", "sustained",
+            lambda n=n, d=d: peer("apscheduler3", "aps3", "sustained",
                              {"n": n, "store": "memory", "duration": d, "lead": S["lead"]}),
             n=n, seconds=d)
         add("sustained", bench, "aps3-sqlite", "apscheduler3",
@@ -193,7 +194,7 @@ def plan(mode: str) -> list[Case]:  # noqa: C901 - one flat list of every measur
                                                       "duration": s, "lead": S["lead"]})),
             n=n, seconds=slow)
         add("sustained", bench, "celery-redbeat", "celery",
-            lambda n=n: (flush_redis(), peer("celery", "celery_beat", "sustained",
+            lambda n=n, d=d: (flush_redis(), peer("celery", "celery_beat", "sustained",
                                              {"n": n, "duration": d, "lead": S["lead"]}))[1],
             n=n, seconds=d)
 
@@ -284,8 +285,14 @@ def selected(cases: list[Case], only: str | None, mode: str) -> list[Case]:
     if not only:
         return cases
     names = [x.strip() for x in only.split(",") if x.strip()]
-    return [c for c in cases
-            if any(c.group == x or c.bench == x or c.system.startswith(x) for x in names)]
+
+    def match(c: Case, name: str) -> bool:
+        if ":" in name:  # WORKLOAD:SYSTEM, both must match
+            what, system = name.split(":", 1)
+            return match(c, what) and match(c, system)
+        return c.group == name or c.bench == name or c.system.startswith(name)
+
+    return [c for c in cases if any(match(c, x) for x in names)]
 
 
 # -- machine, versions, records -------------------------------------------------------
@@ -316,7 +323,6 @@ def machine() -> dict[str, Any]:
         "redis": cmd("redis-cli", "INFO", "server").split("redis_version:")[-1].split()[0]
         if "redis_version" in cmd("redis-cli", "INFO", "server") else "?",
         "sqlite": __import__("sqlite3").sqlite_version,
-        "load_average_at_start": os.getloadavg(),
     }
 
 
@@ -362,6 +368,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"bench {mode}: {len(cases)} measurements; envs: {', '.join(needed)}", flush=True)
     env_status = envs.ensure(needed, skip_install=args.skip_install)
     started = datetime.now(UTC)
+    load_at_start = os.getloadavg()
     t0 = time.monotonic()
     records: list[dict[str, Any]] = []
     for i, case in enumerate(cases, 1):
@@ -383,7 +390,8 @@ def run(args: argparse.Namespace) -> int:
         "mode": mode, "command": "python -m bench " + " ".join(sys.argv[1:]),
         "started_at": started.isoformat(timespec="seconds"),
         "wall_s": round(time.monotonic() - t0, 1),
-        "machine": machine() | {"load_average_at_end": os.getloadavg()},
+        "machine": machine() | {"load_average_at_start": load_at_start,
+                                "load_average_at_end": os.getloadavg()},
         "versions": horae_version() | {
             env: st.get("versions", {}) for env, st in env_status.items()},
         "sizes": SIZES[mode],
@@ -411,7 +419,8 @@ def merge(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
     """Replace the old records of each (benchmark, system) that was run again."""
     again = {(r["benchmark"], r["system"]) for r in new["records"]}
     kept = [r for r in old.get("records", []) if (r["benchmark"], r["system"]) not in again]
-    merged = old | {k: v for k, v in new.items() if k != "records"}
+    merged = dict(old)  # the run being completed keeps its date, command and machine
+    merged["versions"] = old.get("versions", {}) | new["versions"]
     merged["records"] = kept + new["records"]
     merged["merged_runs"] = [*old.get("merged_runs", []),
                              {"command": new["command"], "started_at": new["started_at"]}]

@@ -29,7 +29,8 @@ PANELS = [  # (title, [(benchmark prefix, metric, label)], x label)
 
 
 def main(src: str, dst: str) -> None:
-    doc = json.load(open(src))
+    with open(src) as f:
+        doc = json.load(f)
     values: dict[tuple[str, str], dict[str, float]] = defaultdict(dict)
     for r in doc["records"]:
         if isinstance(r["value"], (int, float)) and r["value"] > 0:

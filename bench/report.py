@@ -129,7 +129,9 @@ def markdown(doc: dict[str, Any], chart_name: str | None) -> str:
              "Peers: " + "; ".join(
                  f"{env}: " + ", ".join(f"{k} {ver}" for k, ver in vs.items() if k != "python")
                  for env, vs in v.items() if isinstance(vs, dict) and vs and env != "plot")
-             + ".", ""]
+             + ".", *(["Completed by: " + "; ".join(
+                 f"`{r['command']}` ({r['started_at']})" for r in doc["merged_runs"]) + "."]
+                 if doc.get("merged_runs") else []), ""]
     if chart_name:
         lines += [f"![lateness and throughput per system]({chart_name})", ""]
     lines += goals_md(data)
