@@ -7,6 +7,7 @@ it included), resident memory of one process.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -102,22 +103,16 @@ def stop(proc: subprocess.Popen[Any], grace: float = 10.0) -> None:
         _kill_group(proc.pid, signal.SIGKILL)
         return
     _kill_group(proc.pid, signal.SIGTERM)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=grace)
-    except subprocess.TimeoutExpired:
-        pass
     _kill_group(proc.pid, signal.SIGKILL)
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        pass
 
 
 def _kill_group(pgid: int, sig: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def wait_for(check: Callable[[], Any], timeout: float, every: float = 0.01) -> Any:

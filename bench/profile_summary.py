@@ -27,7 +27,9 @@ def main() -> None:
     inclusive: Counter[str] = Counter()
     own: Counter[str] = Counter()
     total = idle = 0
-    for line in open(args.path):
+    with open(args.path) as f:
+        lines = f.readlines()
+    for line in lines:
         stack, _, count = line.rstrip("\n").rpartition(" ")
         if not stack or not count.isdigit():
             continue
