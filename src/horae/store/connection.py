@@ -85,6 +85,15 @@ class Database(ABC):
     def list_param(self, values: Sequence[Any]) -> Any:
         """Adapt a Python list for a parameter used with :meth:`in_list`."""
 
+    def insert_many(self, tx: Tx, table: str, rows: Sequence[dict[str, Any]],
+                    suffix: str = "") -> None:
+        """Insert ``rows`` (dicts with the same keys) into ``table``; ``suffix`` follows the
+        VALUES (e.g. ``ON CONFLICT ... DO NOTHING``)."""
+        if rows:
+            cols = list(rows[0])
+            tx.many(f"INSERT INTO {table} ({', '.join(cols)}) VALUES"
+                    f" ({', '.join(':' + c for c in cols)}) {suffix}", rows)
+
     @contextmanager
     @abstractmethod
     def write(self) -> Iterator[Tx]:
@@ -261,6 +270,17 @@ class PostgresDatabase(Database):
     def list_param(self, values: Sequence[Any]) -> Any:
         return list(values)
 
+    def insert_many(self, tx: Tx, table: str, rows: Sequence[dict[str, Any]],
+                    suffix: str = "") -> None:
+        # One statement for the batch: the rows travel as one JSON array that the server
+        # turns into the table's row type. Per-row statements, even pipelined, cost the
+        # server a parse, plan and trigger call each.
+        if rows:
+            cols = ", ".join(rows[0])
+            tx.run(f"INSERT INTO {table} ({cols}) SELECT {cols}"
+                   f" FROM json_populate_recordset(NULL::{table}, :rows::json) {suffix}",
+                   {"rows": _json_dumps(list(rows))})
+
     def connect(self, autocommit: bool = True) -> Any:
         """A new connection of this database (also used for LISTEN)."""
         import psycopg
@@ -329,6 +349,12 @@ class _ThreadConnection:
             self.conn.close()
         except Exception:  # interpreter shutdown or an already broken connection
             pass
+
+
+def _json_dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _same(sql: str) -> str:

@@ -184,21 +184,37 @@ class ScheduleQueries(StoreBase):
             self._drop_fired(tx, plans)
             self._cancel_previous(tx, [p.schedule_id for p in plans if p.cancel_active], now)
             self._insert_planned(tx, plans, by_id, now, out)
-            tx.many(
-                "UPDATE horae_schedules SET next_fire_at = :next, fires = fires + :fires,"
-                " missed = missed + :missed, skipped = skipped + :skipped WHERE id = :id",
-                [
-                    {"id": p.schedule_id, "next": p.next_fire_at,
-                     "fires": p.count(RunState.QUEUED, RunState.SCHEDULED),
-                     "missed": p.count(RunState.MISSED) + p.skipped_over,
-                     "skipped": p.count(RunState.SKIPPED)}
-                    for p in plans
-                ],
-            )
+            self._advance(tx, [
+                {"id": p.schedule_id, "next": p.next_fire_at,
+                 "fires": p.count(RunState.QUEUED, RunState.SCHEDULED),
+                 "missed": p.count(RunState.MISSED) + p.skipped_over,
+                 "skipped": p.count(RunState.SKIPPED)}
+                for p in plans
+            ])
             out.schedules = len(plans)
             if out.runs_queued:
                 self._notify(tx, "horae_runs")
         return out
+
+    def _advance(self, tx: Tx, updates: list[dict[str, Any]]) -> None:
+        """Write each fired schedule's next_fire_at and counters."""
+        if self.db.dialect == "postgres":
+            # One statement for the batch (see Database.insert_many); the rows are already
+            # locked by the SELECT ... FOR UPDATE of this transaction.
+            tx.run(
+                "UPDATE horae_schedules AS s SET next_fire_at = v.next,"
+                " fires = s.fires + v.fires, missed = s.missed + v.missed,"
+                " skipped = s.skipped + v.skipped FROM json_to_recordset(:rows::json)"
+                " AS v(id text, next float8, fires int, missed int, skipped int)"
+                " WHERE s.id = v.id",
+                {"rows": R.dumps(updates)},
+            )
+            return
+        tx.many(
+            "UPDATE horae_schedules SET next_fire_at = :next, fires = fires + :fires,"
+            " missed = missed + :missed, skipped = skipped + :skipped WHERE id = :id",
+            updates,
+        )
 
     def _drop_fired(self, tx: Tx, plans: list[FirePlan]) -> None:
         """Forget planned fires that already have a run (an edit moved next_fire_at back).
@@ -267,9 +283,6 @@ class ScheduleQueries(StoreBase):
                     pol.shards if fanout == "shard" else None, None, fanout,
                 ))
                 out.fanouts += bool(fanout) and runnable
-        tx.many(
-            f"INSERT INTO horae_runs ({', '.join(_NEW_RUN_COLS)}) VALUES"
-            f" ({', '.join(':' + c for c in _NEW_RUN_COLS)})"
-            " ON CONFLICT (schedule_id, fire_time) DO NOTHING",
-            [dict(zip(_NEW_RUN_COLS, r, strict=True)) for r in rows],
-        )
+        self.db.insert_many(tx, "horae_runs", [dict(zip(_NEW_RUN_COLS, r, strict=True))
+                                               for r in rows],
+                            "ON CONFLICT (schedule_id, fire_time) DO NOTHING")
