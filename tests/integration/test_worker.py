@@ -167,3 +167,59 @@ def test_drain_releases_what_does_not_finish_in_time(database_url: str) -> None:
     assert released.attempt == 0
     after.stop()
     app.stop()
+
+
+def _one_slot_busy(database_url: str, prefetch: int | None) -> tuple[Horae, int, list[int]]:
+    """A one-slot worker busy with a long run while three quick runs wait."""
+    app = Horae(database_url)
+    sample_tasks.register(app)
+    long = app.runs.create("spin.long", kwargs={"seconds": 60})
+    waiting = [app.runs.create("add", args=[i, i]).id for i in range(3)]
+    app.start(scheduler=False, concurrency=1, prefetch=prefetch)
+    eventually(lambda: app.runs.get(long.id).state is RunState.RUNNING)
+    return app, long.id, waiting
+
+
+def test_prefetch_holds_runs_ahead_and_releases_them_on_stop(database_url: str) -> None:
+    if "memory" in database_url:
+        pytest.skip("needs a second app on the same database")
+    app, long_id, waiting = _one_slot_busy(database_url, prefetch=2)
+    held = eventually(lambda: [i for i in waiting
+                               if app.runs.get(i).lease_owner == app.worker.id][:2]
+                      if sum(app.runs.get(i).lease_owner == app.worker.id
+                             for i in waiting) == 2 else None)
+    assert len(held) == 2
+    assert sum(app.runs.get(i).state is RunState.QUEUED for i in waiting) == 1
+    app.worker.stop(grace=0.1)
+    after = Horae(database_url)
+    for run_id in [long_id, *waiting]:
+        run = after.runs.get(run_id)
+        assert (run.state, run.lease_owner, run.attempt) == (RunState.QUEUED, None, 0)
+    after.stop()
+    app.stop()
+
+
+def test_prefetch_zero_claims_only_free_slots(database_url: str) -> None:
+    app, long_id, waiting = _one_slot_busy(database_url, prefetch=0)
+    rounds = app.worker.claim_rounds
+    probe = app.runs.create("add", args=[0, 0])  # wakes the claim loop (same process)
+    eventually(lambda: app.worker.claim_rounds >= rounds + 2)
+    assert all(app.runs.get(i).state is RunState.QUEUED for i in [*waiting, probe.id])
+    app.runs.cancel(long_id)
+    assert all(finished(app, i).state is RunState.SUCCEEDED for i in [*waiting, probe.id])
+    app.stop(grace=1.0)
+
+
+def test_a_run_held_ahead_and_cancelled_never_starts(database_url: str) -> None:
+    app, long_id, waiting = _one_slot_busy(database_url, prefetch=3)
+    eventually(lambda: all(app.runs.get(i).lease_owner == app.worker.id for i in waiting))
+    app.runs.cancel(waiting[0])
+    cancelled = finished(app, waiting[0])
+    assert cancelled.state is RunState.CANCELLED
+    assert cancelled.result is None and app.runs.get(long_id).state is RunState.RUNNING
+    app.runs.cancel(long_id)
+    # A silent run is told within a heartbeat interval, not at the next lease renewal
+    # (lease 30 s: every 10 s), even after the worker's first heartbeat has passed.
+    assert finished(app, long_id, timeout=5).state is RunState.CANCELLED
+    assert [finished(app, i).state for i in waiting[1:]] == [RunState.SUCCEEDED] * 2
+    app.stop(grace=1.0)

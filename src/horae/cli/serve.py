@@ -34,11 +34,12 @@ class WorkerOptions:
     lease: float
     grace: float
     labels: dict[str, str] = field(default_factory=dict)
+    prefetch: int | None = None
 
     def start_kwargs(self) -> dict[str, Any]:
         options: dict[str, Any] = {"queues": self.queues, "concurrency": self.concurrency,
                                    "lease": self.lease, "grace": self.grace,
-                                   "labels": self.labels}
+                                   "labels": self.labels, "prefetch": self.prefetch}
         if self.name:
             options["name"] = self.name
         return options
@@ -74,6 +75,9 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
                      help="Seconds a claimed run stays ours without a heartbeat."),
         click.option("--grace", type=click.FloatRange(min=0), default=30.0, show_default=True,
                      help="On SIGTERM, seconds running work may take to finish."),
+        click.option("--prefetch", type=click.IntRange(min=0), default=None,
+                     help="Runs claimed ahead of free slots (default: the concurrency). "
+                          "0 for long tasks shared by several workers."),
         click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
                      default="info", show_default=True),
         click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
@@ -86,7 +90,8 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: str | None,
-                 lease: float, grace: float, labels: tuple[str, ...] = ()) -> WorkerOptions:
+                 lease: float, grace: float, labels: tuple[str, ...] = (),
+                 prefetch: int | None = None) -> WorkerOptions:
     chosen = split_list(queues) or sorted({t.queue for t in app.registry}) or ["default"]
     parsed: dict[str, str] = {}
     for label in labels:
@@ -94,7 +99,7 @@ def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: st
         if not sep or not key.strip():
             raise InvalidInput("label", f"{label!r} is not KEY=VALUE")
         parsed[key.strip()] = value.strip()
-    return WorkerOptions(chosen, concurrency, name, lease, grace, parsed)
+    return WorkerOptions(chosen, concurrency, name, lease, grace, parsed, prefetch)
 
 
 @click.command()
@@ -109,7 +114,7 @@ def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: st
 @pass_env
 def server(env: Env, demo: bool, host: str, port: int, no_api: bool, queues: tuple[str, ...],
            concurrency: int, name: str | None, lease: float, grace: float,
-           log_level: str, labels: tuple[str, ...]) -> None:
+           prefetch: int | None, log_level: str, labels: tuple[str, ...]) -> None:
     """Scheduler and worker in one process (SQLite by default): the quickest start.
 
     It serves the REST API too (--host, --port; --no-api leaves it out).
@@ -128,7 +133,8 @@ def server(env: Env, demo: bool, host: str, port: int, no_api: bool, queues: tup
     services = [] if no_api else web_services(app, host, port)
     plan = Plan(scheduler=True, worker=None, services=services, notes=notes)
     if len(app.registry):
-        plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace, labels)
+        plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace, labels,
+                                   prefetch)
     else:
         plan.notes.append("no tasks registered, so no worker here: give -A module:app or "
                           "--demo, or run `horae -A ... worker` elsewhere")
@@ -150,7 +156,8 @@ def scheduler(env: Env, log_level: str) -> None:
 @worker_options
 @pass_env
 def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None, lease: float,
-           grace: float, log_level: str, labels: tuple[str, ...]) -> None:
+           grace: float, prefetch: int | None, log_level: str, labels: tuple[str, ...]
+           ) -> None:
     """A worker alone: runs the app's tasks from its queues. Needs -A module:app."""
     _logging(log_level)
     app = env.app()
@@ -158,7 +165,8 @@ def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None
         raise InvalidInput("app", "a worker needs tasks to run; give -A module:app naming "
                                   "your Horae object (e.g. horae -A myproject.jobs:app worker)")
     plan = Plan(scheduler=False,
-                worker=_worker_plan(app, queues, concurrency, name, lease, grace, labels))
+                worker=_worker_plan(app, queues, concurrency, name, lease, grace, labels,
+                                    prefetch))
     serve(env, app, plan, grace)
 
 

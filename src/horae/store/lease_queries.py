@@ -99,6 +99,16 @@ class LeaseQueries(StoreBase):
                      {"t": task})
         return task_limit - (int(row["n"]) if row else 0)
 
+    def runs_cancel_requested(self, worker_id: str) -> set[int]:
+        """Ids of the worker's running runs whose cancellation was asked (read-only)."""
+        with self.db.read() as tx:
+            rows = tx.all(
+                "SELECT id FROM horae_runs WHERE lease_owner = :me AND state = 'running'"
+                " AND cancel_requested = 1",
+                {"me": worker_id},
+            )
+        return {int(r["id"]) for r in rows}
+
     def runs_heartbeat(
         self,
         worker_id: str,

@@ -3,7 +3,9 @@
 Loops:
 - claim: while there are free slots, claim eligible runs in one statement and start them;
   otherwise sleep until woken (a slot freed, a run queued here, PostgreSQL NOTIFY, or the
-  poll interval for SQLite shared with other processes).
+  poll interval for SQLite shared with other processes). Up to ``prefetch`` runs beyond
+  the free slots are claimed ahead and wait in this worker (leased, renewed, released on
+  stop) so a busy worker claims in batches instead of one transaction per freed slot.
 - heartbeat: flushes logs and progress, renews leases, acts on cancel requests and
   enforces timeouts.
 Every write about a run is fenced on (run, attempt, this worker) by the store.
@@ -19,10 +21,11 @@ import secrets
 import socket
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from horae.models import RunState, WorkerInfo
+from horae.models import Run, RunState, WorkerInfo
 from horae.policies import retry_delay
 from horae.store import Finish
 from horae.wakeup import Waker
@@ -32,7 +35,6 @@ from horae.worker.reporter import Reporter
 
 if TYPE_CHECKING:
     from horae.app import Horae
-    from horae.models import Run
 
 log = logging.getLogger("horae.worker")
 
@@ -50,6 +52,7 @@ class Worker:
         flush_interval: float = 0.25,
         labels: dict[str, str] | None = None,
         grace: float = 30.0,
+        prefetch: int | None = None,
     ) -> None:
         self.app = app
         self.queues = list(queues)
@@ -61,7 +64,10 @@ class Worker:
         self.flush_interval = flush_interval
         self.labels = labels or {}
         self.grace = grace
+        #: Runs claimed ahead of free slots; ``None`` = as many as ``concurrency``.
+        self.prefetch = concurrency if prefetch is None else max(0, prefetch)
         self._active: dict[int, Execution] = {}
+        self._ahead: deque[Run] = deque()  # claimed, not started (under _lock)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -70,6 +76,7 @@ class Worker:
         self._reporter: Reporter | None = None
         self._waker: Waker | None = None
         self.started = threading.Event()
+        self.claim_rounds = 0  # decisions taken by the claim loop: lets tests wait for one
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -135,7 +142,11 @@ class Worker:
         LogCapture.uninstall()
 
     def _drain(self, grace: float) -> None:
-        """Wait up to ``grace`` s for running work, then release what is left to the queue."""
+        """Release runs held ahead, wait up to ``grace`` s for running work, then release
+        what is left to the queue."""
+        with self._lock:
+            ahead, self._ahead = list(self._ahead), deque()
+        self._give_back(ahead)
         deadline = time.monotonic() + grace
         while self._running() and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -163,13 +174,20 @@ class Worker:
         assert self._waker is not None
         backoff = 0.1
         while not self._stopping.is_set():
+            self.claim_rounds += 1
             with self._lock:
                 free = self.concurrency - len(self._active)
-            if free <= 0:
+                room = free + self.prefetch - len(self._ahead)
+                starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
+            for run in starting:
+                self._start(run)
+            if starting:
+                continue
+            if room <= 0:
                 self._waker.wait(self._poll)
                 continue
             try:
-                runs = self._claim(free)
+                runs = self._claim(free, room)
                 backoff = 0.1
             except Exception as exc:
                 log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
@@ -179,18 +197,22 @@ class Worker:
             if self._stopping.is_set():
                 self._give_back(runs)
                 return
-            for run in runs:
+            with self._lock:
+                self._ahead.extend(runs)
+                starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
+            for run in starting:
                 self._start(run)
-            if len(runs) < free:
+            if len(runs) < room:
                 self._waker.wait(self._poll)
 
-    def _claim(self, free: int) -> list[Run]:
-        """Claim for the free slots: unlimited tasks in one statement, then each task with
-        a concurrency limit under its own lock."""
+    def _claim(self, free: int, room: int) -> list[Run]:
+        """Claim up to ``room`` runs: unlimited tasks in one statement, then each task with
+        a concurrency limit under its own lock, for free slots only (a limit counts runs
+        held ahead too, so holding them would starve other workers)."""
         store = self.app.store
         tasks = list(self.app.registry)
         unlimited = [t.name for t in tasks if t.concurrency is None]
-        runs = store.runs_claim(self.id, self.queues, min(free, 64), self.lease,
+        runs = store.runs_claim(self.id, self.queues, min(room, 64), self.lease,
                                 tasks=unlimited) if unlimited else []
         for t in tasks:
             if t.concurrency is not None and len(runs) < free:
@@ -271,8 +293,8 @@ class Worker:
         while not self._stopping.wait(self.flush_interval):
             self._enforce_timeouts()
             due = time.monotonic() - last_renew >= self.lease / 3
-            if self._flush(renew=due):
-                last_renew = time.monotonic() if due else last_renew
+            if self._flush(renew=due) and due:
+                last_renew = time.monotonic()
 
     def _flush(self, renew: bool = True) -> bool:
         with self._lock:
@@ -283,15 +305,21 @@ class Worker:
             logs.extend(lines)
             if prog is not None:
                 progress.append((ex.run_id, ex.tracker.run.attempt, *prog))
-        if not (renew or logs or progress):
+        holding = bool(active) or bool(self._ahead)
+        if not (renew or logs or progress or holding):
             return False
         try:
-            cancels = self.app.store.runs_heartbeat(
-                self.id, self.lease, running=len(active), progress=progress, logs=logs
-            )
+            if renew or logs or progress:
+                cancels = self.app.store.runs_heartbeat(
+                    self.id, self.lease, running=len(active), progress=progress, logs=logs
+                )
+            else:  # nothing to write: only look for cancel requests, without a write lock
+                cancels = self.app.store.runs_cancel_requested(self.id)
         except Exception as exc:
             log.warning("heartbeat failed: %s", exc)
             return False
+        if cancels:
+            self._cancel_ahead(cancels)
         for ex in active:
             if ex.run_id in cancels:
                 ex.ask_to_stop("cancel")
@@ -299,6 +327,18 @@ class Worker:
                     self._record(ex, Outcome(error="cancelled while running; the thread was "
                                                    "asked to stop through ctx.cancelled"))
         return True
+
+    def _cancel_ahead(self, cancels: set[int]) -> None:
+        """Runs held ahead whose cancellation was asked end without starting."""
+        with self._lock:
+            dropped = [r for r in self._ahead if r.id in cancels]
+            if not dropped:
+                return
+            self._ahead = deque(r for r in self._ahead if r.id not in cancels)
+        assert self._reporter is not None
+        for run in dropped:
+            self._reporter.put(Finish(run, RunState.CANCELLED, None,
+                                      "cancelled before it started", None, 0.0, [], None))
 
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
