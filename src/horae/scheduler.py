@@ -116,10 +116,10 @@ class Scheduler:
         self.passes += 1
         if outcome.schedules >= self.batch:
             return 0.0  # more are due right now
-        next_due = store.schedules_next_due()
+        next_due, now = store.schedules_next_due_and_now()
         sleep = self.max_sleep
         if next_due is not None:
-            sleep = min(sleep, max(0.0, next_due - store.now()))
+            sleep = min(sleep, max(0.0, next_due - now))
         return min(sleep, max(0.0, self.sweep_interval - (time.monotonic() - self._last_sweep)))
 
     def _plan(self, rows: list[DueRow], now: float) -> list[FirePlan]:

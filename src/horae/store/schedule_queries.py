@@ -152,6 +152,14 @@ class ScheduleQueries(StoreBase):
             )
         return None if row is None or row["t"] is None else float(row["t"])
 
+    def schedules_next_due_and_now(self) -> tuple[float | None, float]:
+        """The earliest next_fire_at of an active schedule, and the database's now."""
+        with self.db.read() as tx:
+            row = tx.one(f"SELECT min(next_fire_at) AS t, {self.db.now_sql} AS now"
+                         " FROM horae_schedules WHERE paused = 0")
+        assert row is not None
+        return (None if row["t"] is None else float(row["t"])), float(row["now"])
+
     def schedules_fire_due(self, planner: Planner, limit: int = 1000) -> FireOutcome:
         """Turn due fires into run rows and advance each schedule, in one transaction.
 
@@ -161,27 +169,42 @@ class ScheduleQueries(StoreBase):
         each schedule's new next_fire_at and counters.
         """
         out = FireOutcome()
+        lock = " FOR UPDATE OF s SKIP LOCKED" if self.db.dialect == "postgres" else ""
         with self.db.write() as tx:
-            now = self._now(tx)
+            # One statement reads the clock, the due schedules and, per schedule, what the
+            # planner needs from its runs (each an index lookup): a pass is few round trips.
+            # The clock is a scalar subquery so the due index is read as a range, and the
+            # active-state term repeats the partial index's condition so SQLite uses it.
             due = tx.all(
-                "SELECT id, version, trigger, policies, next_fire_at, fires, task, args, kwargs"
-                " FROM horae_schedules WHERE paused = 0 AND next_fire_at <= :now"
-                f" ORDER BY next_fire_at LIMIT :limit{self.db.skip_locked}",
-                {"now": now, "limit": limit},
+                f"WITH c AS (SELECT {self.db.now_sql} AS now)"
+                " SELECT s.id, s.version, s.trigger, s.policies, s.next_fire_at, s.fires,"
+                " s.task, s.args, s.kwargs, c.now,"
+                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
+                f"  AND r.state IN {ACTIVE_SQL}) AS active,"
+                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
+                f"  AND r.state IN {ACTIVE_SQL} AND r.state = 'running') AS running,"
+                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
+                "  AND r.fire_time >= s.next_fire_at) AS fired"
+                " FROM horae_schedules s CROSS JOIN c"
+                " WHERE s.paused = 0 AND s.next_fire_at <= (SELECT now FROM c)"
+                f" ORDER BY s.next_fire_at LIMIT :limit{lock}",
+                {"limit": limit},
             )
             if not due:
                 return out
-            active = self._active_counts(tx, [r["id"] for r in due])
+            now = float(due[0]["now"])
             plans = planner(
                 [
                     DueRow(r["id"], r["version"], r["trigger"], r["policies"], r["next_fire_at"],
-                           r["fires"], *active.get(r["id"], (0, 0)))
+                           r["fires"], int(r["active"]) - int(r["running"]), int(r["running"]))
                     for r in due
                 ],
                 now,
             )
             by_id = {r["id"]: r for r in due}
-            self._drop_fired(tx, plans)
+            refired = {r["id"] for r in due if r["fired"]}
+            if refired:
+                self._drop_fired(tx, [p for p in plans if p.schedule_id in refired])
             self._cancel_previous(tx, [p.schedule_id for p in plans if p.cancel_active], now)
             self._insert_planned(tx, plans, by_id, now, out)
             self._advance(tx, [
@@ -235,19 +258,6 @@ class ScheduleQueries(StoreBase):
         if fired:
             for p in plans:
                 p.runs = [r for r in p.runs if (p.schedule_id, r.fire_time) not in fired]
-
-    def _active_counts(self, tx: Tx, ids: list[str]) -> dict[str, tuple[int, int]]:
-        rows = tx.all(
-            "SELECT schedule_id, count(*) AS total,"
-            " sum(CASE WHEN state = 'running' THEN 1 ELSE 0 END) AS running"
-            f" FROM horae_runs WHERE state IN {ACTIVE_SQL}"
-            f" AND {self.db.in_list('schedule_id', 'ids')} GROUP BY schedule_id",
-            {"ids": self.db.list_param(ids)},
-        )
-        return {
-            r["schedule_id"]: (int(r["total"]) - int(r["running"]), int(r["running"]))
-            for r in rows
-        }
 
     def _cancel_previous(self, tx: Tx, schedule_ids: list[str], now: float) -> None:
         if not schedule_ids:
