@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from horae.models import Policies
 from horae.policies import DueSchedule, FirePlan, plan_fires
 from horae.store import DueRow
+from horae.store.connection import SQLiteDatabase
 from horae.store.rows import policies_from_json
 from horae.triggers import Trigger, trigger_from_dict
 from horae.wakeup import Waker
@@ -52,12 +53,15 @@ class Scheduler:
         self._thread: threading.Thread | None = None
         self._waker: Waker | None = None
         self._last_mark = -1
+        self._last_version = -1
+        self._db: SQLiteDatabase | None = None
         self._last_sweep = 0.0
         self.passes = 0  # completed passes: lets tests wait for "one more pass" without sleeping
 
     def start(self) -> None:
         store = self.app.store
         sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
+        self._db = store.db if isinstance(store.db, SQLiteDatabase) else None
         self._waker = Waker(
             store.db, ["horae_schedules", "horae_fanout"],
             poll=self._changed_elsewhere if sqlite_shared else None,
@@ -81,6 +85,11 @@ class Scheduler:
             self._waker.set()
 
     def _changed_elsewhere(self) -> bool:
+        assert self._db is not None
+        version = self._db.data_version()  # nothing committed elsewhere: skip the mark
+        if version == self._last_version:
+            return False
+        self._last_version = version
         mark = self.app.store.schedules_changed_mark()
         changed, self._last_mark = mark != self._last_mark, mark
         return changed

@@ -231,6 +231,16 @@ class SQLiteDatabase(Database):
         with self._connection() as conn:
             yield Tx(conn.cursor(), _same)
 
+    def data_version(self) -> int:
+        """SQLite's ``PRAGMA data_version`` on this thread's connection: it changes when
+        another connection commits, so an unchanged value means nothing else was written
+        (a far cheaper question than reading any table)."""
+        held = None if self.memory else getattr(self._local, "held", None)
+        if held is None:  # the general path (it also opens this thread's connection)
+            with self._connection() as conn:
+                return int(conn.execute("PRAGMA data_version").fetchone()[0])
+        return int(held.conn.execute("PRAGMA data_version").fetchone()[0])
+
     def close(self) -> None:
         with self._lock:
             for conn in self._all:

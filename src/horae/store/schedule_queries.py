@@ -170,6 +170,11 @@ class ScheduleQueries(StoreBase):
         """
         out = FireOutcome()
         lock = " FOR UPDATE OF s SKIP LOCKED" if self.db.dialect == "postgres" else ""
+        if self.db.dialect == "sqlite":
+            with self.db.read() as tx:  # don't take the single write lock to find nothing
+                if tx.one("SELECT id FROM horae_schedules WHERE paused = 0 AND next_fire_at"
+                          f" <= {self.db.now_sql} LIMIT 1") is None:
+                    return out
         with self.db.write() as tx:
             # One statement reads the clock, the due schedules and, per schedule, what the
             # planner needs from its runs (each an index lookup): a pass is few round trips.

@@ -53,6 +53,11 @@ class WorkerQueries(StoreBase):
 
     def workers_mark_gone(self, silent_for: float) -> list[str]:
         """Workers that have not heartbeated for ``silent_for`` seconds become gone."""
+        silent = ("SELECT id FROM horae_workers WHERE state <> 'gone'"
+                  f" AND heartbeat_at < {self.db.now_sql} - :silent LIMIT 1")
+        with self.db.read() as tx:  # stay read-only at the sweeps where nobody went silent
+            if tx.one(silent, {"silent": silent_for}) is None:
+                return []
         with self.db.write() as tx:
             rows = tx.all(
                 "UPDATE horae_workers SET state = 'gone' WHERE state <> 'gone'"
