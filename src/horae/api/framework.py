@@ -35,7 +35,7 @@ MAX_ID = 2**63 - 1
 
 
 #: Set by the console's bridge on a signed-in user's API call: the user's id (a scope key,
-#: so no client can send it).
+#: so no client can send it). The same value as horae.console.auth.USER_SCOPE_KEY.
 USER_SCOPE_KEY = "horae.user_id"
 
 
