@@ -13,6 +13,7 @@ import base64
 import functools
 import hashlib
 import hmac
+import re
 import secrets
 
 from horae.errors import InvalidInput
@@ -22,6 +23,17 @@ MAX_LENGTH = 1024  # scrypt reads all of it: bound the work a request can ask fo
 N, R, P = 2**14, 8, 1  # 16 MiB and about 50 ms per hash on one core
 _DKLEN = 32
 _MAXMEM = 64 * 1024 * 1024
+
+
+USER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$"  # no ':' (the audit writes user:<name>)
+
+
+def check_user_name(name: str, field: str = "name") -> str:
+    """The name if it is acceptable, else InvalidInput naming ``field``."""
+    if not isinstance(name, str) or not re.fullmatch(USER_NAME, name):
+        raise InvalidInput(field, "1-100 letters, digits and _ . @ -, starting with a letter "
+                                  "or digit")
+    return name
 
 
 def check_password(password: str, field: str = "password") -> str:

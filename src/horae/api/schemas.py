@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal, Union, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
-from horae.api.passwords import MAX_LENGTH, MIN_LENGTH
+from horae.api.passwords import MAX_LENGTH, MIN_LENGTH, USER_NAME
 from horae.instants import iso
 from horae.models import LogLine, Policies, Run, RunState, Schedule, TaskInfo, WorkerInfo
 from horae.schedules import _ID
@@ -203,7 +203,7 @@ class TokenCreate(BaseModel):
     role: RoleName
 
 
-UserName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")]
+UserName = Annotated[str, Field(pattern=USER_NAME)]
 Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
 
 
