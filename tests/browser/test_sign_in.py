@@ -61,3 +61,30 @@ def test_password_sign_in_shares_the_failure_limit_with_tokens(
     assert made is not None
     assert _login(client, token=made[0]) == 429
     assert len(ConsoleStore(horae.store).sessions_of_user(user.id)) == 1
+
+
+def test_a_session_is_a_tokens_or_a_users_never_the_other(
+        site: tuple[Horae, TestClient]) -> None:
+    from horae.console.auth import Sessions
+
+    horae, _client = site
+    sessions = Sessions(ConsoleStore(horae.store))
+    user = UserStore(horae.store).user_add("ada", "viewer", hash_password(PASSWORD))
+    made = mint_token(ApiStore(horae.store), "t", Role.ADMIN)
+    assert made is not None
+    token, record = made
+    as_user, user_cookie = sessions.start_user(user.id, "ada", "viewer")
+    as_token, token_cookie = sessions.start(token, record.id, "t", "admin")
+    assert sessions.resolve(user_cookie) == as_user and as_user.token is None
+    assert sessions.resolve(token_cookie) == as_token and as_token.user_id is None
+
+    def signed(text: str) -> str:
+        return f"{text}.{sessions.sign(text)}"
+
+    # Correctly signed, but naming the wrong kind of credential for the session: refused.
+    assert sessions.resolve(signed(f"{as_user.session.id}.{token}")) is None
+    assert sessions.resolve(signed(f"{as_token.session.id}.user")) is None
+    forged = user_cookie[:-1] + ("A" if user_cookie[-1] != "A" else "B")
+    assert sessions.resolve(forged) is None  # a forged signature
+    UserStore(horae.store).user_update(user.id, disabled=True)
+    assert sessions.resolve(user_cookie) is None
