@@ -17,8 +17,9 @@ import pytest
 from horae import Horae
 from horae.api import ApiSettings, create_app
 from horae.api.auth import Role, mint_token
-from horae.store import Store
+from horae.store import RunFilter, Store
 from horae.store.api_store import ApiStore
+from horae.store.user_store import UserStore
 from tests.api.apps import register
 from tests.conftest import eventually
 
@@ -143,6 +144,8 @@ def snapshot(horae: Horae) -> dict[str, Any]:
     api = ApiStore(store)
     return {
         "schedules": [s.to_dict() for s in store.schedule_list(limit=10_000)],
-        "runs": len(store.run_list()),
+        "runs": [(r.id, r.state.value) for r in store.run_list(RunFilter(limit=10_000))],
         "audit": len(api.audit_list(limit=10_000)),
+        "tokens": [(t.id, t.revoked_at) for t in api.tokens_list()],
+        "users": UserStore(store).users_list(),
     }

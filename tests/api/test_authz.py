@@ -15,6 +15,7 @@ import pytest
 from horae import Horae
 from horae.api import ApiSettings
 from horae.api.auth import Role, mint_token
+from horae.store.user_store import UserStore
 from tests.api.apps import register
 from tests.api.conftest import ROLES, Clients, snapshot
 
@@ -30,10 +31,12 @@ EXPECTED: dict[str, str | None] = {
     "listTasks": "viewer", "getTask": "viewer", "listWorkers": "viewer",
     "listAudit": "viewer", "listEvents": "viewer",
     "listTokens": "admin", "createToken": "admin", "revokeToken": "admin",
+    "listUsers": "admin", "createUser": "admin", "getUser": "admin", "patchUser": "admin",
+    "disableUser": "admin", "setUserPassword": "admin",
     "getOpenApi": "viewer", "getDocs": "viewer",
 }
 SUCCESS = {"createSchedule": 201, "deleteSchedule": 204, "triggerSchedule": 201,
-           "createRun": 201, "retryRun": 201, "createToken": 201}
+           "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201}
 _seq = itertools.count()
 
 
@@ -87,6 +90,14 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "listTokens": lambda c: ("GET", "/api/v1/tokens", None),
     "createToken": lambda c: ("POST", "/api/v1/tokens", {"name": "x", "role": "viewer"}),
     "revokeToken": lambda c: ("DELETE", f"/api/v1/tokens/{_token(c)}", None),
+    "listUsers": lambda c: ("GET", "/api/v1/users", None),
+    "createUser": lambda c: ("POST", "/api/v1/users", {
+        "name": f"u{next(_seq)}", "role": "viewer", "password": "correct horse battery"}),
+    "getUser": lambda c: ("GET", f"/api/v1/users/{_user(c)}", None),
+    "patchUser": lambda c: ("PATCH", f"/api/v1/users/{_user(c)}", {"role": "editor"}),
+    "disableUser": lambda c: ("DELETE", f"/api/v1/users/{_user(c)}", None),
+    "setUserPassword": lambda c: ("POST", f"/api/v1/users/{_user(c)}/password",
+                                  {"password": "another long secret"}),
     "getOpenApi": lambda c: ("GET", "/api/v1/openapi.json", None),
     "getDocs": lambda c: ("GET", "/api/v1/docs", None),
 }
@@ -96,6 +107,10 @@ def _token(c: Clients) -> str:
     made = mint_token(c.store, "victim", Role.VIEWER)
     assert made is not None
     return made[1].id
+
+
+def _user(c: Clients) -> int:
+    return UserStore(c.horae.store).user_add(f"victim{next(_seq)}", "viewer", "x").id
 
 
 @pytest.fixture(scope="module")

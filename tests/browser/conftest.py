@@ -106,5 +106,13 @@ def shots() -> Path:
 def sign_in(page: Any, server: Server, role: str) -> None:
     page.goto(server.url + "/login")
     page.fill("#token", server.tokens[role])
-    page.click("button[type=submit]")
+    page.click("#token-sign-in")
+    page.wait_for_url(server.url + "/")
+
+
+def sign_in_user(page: Any, server: Server, name: str, password: str) -> None:
+    page.goto(server.url + "/login")
+    page.fill("#name", name)
+    page.fill("#password", password)
+    page.click("#password-sign-in")
     page.wait_for_url(server.url + "/")

@@ -16,6 +16,11 @@ DYNAMIC = [  # messages built from data: run states, roles, origins, policies, f
     "manual", "schedule", "retry", "skip", "queue_one", "allow", "cancel_previous", "latest",
     "all", "none", "Origin", "Finished", "Retry of", "Fires", "Successes", "Failures",
     "Version", "That token is not valid.", "Paused {id}.", "Resumed {id}.",
+    "user", "disabled", "active", "Enabled {name}.", "Disabled {name}.",
+    "That user name and password do not match.",
+    "Too many failed sign-ins from this address; try again in a minute.",
+    "The current password is wrong.", "The two new passwords differ.",
+    "The new password must be at least 12 characters long.",
 ]
 
 

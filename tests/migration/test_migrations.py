@@ -15,6 +15,7 @@ from horae.store import Store
 from horae.store import api_store as A
 from horae.store import console_store as C
 from horae.store import rows as R
+from horae.store import user_store as U
 from tests.conftest import require_postgres
 
 EXPECTED_COLUMNS = {
@@ -31,6 +32,7 @@ EXPECTED_COLUMNS = {
     "horae_events": set(A.EVENT_COLUMNS),
     "horae_console_secrets": set(C.SECRET_COLUMNS),
     "horae_console_sessions": set(C.SESSION_COLUMNS),
+    "horae_users": set(U.USER_COLUMNS),
 }
 
 

@@ -4,10 +4,14 @@ A token reads ``hor_<id>_<secret>``: ``id`` (8 hex digits) is public and finds t
 ``secret`` (``secrets.token_urlsafe(32)``) is never stored; the record keeps the SHA-256 of
 the whole token, compared in constant time. A token is shown once, when it is created.
 
+Users sign in to the console with a name and password (:mod:`horae.api.passwords`); their
+console session then calls the API as the user, with the user's current role.
+
 Roles are cumulative: ``viewer`` reads; ``operator`` also triggers, pauses, resumes, cancels
 and retries; ``editor`` also creates, changes and deletes schedules; ``admin`` also manages
-tokens. Failed authentications (a token presented that is not valid) are counted per
-client address; past the limit the client gets 429 until the window passes.
+tokens and users. Failed authentications (a token presented that is not valid, or a user
+name and password that do not match) are counted per client address; past the limit the
+client gets 429 until the window passes.
 """
 
 from __future__ import annotations
@@ -21,8 +25,11 @@ from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
+from horae.api.passwords import dummy_hash, verify_password
 from horae.api.problems import ApiError
+from horae.errors import NotFound
 from horae.store.api_store import ApiStore, TokenRecord
+from horae.store.user_store import UserStore
 
 TOKEN_PREFIX = "hor_"
 
@@ -51,15 +58,22 @@ ROLE_NAMES = tuple(r.label for r in Role)
 
 @dataclass(frozen=True)
 class Principal:
-    """Who makes a request: the token's id, name and role."""
+    """Who makes a request: a token (its id, name and role) or a user (``user_id``; then
+    ``token_id`` is empty)."""
 
     token_id: str
     name: str
     role: Role
+    user_id: int | None = None
 
     @property
     def actor(self) -> str:
-        return self.token_id
+        """How the audit names it: the token id, or ``user:<name>``."""
+        return self.token_id if self.user_id is None else f"user:{self.name}"
+
+    @property
+    def kind(self) -> str:
+        return "token" if self.user_id is None else "user"
 
 
 def token_hash(token: str) -> str:
@@ -133,20 +147,47 @@ class FailureLimiter:
 
 
 class Authenticator:
-    """Bearer tokens against the store, with the failure limit and a light last-used mark."""
+    """Bearer tokens and user passwords against the store, with one failure limit and a
+    light last-used mark."""
 
     def __init__(self, store: ApiStore, limiter: FailureLimiter) -> None:
         self.store = store
+        self.users = UserStore(store.store)
         self.limiter = limiter
         self._touched: dict[str, float] = {}
 
-    def authenticate(self, header: str | None, client: str) -> Principal:
-        """The principal of an ``Authorization`` header, or ApiError 401/429."""
+    def _check_limit(self, client: str) -> None:
         wait = self.limiter.retry_after(client)
         if wait:
             raise ApiError(429, "too many failed authentications from this address; "
                                 f"try again in {wait}s", headers={"Retry-After": str(wait)},
                            slug="too-many-failed-authentications")
+
+    def authenticate_password(self, name: str, password: str, client: str) -> Principal:
+        """A user's principal from name and password, or ApiError 401/429. A wrong pair
+        counts as a failed authentication, like a wrong token."""
+        self._check_limit(client)
+        user = self.users.user_by_name(name) if name and "\x00" not in name else None
+        ok = verify_password(password, user.password_hash if user else dummy_hash())
+        if user is None or not ok or user.disabled_at is not None:
+            self.limiter.failed(client)
+            raise _unauthorized("that user name and password do not match an active user")
+        return Principal("", user.name, Role.parse(user.role), user.id)
+
+    def authenticate_user(self, user_id: int) -> Principal:
+        """The principal of a signed-in user's console session (the console checked the
+        session): the user's current role, or 401 once disabled."""
+        try:
+            user = self.users.user_get(user_id)
+        except NotFound:
+            user = None
+        if user is None or user.disabled_at is not None:
+            raise _unauthorized("this user is disabled; sign in again")
+        return Principal("", user.name, Role.parse(user.role), user.id)
+
+    def authenticate(self, header: str | None, client: str) -> Principal:
+        """The principal of an ``Authorization`` header, or ApiError 401/429."""
+        self._check_limit(client)
         if not header:
             raise _unauthorized("no token: send 'Authorization: Bearer <token>' (create one "
                                 "with `horae tokens create --role viewer`)")
@@ -186,7 +227,7 @@ class Authenticator:
 
 def require(principal: Principal, role: Role) -> None:
     if principal.role < role:
-        raise ApiError(403, f"this needs the {role.label} role; the token "
+        raise ApiError(403, f"this needs the {role.label} role; the {principal.kind} "
                             f"{principal.name!r} has {principal.role.label}",
                        slug="forbidden")
 

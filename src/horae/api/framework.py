@@ -1,6 +1,7 @@
 """How an operation is declared and served: authentication, limits, parsing, idempotency,
 audit, and errors as problem documents. Endpoints themselves are plain functions of a
-:class:`Call` that run in a thread (the store is synchronous)."""
+:class:`Call` that run in a thread (the store is synchronous); a change wraps its store call
+in :meth:`Call.audited`, so its audit record is written in the change's transaction."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import hashlib
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, get_origin
 
@@ -25,19 +27,25 @@ from horae.api.problems import (
     invalid,
 )
 from horae.errors import Conflict, InvalidInput, NotFound
+from horae.store import on_change
+from horae.store.connection import Tx
 
 log = logging.getLogger("horae.api")
 MAX_ID = 2**63 - 1
 
 
+#: Set by the console's bridge on a signed-in user's API call: the user's id (a scope key,
+#: so no client can send it). The same value as horae.console.auth.USER_SCOPE_KEY.
+USER_SCOPE_KEY = "horae.user_id"
+
+
 @dataclass
 class Reply:
-    """What an operation answers; ``audit`` is written once the change succeeded."""
+    """What an operation answers."""
 
     body: Any = None
     status: int = 200
     headers: dict[str, str] = field(default_factory=dict)
-    audit: tuple[str, str, str | None, Any, Any] | None = None  # action, kind, id, before, after
 
 
 @dataclass
@@ -52,9 +60,34 @@ class Call:
     body: Any
     raw_body: bytes = b""
 
+    audits: int = 0
+
     @property
     def headers(self) -> Any:
         return self.request.headers
+
+    @contextmanager
+    def audited(self, action: str, kind: str, *, target: Any = None, before: Any = None,
+                after: Callable[[Any], Any] | None = None) -> Iterator[None]:
+        """Audit the change the block makes, in the change's own transaction.
+
+        The store calls back inside that transaction with its result; ``target`` (a value,
+        or a function of the result) names what changed and ``after`` turns the result into
+        the record after the change. The audit record commits with the change or not at
+        all.
+        """
+        principal = self.principal
+        assert principal is not None
+
+        def write(tx: Tx, result: Any) -> None:
+            self.api.store.audit_in(
+                tx, actor=principal.actor, role=principal.role.label, action=action,
+                target_kind=kind, target_id=target(result) if callable(target) else target,
+                before=before, after=None if after is None else after(result))
+            self.audits += 1
+
+        with on_change(write):
+            yield
 
     def expected_version(self) -> int | None:
         """The version ``If-Match`` names (None: no condition); 412 when it names none."""
@@ -103,9 +136,7 @@ async def serve_operation(op: Operation, api: Any, request: Request) -> Response
     try:
         principal = None
         if op.role is not None:
-            client = request.client.host if request.client else "?"
-            principal = await run_in_threadpool(
-                api.auth.authenticate, request.headers.get("authorization"), client)
+            principal = await run_in_threadpool(_authenticate, api, request)
             require(principal, op.role)
         path = _path_params(request)
         query = _query(op.query, request)
@@ -119,6 +150,15 @@ async def serve_operation(op: Operation, api: Any, request: Request) -> Response
         return await run_in_threadpool(_execute, op, call)
     except Exception as exc:
         return problem_for(exc).response()
+
+
+def _authenticate(api: Any, request: Request) -> Principal:
+    user_id = request.scope.get(USER_SCOPE_KEY)
+    header = request.headers.get("authorization")
+    if isinstance(user_id, int) and header is None:
+        return api.auth.authenticate_user(user_id)  # type: ignore[no-any-return]
+    client = request.client.host if request.client else "?"
+    return api.auth.authenticate(header, client)  # type: ignore[no-any-return]
 
 
 def problem_for(exc: BaseException) -> ApiError:
@@ -159,10 +199,6 @@ def _execute(op: Operation, call: Call) -> Response:
         if key is not None:
             call.api.store.idempotency_release(actor, key)
         raise
-    if reply.audit is not None and call.principal is not None:
-        action, kind, target, before, after = reply.audit
-        call.api.store.audit_add(actor=actor, role=call.principal.role.label, action=action,
-                                 target_kind=kind, target_id=target, before=before, after=after)
     if key is not None:
         if 200 <= reply.status < 300:
             call.api.store.idempotency_complete(actor, key, reply.status, json.dumps(

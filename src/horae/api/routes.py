@@ -22,7 +22,7 @@ from horae.api.framework import Call, Operation, Reply
 from horae.api.problems import ApiError
 from horae.errors import Conflict
 from horae.instants import iso, to_epoch
-from horae.models import Policies, RunState, Schedule
+from horae.models import Policies, Run, RunState, Schedule
 
 Limit = Annotated[int, Field(ge=1, le=1000)]
 
@@ -64,17 +64,20 @@ def etag(s: Schedule) -> str:
     return f'"{s.version}"'
 
 
-def _schedule_reply(s: Schedule, status: int = 200, audit: Any = None,
-                    location: bool = False) -> Reply:
+def _schedule_reply(s: Schedule, status: int = 200, location: bool = False) -> Reply:
     headers = {"ETag": etag(s)}
     if location:
         headers["Location"] = f"/api/v1/schedules/{quote(s.id, safe='')}"
-    return Reply(S.schedule_wire(s), status, headers, audit)
+    return Reply(S.schedule_wire(s), status, headers)
 
 
-def _run_reply(run: Any, status: int = 200, audit: Any = None) -> Reply:
+def _run_reply(run: Any, status: int = 200) -> Reply:
     headers = {"Location": f"/api/v1/runs/{run.id}"} if status == 201 else {}
-    return Reply(S.run_wire(run), status, headers, audit)
+    return Reply(S.run_wire(run), status, headers)
+
+
+def _first_run(runs: list[Run]) -> dict[str, Any]:
+    return S.run_wire(runs[0])
 
 
 def _page(items: list[Any], limit: int, cursor_of: Any) -> tuple[list[Any], str | None]:
@@ -97,11 +100,12 @@ def list_schedules(c: Call) -> Reply:
 
 def create_schedule(c: Call) -> Reply:
     b: S.ScheduleCreate = c.body
-    s = c.api.horae.schedules.add(
-        b.id, b.task, S.trigger_dict(b.trigger), args=b.args, kwargs=b.kwargs, paused=b.paused,
-        description=b.description, tags=b.tags, **S.policies_given(b.policies))
-    return _schedule_reply(s, 201, ("schedule.create", "schedule", s.id, None,
-                                    S.schedule_wire(s)), location=True)
+    with c.audited("schedule.create", "schedule", target=b.id, after=S.schedule_wire):
+        s = c.api.horae.schedules.add(
+            b.id, b.task, S.trigger_dict(b.trigger), args=b.args, kwargs=b.kwargs,
+            paused=b.paused, description=b.description, tags=b.tags,
+            **S.policies_given(b.policies))
+    return _schedule_reply(s, 201, location=True)
 
 
 def get_schedule(c: Call) -> Reply:
@@ -125,15 +129,16 @@ def _lost_update(current: Schedule, expected: int) -> ApiError:
 
 def _update(c: Call, current: Schedule, changes: dict[str, Any], action: str) -> Reply:
     try:
-        s = c.api.horae.schedules.update(current.id, expected_version=current.version,
-                                         **changes)
+        with c.audited(action, "schedule", target=current.id, before=S.schedule_wire(current),
+                       after=S.schedule_wire):
+            s = c.api.horae.schedules.update(current.id, expected_version=current.version,
+                                             **changes)
     except Conflict:
         if c.request.headers.get("if-match") is not None:
             raise _lost_update(c.api.horae.schedules.get(current.id), current.version) \
                 from None
         raise
-    return _schedule_reply(s, audit=(action, "schedule", s.id, S.schedule_wire(current),
-                                     S.schedule_wire(s)))
+    return _schedule_reply(s)
 
 
 def patch_schedule(c: Call) -> Reply:
@@ -164,34 +169,49 @@ def replace_schedule(c: Call) -> Reply:
 def delete_schedule(c: Call) -> Reply:
     current = _current(c)
     try:
-        c.api.store.schedule_delete_if(current.id, current.version)
+        with c.audited("schedule.delete", "schedule", target=current.id,
+                       before=S.schedule_wire(current)):
+            c.api.store.schedule_delete_if(current.id, current.version)
     except Conflict:
         if c.request.headers.get("if-match") is not None:
             raise _lost_update(c.api.horae.schedules.get(current.id), current.version) \
                 from None
         raise
-    return Reply(None, 204, audit=("schedule.delete", "schedule", current.id,
-                                   S.schedule_wire(current), None))
+    return Reply(None, 204)
+
+
+def _pause_or_resume(c: Call, paused: bool) -> Reply:
+    action = "schedule.pause" if paused else "schedule.resume"
+    for attempt in range(10):
+        before = c.api.horae.schedules.get(c.path["schedule_id"])
+        # Conditional on the version read as `before`, so the audit's before is exact;
+        # changed meanwhile: read it again.
+        try:
+            with c.audited(action, "schedule", target=before.id,
+                           before=S.schedule_wire(before), after=S.schedule_wire):
+                s = c.api.horae.schedules.update(before.id, expected_version=before.version,
+                                                 paused=paused)
+        except Conflict:
+            if attempt == 9:
+                raise
+            continue
+        return _schedule_reply(s)
+    raise AssertionError("unreachable")
 
 
 def pause_schedule(c: Call) -> Reply:
-    before = c.api.horae.schedules.get(c.path["schedule_id"])
-    s = c.api.horae.schedules.pause(before.id)
-    return _schedule_reply(s, audit=("schedule.pause", "schedule", s.id,
-                                     S.schedule_wire(before), S.schedule_wire(s)))
+    return _pause_or_resume(c, True)
 
 
 def resume_schedule(c: Call) -> Reply:
-    before = c.api.horae.schedules.get(c.path["schedule_id"])
-    s = c.api.horae.schedules.resume(before.id)
-    return _schedule_reply(s, audit=("schedule.resume", "schedule", s.id,
-                                     S.schedule_wire(before), S.schedule_wire(s)))
+    return _pause_or_resume(c, False)
 
 
 def trigger_schedule(c: Call) -> Reply:
-    run = c.api.horae.schedules.trigger_now(c.path["schedule_id"])
-    return _run_reply(run, 201, ("schedule.trigger", "schedule", run.schedule_id, None,
-                                 S.run_wire(run)))
+    schedule_id = c.path["schedule_id"]
+    with c.audited("schedule.trigger", "schedule", target=schedule_id, after=_first_run):
+        run = c.api.horae.schedules.trigger_now(schedule_id)
+    return _run_reply(run, 201)
 
 
 def preview_schedule(c: Call) -> Reply:
@@ -232,9 +252,11 @@ def _instant(value: float | str | None, field: str) -> float | None:
 
 def create_run(c: Call) -> Reply:
     b: S.RunCreate = c.body
-    run = c.api.horae.runs.create(b.task, args=b.args, kwargs=b.kwargs, at=b.at, delay=b.delay,
-                                  **S.policies_given(b.policies))
-    return _run_reply(run, 201, ("run.create", "run", str(run.id), None, S.run_wire(run)))
+    with c.audited("run.create", "run", target=lambda runs: str(runs[0].id),
+                   after=_first_run):
+        run = c.api.horae.runs.create(b.task, args=b.args, kwargs=b.kwargs, at=b.at,
+                                      delay=b.delay, **S.policies_given(b.policies))
+    return _run_reply(run, 201)
 
 
 def get_run(c: Call) -> Reply:
@@ -243,15 +265,16 @@ def get_run(c: Call) -> Reply:
 
 def cancel_run(c: Call) -> Reply:
     before = c.api.horae.runs.get(c.path["run_id"])
-    run = c.api.horae.runs.cancel(before.id)
-    return _run_reply(run, audit=("run.cancel", "run", str(run.id), S.run_wire(before),
-                                  S.run_wire(run)))
+    with c.audited("run.cancel", "run", target=str(before.id), before=S.run_wire(before),
+                   after=S.run_wire):
+        run = c.api.horae.runs.cancel(before.id)
+    return _run_reply(run)
 
 
 def retry_run(c: Call) -> Reply:
-    run = c.api.horae.runs.retry(c.path["run_id"])
-    return _run_reply(run, 201, ("run.retry", "run", str(c.path["run_id"]), None,
-                                 S.run_wire(run)))
+    with c.audited("run.retry", "run", target=str(c.path["run_id"]), after=S.run_wire):
+        run = c.api.horae.runs.retry(c.path["run_id"])
+    return _run_reply(run, 201)
 
 
 # -- catalogue, workers, audit, tokens, health ---------------------------------------------
@@ -297,13 +320,12 @@ def list_tokens(c: Call) -> Reply:
 def create_token(c: Call) -> Reply:
     b: S.TokenCreate = c.body
     assert c.principal is not None
-    made = mint_token(c.api.store, b.name, Role.parse(b.role), c.principal.token_id)
+    with c.audited("token.create", "token", target=lambda t: t.id, after=S.token_wire):
+        made = mint_token(c.api.store, b.name, Role.parse(b.role), c.principal.actor)
     assert made is not None
     token, record = made
-    shown = S.token_wire(record)
-    return Reply(shown | {"token": token}, 201,
-                 {"Location": f"/api/v1/tokens/{record.id}", "Cache-Control": "no-store"},
-                 ("token.create", "token", record.id, None, shown))
+    return Reply(S.token_wire(record) | {"token": token}, 201,
+                 {"Location": f"/api/v1/tokens/{record.id}", "Cache-Control": "no-store"})
 
 
 def revoke_token(c: Call) -> Reply:
@@ -314,9 +336,10 @@ def revoke_token(c: Call) -> Reply:
     if c.principal is not None and c.principal.token_id == token_id:
         raise ApiError(409, "a token cannot revoke itself (that would lock you out); use "
                             "another admin token or `horae tokens revoke`", slug="conflict")
-    after = c.api.store.token_revoke(token_id)
-    return Reply(S.token_wire(after), audit=("token.revoke", "token", token_id,
-                                             S.token_wire(before), S.token_wire(after)))
+    with c.audited("token.revoke", "token", target=token_id, before=S.token_wire(before),
+                   after=S.token_wire):
+        after = c.api.store.token_revoke(token_id)
+    return Reply(S.token_wire(after))
 
 
 def health(c: Call) -> Reply:

@@ -18,10 +18,12 @@ from typing import Annotated, Any, Literal, Union, get_type_hints
 
 from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, create_model
 
+from horae.api.passwords import MAX_LENGTH, MIN_LENGTH, USER_NAME
 from horae.instants import iso
 from horae.models import LogLine, Policies, Run, RunState, Schedule, TaskInfo, WorkerInfo
 from horae.schedules import _ID
 from horae.store.api_store import AuditRecord, Event, TokenRecord
+from horae.store.user_store import UserRecord
 from horae.triggers import trigger_from_dict
 from horae.triggers.combine import MAX_MEMBERS
 
@@ -190,12 +192,43 @@ class RunCreate(BaseModel):
     policies: PoliciesInput = Field(default_factory=PoliciesInput)  # type: ignore[valid-type]
 
 
+RoleName = Literal["viewer", "operator", "editor", "admin"]
+
+
 class TokenCreate(BaseModel):
     """A new API token."""
 
     model_config = _STRICT
     name: Annotated[str, Field(min_length=1, max_length=200)]
-    role: Literal["viewer", "operator", "editor", "admin"]
+    role: RoleName
+
+
+UserName = Annotated[str, Field(pattern=USER_NAME)]
+Password = Annotated[str, Field(min_length=MIN_LENGTH, max_length=MAX_LENGTH)]
+
+
+class UserCreate(BaseModel):
+    """A new user account (for the console's sign-in)."""
+
+    model_config = _STRICT
+    name: UserName
+    role: RoleName
+    password: Password
+
+
+class UserPatch(BaseModel):
+    """The fields of a user to change: its role, or whether it is disabled."""
+
+    model_config = _STRICT
+    role: RoleName | None = Field(default=None, json_schema_extra=_no_default)
+    disabled: bool | None = Field(default=None, json_schema_extra=_no_default)
+
+
+class PasswordSet(BaseModel):
+    """A user's new password (the user's other console sessions end)."""
+
+    model_config = _STRICT
+    password: Password
 
 
 def given(model: BaseModel) -> dict[str, Any]:
@@ -228,6 +261,9 @@ AuditOut = wire_model(AuditRecord, "AuditRecord", times=("ts",))
 EventOut = wire_model(Event, "Event", times=("ts",))
 TokenOut = wire_model(TokenRecord, "Token", drop=("hash",),
                       times=("created_at", "last_used_at", "revoked_at"))
+USER_TIMES = ("created_at", "password_changed_at", "disabled_at")
+UserOut = wire_model(UserRecord, "User", drop=("password_hash",), times=USER_TIMES,
+                     extra={"disabled": bool})
 TokenCreated = wire_model(TokenRecord, "TokenCreated", drop=("hash",),
                           times=("created_at", "last_used_at", "revoked_at"),
                           extra={"token": str})
@@ -248,6 +284,7 @@ EventPage = create_model("EventPage", items=(list[EventOut], ...),  # type: igno
 TaskList = create_model("TaskList", items=(list[TaskOut], ...))  # type: ignore[valid-type]
 WorkerList = create_model("WorkerList", items=(list[WorkerOut], ...))  # type: ignore[valid-type]
 TokenList = create_model("TokenList", items=(list[TokenOut], ...))  # type: ignore[valid-type]
+UserList = create_model("UserList", items=(list[UserOut], ...))  # type: ignore[valid-type]
 
 
 class FireTime(BaseModel):
@@ -343,3 +380,11 @@ def token_wire(t: TokenRecord) -> dict[str, Any]:
     data = dataclasses.asdict(t)
     del data["hash"]
     return _times(data, ("created_at", "last_used_at", "revoked_at"))
+
+
+def user_wire(u: UserRecord) -> dict[str, Any]:
+    """A user without its password hash."""
+    data = dataclasses.asdict(u)
+    del data["password_hash"]
+    data["disabled"] = u.disabled_at is not None
+    return _times(data, USER_TIMES)

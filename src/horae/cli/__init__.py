@@ -117,10 +117,11 @@ def _register() -> None:
     from horae.cli.runs import runs
     from horae.cli.schedules import schedules
     from horae.cli.serve import scheduler, server, worker
+    from horae.cli.users_cmd import users
     from horae.cli.workers_cmd import workers
 
     for command in (server, scheduler, worker, workers, schedules, runs, tasks, db, api,
-                    tokens):
+                    tokens, users):
         cli.add_command(command)
 
 

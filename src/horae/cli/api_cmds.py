@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import click
 
@@ -10,7 +13,7 @@ from horae.cli.env import Env, pass_env
 from horae.cli.render import Out, echo_json, styled
 from horae.cli.serve import Plan, Service, _logging, serve
 from horae.instants import iso
-from horae.store.api_store import ApiStore
+from horae.store.api_store import ApiStore, TokenRecord
 
 
 @click.command("api")
@@ -47,6 +50,21 @@ def _actor() -> str:
     return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or '?'}"
 
 
+@contextmanager
+def _audited(store: ApiStore, action: str) -> Iterator[None]:
+    """Audit the token change the block makes, inside its transaction."""
+    from horae.store import on_change
+
+    def write(tx: Any, record: TokenRecord) -> None:
+        store.audit_in(tx, actor=_actor(), role="admin", action=action, target_kind="token",
+                       target_id=record.id, after={"id": record.id, "name": record.name,
+                                                   "role": record.role,
+                                                   "revoked_at": record.revoked_at})
+
+    with on_change(write):
+        yield
+
+
 @tokens.command("create")
 @click.option("--role", type=click.Choice(["viewer", "operator", "editor", "admin"]),
               required=True, help="viewer reads; operator runs, pauses, cancels; editor also "
@@ -59,12 +77,10 @@ def create(env: Env, role: str, name: str, as_json: bool) -> None:
     from horae.api.auth import Role, mint_token
 
     store = _store(env)
-    made = mint_token(store, name or role, Role.parse(role), _actor())
+    with _audited(store, "token.create"):
+        made = mint_token(store, name or role, Role.parse(role), _actor())
     assert made is not None
     token, record = made
-    store.audit_add(actor=_actor(), role="admin", action="token.create", target_kind="token",
-                    target_id=record.id, after={"id": record.id, "name": record.name,
-                                                "role": record.role})
     if as_json:
         echo_json({"id": record.id, "name": record.name, "role": record.role,
                    "created_at": iso(record.created_at), "token": token})
@@ -98,7 +114,6 @@ def list_(env: Env, as_json: bool) -> None:
 def revoke(env: Env, token_id: str) -> None:
     """Revoke a token: every server refuses it from now on."""
     store = _store(env)
-    record = store.token_revoke(token_id)
-    store.audit_add(actor=_actor(), role="admin", action="token.revoke", target_kind="token",
-                    target_id=record.id, after={"id": record.id, "revoked_at": record.revoked_at})
+    with _audited(store, "token.revoke"):
+        record = store.token_revoke(token_id)
     Out(env.color).line(f"revoked token {record.id} ({record.name})")

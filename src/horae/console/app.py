@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs
 from zoneinfo import ZoneInfo
 
@@ -37,13 +37,36 @@ from horae.console.auth import (
 )
 from horae.errors import InvalidInput
 from horae.instants import iso
-from horae.store.console_store import ConsoleStore
+from horae.store.console_store import ConsoleSession, ConsoleStore
 from horae.triggers import trigger_from_dict
 from horae.triggers.window import preview
 
 ROLES = ("viewer", "operator", "editor", "admin")
-#: Checks a token: (token id, name, role) when valid, else None.
+#: Checks a token: (token id, name, role) when valid, else None; SignInRefused(429) when
+#: the address made too many failed attempts.
 TokenCheck = Callable[[str, str], "tuple[str, str, str] | None"]
+
+
+class SignInRefused(Exception):
+    """A sign-in or password check that failed: ``status`` 401 (wrong), 422 (a bad new
+    password, ``field`` names it) or 429 (too many failed attempts from the address)."""
+
+    def __init__(self, status: int, field: str = "") -> None:
+        super().__init__(f"{status} {field}".strip())
+        self.status = status
+        self.field = field
+
+
+class Accounts(Protocol):
+    """What the console needs of user accounts (the API's authenticator provides it)."""
+
+    def sign_in(self, name: str, password: str, client: str) -> tuple[int, str, str]:
+        """(user id, name, role) of an active user, else SignInRefused (401/429)."""
+
+    def change_password(self, session: ConsoleSession, current: str, new: str,
+                        client: str) -> None:
+        """Set a signed-in user's password after checking the current one; ends the
+        user's other sessions; audited. SignInRefused (401, 422 with the field, 429)."""
 
 _PAGES: list[tuple[str, str, str, str]] = [
     # path, template, navigation key, title message
@@ -57,17 +80,24 @@ _PAGES: list[tuple[str, str, str, str]] = [
     ("/workers", "workers.html", "workers", "Workers"),
     ("/tasks", "tasks.html", "tasks", "Tasks"),
     ("/audit", "audit.html", "audit", "Audit"),
+    ("/users", "users.html", "users", "Users"),
 ]
 _EDITOR_PAGES = {"/schedules/new", "/schedules/{id:path}/edit"}
+_ADMIN_PAGES = {"/users"}
+_PASSWORD_ERRORS = {  # SignInRefused on the account page -> the message shown
+    401: "The current password is wrong.",
+    429: "Too many failed sign-ins from this address; try again in a minute.",
+}
 
 
 class Console:
     """The console's routes and the API bridge, over one Horae app."""
 
     def __init__(self, sessions: Sessions, check_token: TokenCheck,
-                 api_prefix: str = "/api/v1") -> None:
+                 api_prefix: str = "/api/v1", accounts: Accounts | None = None) -> None:
         self.sessions = sessions
         self.check_token = check_token
+        self.accounts = accounts
         self.api_prefix = api_prefix
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("horae.console", "templates"),
@@ -81,6 +111,8 @@ class Console:
             Route("/login", self.login_page, methods=["GET"]),
             Route("/login", self.login, methods=["POST"]),
             Route("/logout", self.logout, methods=["POST"]),
+            Route("/account", self.account_page, methods=["GET"]),
+            Route("/account/password", self.change_password, methods=["POST"]),
             Route("/language", self.language, methods=["POST"]),
             Route("/preview", self.preview, methods=["POST"]),
             Mount("/static", StaticFiles(directory=str(static)), name="static"),
@@ -96,14 +128,15 @@ class Console:
 
     def _page(self, path: str, template: str, nav: str,
               title: str) -> Callable[[Request], Any]:
-        needs_editor = path in _EDITOR_PAGES
+        least = "admin" if path in _ADMIN_PAGES else "editor" if path in _EDITOR_PAGES \
+            else "viewer"
 
         async def page(request: Request) -> Response:
             signed_in = await self._signed_in(request)
             if signed_in is None:
                 return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
             role = signed_in.session.role
-            if needs_editor and ROLES.index(role) < ROLES.index("editor"):
+            if ROLES.index(role) < ROLES.index(least):
                 return self.render(request, "denied.html", signed_in, nav=nav,
                                    title="Not allowed", status=403)
             return self.render(request, template, signed_in, nav=nav, title=title,
@@ -125,6 +158,7 @@ class Console:
         config = {
             "lang": lang, "api": self.api_prefix, "csrf": csrf, "role": role,
             "user": signed_in.session.name if signed_in else None,
+            "user_id": signed_in.user_id if signed_in else None,
             "params": params or {}, "messages": i18n.catalogue(lang),
         }
         context = {
@@ -155,25 +189,81 @@ class Console:
         if await self._signed_in(request) is not None:
             return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
         return self.render(request, "login.html", None, title="Sign in",
-                           next=_safe_next(request.query_params.get("next")))
+                           next=_safe_next(request.query_params.get("next")),
+                           accounts=self.accounts is not None)
 
     async def login(self, request: Request) -> Response:
+        """Sign in with a user name and password, or with an API token."""
         form = await _form(request)
         next_url = _safe_next(str(form.get("next") or "/"))
         if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), None):
             return self._refused(request, None)
-        token = str(form.get("token") or "").strip()
         client = request.client.host if request.client else "?"
-        found = await run_in_threadpool(self.check_token, token, client) if token else None
-        if found is None:
-            return self.render(request, "login.html", None, title="Sign in", status=401,
-                               next=next_url, error="That token is not valid.")
-        token_id, name, role = found
-        _signed, cookie = await run_in_threadpool(self.sessions.start, token, token_id,
-                                                  name, role)
+        name = str(form.get("name") or "").strip()
+        try:
+            if name and self.accounts is not None:
+                user_id, name, role = await run_in_threadpool(
+                    self.accounts.sign_in, name, str(form.get("password") or ""), client)
+                _signed, cookie = await run_in_threadpool(self.sessions.start_user, user_id,
+                                                          name, role)
+            else:
+                token = str(form.get("token") or "").strip()
+                found = await run_in_threadpool(self.check_token, token, client) \
+                    if token else None
+                if found is None:
+                    raise SignInRefused(401, "token")
+                token_id, name, role = found
+                _signed, cookie = await run_in_threadpool(self.sessions.start, token,
+                                                          token_id, name, role)
+        except SignInRefused as refused:
+            error = ("Too many failed sign-ins from this address; try again in a minute."
+                     if refused.status == 429 else "That token is not valid."
+                     if refused.field == "token" else
+                     "That user name and password do not match.")
+            return self.render(request, "login.html", None, title="Sign in",
+                               status=refused.status, next=next_url, error=error,
+                               name=name, accounts=self.accounts is not None)
         response = RedirectResponse(next_url, status_code=303)
         set_cookie(response, request, SESSION_COOKIE, cookie, max_age=int(SESSION_TTL))
         return response
+
+    async def account_page(self, request: Request) -> Response:
+        signed_in = await self._signed_in(request)
+        if signed_in is None:
+            return RedirectResponse("/login?next=/account", status_code=303)
+        return self.render(request, "account.html", signed_in, nav="account", title="Account")
+
+    async def change_password(self, request: Request) -> Response:
+        """A signed-in user changes their own password; their other sessions end."""
+        signed_in = await self._signed_in(request)
+        form = await _form(request)
+        if signed_in is None:
+            return RedirectResponse("/login?next=/account", status_code=303)
+        if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
+            return self._refused(request, signed_in)
+        if signed_in.user_id is None or self.accounts is None:
+            return self.render(request, "account.html", signed_in, nav="account",
+                               title="Account", status=409)
+        new = str(form.get("new_password") or "")
+        if new != str(form.get("new_password_again") or ""):
+            return self._account_error(request, signed_in, 422, "new_password_again",
+                                       "The two new passwords differ.")
+        client = request.client.host if request.client else "?"
+        try:
+            await run_in_threadpool(self.accounts.change_password, signed_in.session,
+                                    str(form.get("current_password") or ""), new, client)
+        except SignInRefused as refused:
+            message = _PASSWORD_ERRORS.get(
+                refused.status, "The new password must be at least 12 characters long.")
+            field = refused.field or "current_password"
+            return self._account_error(request, signed_in, refused.status, field, message)
+        return self.render(request, "account.html", signed_in, nav="account", title="Account",
+                           done=True)
+
+    def _account_error(self, request: Request, signed_in: SignedIn, status: int, field: str,
+                       message: str) -> Response:
+        return self.render(request, "account.html", signed_in, nav="account",
+                           title="Account", status=status, error=message, error_field=field)
 
     async def logout(self, request: Request) -> Response:
         signed_in = await self._signed_in(request)
@@ -256,6 +346,8 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
-def console(horae_app: Any, check_token: TokenCheck, api_prefix: str = "/api/v1") -> Console:
-    """The console of ``horae_app``; ``check_token(token, client)`` is the API's check."""
-    return Console(Sessions(ConsoleStore(horae_app.store)), check_token, api_prefix)
+def console(horae_app: Any, check_token: TokenCheck, api_prefix: str = "/api/v1",
+            accounts: Accounts | None = None) -> Console:
+    """The console of ``horae_app``; ``check_token(token, client)`` is the API's check,
+    ``accounts`` its user sign-in (None: tokens only)."""
+    return Console(Sessions(ConsoleStore(horae_app.store)), check_token, api_prefix, accounts)

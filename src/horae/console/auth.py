@@ -1,13 +1,16 @@
 """Sign-in sessions, CSRF, and the bridge that lets the browser call the REST API.
 
-The session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) reads
-``<session id>.<API token>.<signature>``; the signature is an HMAC-SHA256 with the secret
-the database makes at first start. The session row (id, token id, name, role, CSRF value,
-expiry) lives in the database, so signing out ends the session for every server, and
-revoking the token ends it through the API.
+A session acts for an API token or for a user (name and password). The session cookie
+(HttpOnly, SameSite=Lax, Secure over HTTPS) reads ``<session id>.<API token>.<signature>``
+for a token and ``<session id>.user.<signature>`` for a user; the signature is an
+HMAC-SHA256 with the secret the database makes at first start. The session row (id, token
+id or user id, name, role, CSRF value, expiry) lives in the database, so signing out ends
+the session for every server; revoking the token, disabling the user or setting the user's
+password ends it too.
 
 The browser calls ``/api/v1`` itself (fetch, EventSource). :class:`ApiBridge` turns a valid
-session cookie into ``Authorization: Bearer <token>`` for those calls, so the API's own
+session cookie into ``Authorization: Bearer <token>`` for those calls -- or, for a user,
+into the user's id in the request scope, which no client can send -- so the API's own
 authentication, roles and audit decide everything. A call that changes something must
 carry the session's CSRF value in ``X-CSRF-Token``; without it the bridge answers 403.
 """
@@ -36,10 +39,20 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_TTL = 12 * 3600.0
 
 
+USER_MARK = "user"  # in the cookie where a token session carries its token
+#: The request-scope key through which the bridge names a signed-in user to the API
+#: (horae.api.framework.USER_SCOPE_KEY).
+USER_SCOPE_KEY = "horae.user_id"
+
+
 @dataclass(frozen=True)
 class SignedIn:
     session: ConsoleSession
-    token: str
+    token: str | None  # None: a user's session
+
+    @property
+    def user_id(self) -> int | None:
+        return self.session.user_id
 
 
 class Sessions:
@@ -74,6 +87,13 @@ class Sessions:
         text = f"{session.id}.{token}"
         return SignedIn(session, token), f"{text}.{self.sign(text)}"
 
+    def start_user(self, user_id: int, name: str, role: str) -> tuple[SignedIn, str]:
+        """A new session for a user and the cookie value that carries it."""
+        session = self.store.session_add(token_id="", name=name, role=role,
+                                         ttl=SESSION_TTL, user_id=user_id)
+        text = f"{session.id}.{USER_MARK}"
+        return SignedIn(session, None), f"{text}.{self.sign(text)}"
+
     def resolve(self, cookie: str | None) -> SignedIn | None:
         if not cookie:
             return None
@@ -82,7 +102,11 @@ class Sessions:
             return None
         session_id, _, token = text.partition(".")
         session = self.store.session_get(session_id)
-        if session is None or not token.startswith(f"hor_{session.token_id}_"):
+        if session is None:
+            return None
+        if session.user_id is not None:
+            return SignedIn(session, None) if token == USER_MARK else None
+        if not session.token_id or not token.startswith(f"hor_{session.token_id}_"):
             return None
         return SignedIn(session, token)
 
@@ -146,8 +170,11 @@ class ApiBridge:
                 await _forbidden(send)
                 return
         scope = dict(scope)
-        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"] + [
-            (b"authorization", f"Bearer {signed_in.token}".encode())]
+        scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
+        if signed_in.token is None:
+            scope[USER_SCOPE_KEY] = signed_in.session.user_id
+        else:
+            scope["headers"].append((b"authorization", f"Bearer {signed_in.token}".encode()))
         await self.app(scope, receive, send)
 
 

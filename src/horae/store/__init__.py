@@ -1,9 +1,11 @@
 """The one persistence layer: every SQL statement Horae runs lives in this package."""
 
+from horae.store.base import ChangeHook, on_change
 from horae.store.connection import Database, open_database
 from horae.store.store import DueRow, Finish, FireOutcome, NewRun, RunFilter, Store
 
 __all__ = [
+    "ChangeHook",
     "Database",
     "DueRow",
     "Finish",
@@ -11,5 +13,6 @@ __all__ = [
     "NewRun",
     "RunFilter",
     "Store",
+    "on_change",
     "open_database",
 ]

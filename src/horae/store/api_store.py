@@ -20,6 +20,7 @@ from typing import Any
 
 from horae.errors import Conflict, NotFound
 from horae.store.base import StoreBase
+from horae.store.connection import Tx
 
 TOKEN_COLUMNS = ("id", "name", "role", "hash", "created_at", "created_by", "last_used_at",
                  "revoked_at")
@@ -27,6 +28,8 @@ AUDIT_COLUMNS = ("id", "ts", "actor", "role", "action", "target_kind", "target_i
                  "before_data", "after_data")
 IDEMPOTENCY_COLUMNS = ("actor", "key", "fingerprint", "status", "body", "created_at")
 EVENT_COLUMNS = ("id", "ts", "kind", "run_id", "schedule_id", "data")
+IDEMPOTENCY_TTL = 86400.0  # seconds a key is remembered
+PRUNE_BATCH = 100  # expired keys each new key removes, at most
 
 
 @dataclass
@@ -100,19 +103,20 @@ class ApiStore:
         with self.db.write() as tx:
             params["created_at"] = self.store._now(tx)
             if only_if_none:
-                return bool(tx.run(
+                if not tx.run(
                     f"INSERT INTO horae_api_tokens ({cols}) SELECT "
                     + ", ".join(f":{c}" for c in TOKEN_COLUMNS)
                     + " WHERE NOT EXISTS (SELECT 1 FROM horae_api_tokens)",
                     params,
-                ))
-            inserted = tx.run(
+                ):
+                    return False
+            elif not tx.run(
                 f"INSERT INTO horae_api_tokens ({cols}) VALUES ("
                 + ", ".join(f":{c}" for c in TOKEN_COLUMNS) + ") ON CONFLICT (id) DO NOTHING",
                 params,
-            )
-            if not inserted:
+            ):
                 raise Conflict(f"token id {record.id!r} exists")
+            self.store._changed(tx, TokenRecord(**params))
         return True
 
     def token_get(self, token_id: str) -> TokenRecord | None:
@@ -137,11 +141,13 @@ class ApiStore:
         """Revoke a token (at once, for every server). Raises NotFound."""
         with self.db.write() as tx:
             now = self.store._now(tx)
-            if not tx.run("UPDATE horae_api_tokens SET revoked_at = COALESCE(revoked_at, :now)"
-                          " WHERE id = :id", {"id": token_id, "now": now}):
+            row = tx.one("UPDATE horae_api_tokens SET revoked_at = COALESCE(revoked_at, :now)"
+                         f" WHERE id = :id RETURNING {', '.join(TOKEN_COLUMNS)}",
+                         {"id": token_id, "now": now})
+            if row is None:
                 raise NotFound("token", token_id)
-        record = self.token_get(token_id)
-        assert record is not None
+            record = TokenRecord(**row)
+            self.store._changed(tx, record)
         return record
 
     def token_touch(self, token_id: str) -> None:
@@ -153,14 +159,22 @@ class ApiStore:
 
     def audit_add(self, *, actor: str, role: str, action: str, target_kind: str,
                   target_id: str | None, before: Any = None, after: Any = None) -> None:
+        """Write one audit record in a transaction of its own (prefer :meth:`audit_in`
+        inside the change's transaction)."""
         with self.db.write() as tx:
-            tx.run(
-                "INSERT INTO horae_audit (ts, actor, role, action, target_kind, target_id,"
-                f" before_data, after_data) VALUES ({self.db.now_sql}, :actor, :role, :action,"
-                " :kind, :target, :before, :after)",
-                {"actor": actor, "role": role, "action": action, "kind": target_kind,
-                 "target": target_id, "before": _dumps(before), "after": _dumps(after)},
-            )
+            self.audit_in(tx, actor=actor, role=role, action=action, target_kind=target_kind,
+                          target_id=target_id, before=before, after=after)
+
+    def audit_in(self, tx: Tx, *, actor: str, role: str, action: str, target_kind: str,
+                 target_id: str | None, before: Any = None, after: Any = None) -> None:
+        """Write one audit record inside ``tx``: it commits with the change it describes."""
+        tx.run(
+            "INSERT INTO horae_audit (ts, actor, role, action, target_kind, target_id,"
+            f" before_data, after_data) VALUES ({self.db.now_sql}, :actor, :role, :action,"
+            " :kind, :target, :before, :after)",
+            {"actor": actor, "role": role, "action": action, "kind": target_kind,
+             "target": target_id, "before": _dumps(before), "after": _dumps(after)},
+        )
 
     def audit_list(self, *, actor: str | None = None, target_kind: str | None = None,
                    target_id: str | None = None, action: str | None = None,
@@ -186,15 +200,18 @@ class ApiStore:
     # -- idempotency -----------------------------------------------------------------
 
     def idempotency_reserve(self, actor: str, key: str, fingerprint: str,
-                            ttl: float = 86400.0) -> StoredResponse | None:
+                            ttl: float = IDEMPOTENCY_TTL) -> StoredResponse | None:
         """Reserve ``key`` for this request: None when reserved now, else what is stored.
 
-        Reservations older than ``ttl`` seconds are forgotten first.
+        Reservations older than ``ttl`` seconds are forgotten first: this key's, and up to
+        :data:`PRUNE_BATCH` of any actor's (so the table stays a day deep without a
+        janitor, and each insert does a bounded amount of work).
         """
         with self.db.write() as tx:
             now = self.store._now(tx)
             tx.run("DELETE FROM horae_idempotency WHERE actor = :actor AND key = :key"
                    " AND created_at < :old", {"actor": actor, "key": key, "old": now - ttl})
+            self._idempotency_prune(tx, now - ttl, PRUNE_BATCH)
             inserted = tx.run(
                 "INSERT INTO horae_idempotency (actor, key, fingerprint, status, body,"
                 " created_at) VALUES (:actor, :key, :fp, NULL, NULL, :now)"
@@ -219,12 +236,23 @@ class ApiStore:
             tx.run("DELETE FROM horae_idempotency WHERE actor = :actor AND key = :key"
                    " AND status IS NULL", {"actor": actor, "key": key})
 
-    def idempotency_prune(self, older_than: float = 86400.0) -> int:
+    def idempotency_prune(self, older_than: float = IDEMPOTENCY_TTL, *,
+                          batch: int = 10_000, now: float | None = None) -> int:
+        """Forget up to ``batch`` keys created more than ``older_than`` seconds before
+        ``now`` (default: the database's clock); returns how many."""
         with self.db.write() as tx:
-            return tx.run(
-                f"DELETE FROM horae_idempotency WHERE created_at < {self.db.now_sql} - :age",
-                {"age": older_than},
-            )
+            now = self.store._now(tx) if now is None else now
+            return self._idempotency_prune(tx, now - older_than, batch)
+
+    @staticmethod
+    def _idempotency_prune(tx: Tx, before: float, batch: int) -> int:
+        # The oldest first, through the created_at index: bounded however large the table.
+        return tx.run(
+            "DELETE FROM horae_idempotency WHERE (actor, key) IN (SELECT actor, key"
+            " FROM horae_idempotency WHERE created_at < :before ORDER BY created_at"
+            " LIMIT :batch)",
+            {"before": before, "batch": batch},
+        )
 
     # -- schedules: the conditional delete the API needs -------------------------------
 
@@ -234,6 +262,7 @@ class ApiStore:
             if tx.run("DELETE FROM horae_schedules WHERE id = :id AND version = :v",
                       {"id": schedule_id, "v": version}):
                 self.store._schedules_changed(tx)
+                self.store._changed(tx, None)
                 return
             row = tx.one("SELECT version FROM horae_schedules WHERE id = :id",
                          {"id": schedule_id})

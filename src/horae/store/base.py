@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,6 +97,25 @@ class RunFilter:
 
 
 Planner = Callable[[list[DueRow], float], list[FirePlan]]
+#: Called inside the transaction of a change, before it commits, with what it returns.
+ChangeHook = Callable[[Tx, Any], None]
+_CHANGE_HOOK: ContextVar[ChangeHook | None] = ContextVar("horae_change_hook", default=None)
+
+
+@contextmanager
+def on_change(hook: ChangeHook) -> Iterator[None]:
+    """Within this block (this thread or task), each change the store makes for an
+    operator -- a schedule added, replaced or deleted; runs added, cancelled or retried; a
+    token or user written -- calls ``hook(tx, result)`` inside that change's transaction,
+    before it commits. Whatever the hook writes through ``tx`` commits with the change or
+    not at all, and an exception from the hook rolls the change back. The REST API writes
+    its audit records so; an embedder can do the same with its own table.
+    """
+    token = _CHANGE_HOOK.set(hook)
+    try:
+        yield
+    finally:
+        _CHANGE_HOOK.reset(token)
 
 
 class StoreBase:
@@ -124,6 +145,12 @@ class StoreBase:
         row = tx.one(f"SELECT {self.db.now_sql} AS now")
         assert row is not None
         return float(row["now"])
+
+    def _changed(self, tx: Tx, result: Any) -> None:
+        """Run the :func:`on_change` hook of this context, if any, inside ``tx``."""
+        hook = _CHANGE_HOOK.get()
+        if hook is not None:
+            hook(tx, result)
 
     def _schedules_changed(self, tx: Tx) -> None:
         tx.run("UPDATE horae_meta SET value = value + 1 WHERE key = 'schedules_changed'")

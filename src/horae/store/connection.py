@@ -220,10 +220,13 @@ class SQLiteDatabase(Database):
             tx = Tx(cur, _same)
             try:
                 yield tx
+                # A COMMIT that fails (a deferred constraint, a full disk) leaves SQLite's
+                # transaction open: roll it back too, or the connection stays stuck in it.
+                conn.commit()
             except BaseException:
-                conn.rollback()
+                if conn.in_transaction:
+                    conn.rollback()
                 raise
-            conn.commit()
         self._committed(tx)
 
     @contextmanager

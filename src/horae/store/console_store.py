@@ -7,6 +7,10 @@ Contract (proven by ``tests/browser/test_console_store.py``):
   it. There is no default secret.
 - A session is found only before its ``expires_at`` (database clock); deleting it, or
   every session of a token, ends it at once for every server.
+- A session acts for an API token (``token_id``) or for a user (``user_id``, and
+  ``token_id`` is empty). A user's session carries the user's current role and is not
+  found once the user is disabled; a new password ends the user's other sessions
+  (:class:`horae.store.user_store.UserStore`).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from dataclasses import dataclass
 
 from horae.store.base import StoreBase
 
-SESSION_COLUMNS = ("id", "token_id", "name", "role", "csrf", "created_at", "expires_at")
+SESSION_COLUMNS = ("id", "token_id", "name", "role", "csrf", "created_at", "expires_at",
+                   "user_id")
 SECRET_COLUMNS = ("name", "value", "created_at")
 
 
@@ -29,6 +34,7 @@ class ConsoleSession:
     csrf: str
     created_at: float
     expires_at: float
+    user_id: int | None = None
 
 
 class ConsoleStore:
@@ -48,26 +54,36 @@ class ConsoleStore:
         assert row is not None
         return str(row["value"])
 
-    def session_add(self, *, token_id: str, name: str, role: str, ttl: float) -> ConsoleSession:
+    def session_add(self, *, token_id: str, name: str, role: str, ttl: float,
+                    user_id: int | None = None) -> ConsoleSession:
+        """A new session for a token (``token_id``) or a user (``user_id``, token_id '')."""
         params = {"id": secrets.token_hex(16), "token_id": token_id, "name": name,
-                  "role": role, "csrf": secrets.token_urlsafe(32), "ttl": ttl}
+                  "role": role, "csrf": secrets.token_urlsafe(32), "ttl": ttl,
+                  "user_id": user_id}
         with self.db.write() as tx:
             tx.run(f"DELETE FROM horae_console_sessions WHERE expires_at < {self.db.now_sql}")
             tx.run("INSERT INTO horae_console_sessions (id, token_id, name, role, csrf,"
-                   f" created_at, expires_at) VALUES (:id, :token_id, :name, :role, :csrf,"
-                   f" {self.db.now_sql}, {self.db.now_sql} + :ttl)", params)
+                   " created_at, expires_at, user_id) VALUES (:id, :token_id, :name, :role,"
+                   f" :csrf, {self.db.now_sql}, {self.db.now_sql} + :ttl, :user_id)", params)
             row = tx.one(f"SELECT {', '.join(SESSION_COLUMNS)} FROM horae_console_sessions"
                          " WHERE id = :id", {"id": params["id"]})
         assert row is not None
         return ConsoleSession(**row)
 
     def session_get(self, session_id: str) -> ConsoleSession | None:
-        """The session, if it exists and has not expired."""
+        """The session, if it exists and has not expired (nor its user been disabled)."""
+        cols = ", ".join(f"s.{c}" for c in SESSION_COLUMNS if c != "role")
         with self.db.read() as tx:
-            row = tx.one(f"SELECT {', '.join(SESSION_COLUMNS)} FROM horae_console_sessions"
-                         f" WHERE id = :id AND expires_at > {self.db.now_sql}",
+            row = tx.one(f"SELECT {cols}, COALESCE(u.role, s.role) AS role, u.disabled_at"
+                         " FROM horae_console_sessions s"
+                         " LEFT JOIN horae_users u ON u.id = s.user_id"
+                         f" WHERE s.id = :id AND s.expires_at > {self.db.now_sql}",
                          {"id": session_id})
-        return None if row is None else ConsoleSession(**row)
+        if row is None or row.pop("disabled_at") is not None:
+            return None
+        if row["user_id"] is not None and row["token_id"]:
+            return None  # a session is a token's or a user's, never both
+        return ConsoleSession(**row)
 
     def session_delete(self, session_id: str) -> None:
         with self.db.write() as tx:
@@ -75,6 +91,15 @@ class ConsoleStore:
 
     def sessions_end_for_token(self, token_id: str, *, keep: str | None = None) -> int:
         """End every session acting with ``token_id`` (except ``keep``)."""
+        if not token_id:
+            return 0
         with self.db.write() as tx:
             return tx.run("DELETE FROM horae_console_sessions WHERE token_id = :token"
                           " AND id <> :keep", {"token": token_id, "keep": keep or ""})
+
+    def sessions_of_user(self, user_id: int) -> list[str]:
+        """The ids of the user's live sessions."""
+        with self.db.read() as tx:
+            rows = tx.all("SELECT id FROM horae_console_sessions WHERE user_id = :id"
+                          f" AND expires_at > {self.db.now_sql}", {"id": user_id})
+        return [str(r["id"]) for r in rows]

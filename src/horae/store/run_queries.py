@@ -47,6 +47,7 @@ class RunQueries(StoreBase):
             self._notify(tx, "horae_runs")
             if any(r.fanout for r in out):
                 self._notify(tx, "horae_fanout")
+            self._changed(tx, out)
         return out
 
     def run_get(self, run_id: int) -> Run:
@@ -122,7 +123,11 @@ class RunQueries(StoreBase):
             if running is not None and running["fanout"]:
                 fanout.cancel_children(self, tx, run_id, now)
             self._notify(tx, "horae_cancel")
-        return self.run_get(run_id)
+            row = tx.one(f"SELECT {_RUN_COLS} FROM horae_runs WHERE id = :id", {"id": run_id})
+            assert row is not None
+            cancelled = R.run_from_row(row)
+            self._changed(tx, cancelled)
+        return cancelled
 
     def run_retry(self, run_id: int) -> Run:
         """Queue a new run with the same task and arguments as a finished one."""
@@ -146,7 +151,9 @@ class RunQueries(StoreBase):
                     raise NotFound("run", run_id)
                 raise Conflict(f"run {run_id} has not finished ({state['state']}); cancel it first")
             self._notify(tx, "horae_runs")
-        return R.run_from_row(row)
+            retried = R.run_from_row(row)
+            self._changed(tx, retried)
+        return retried
 
     def run_logs(self, run_id: int, *, after_id: int = 0, limit: int = 1000) -> list[LogLine]:
         with self.db.read() as tx:

@@ -40,7 +40,9 @@ class ScheduleQueries(StoreBase):
             if not inserted:
                 raise Conflict(f"schedule {s.id!r} already exists")
             self._schedules_changed(tx)
-        return R.schedule_from_row(row)
+            added = R.schedule_from_row(row)
+            self._changed(tx, added)
+        return added
 
     def schedule_get(self, schedule_id: str) -> Schedule:
         with self.db.read() as tx:
@@ -129,7 +131,9 @@ class ScheduleQueries(StoreBase):
                     f" expected {expected_version}); reload it and try again"
                 )
             self._schedules_changed(tx)
-        return R.schedule_from_row(changed)
+            replaced = R.schedule_from_row(changed)
+            self._changed(tx, replaced)
+        return replaced
 
     def schedule_delete(self, schedule_id: str) -> None:
         """Delete a schedule; its runs stay (history). Raises NotFound."""
@@ -137,6 +141,7 @@ class ScheduleQueries(StoreBase):
             if not tx.run("DELETE FROM horae_schedules WHERE id = :id", {"id": schedule_id}):
                 raise NotFound("schedule", schedule_id)
             self._schedules_changed(tx)
+            self._changed(tx, None)
 
     def schedules_changed_mark(self) -> int:
         """A counter that grows with every schedule write: cheap to poll across processes."""

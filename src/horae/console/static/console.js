@@ -499,6 +499,53 @@
     await load();
   };
 
+  pages.users = async function () {
+    const tbody = $("#user-table tbody");
+    const form = $("#user-form");
+    async function load() {
+      const page = await get("/users");
+      tbody.replaceChildren();
+      if (!page.items.length) return emptyRow(tbody, 6, t("No users yet."));
+      for (const u of page.items) {
+        const mine = CONFIG.user_id === u.id;
+        const toggle = el("button", { type: "button", disabled: mine,
+          "data-user": u.name }, u.disabled ? t("Enable") : t("Disable"));
+        toggle.addEventListener("click", async () => {
+          toggle.disabled = true;
+          try {
+            await api("/users/" + u.id, { method: "PATCH", body: { disabled: !u.disabled } });
+            flash(t(u.disabled ? "Enabled {name}." : "Disabled {name}.", { name: u.name }));
+            await load();
+          } catch (err) { failed(err); toggle.disabled = false; }
+        });
+        tbody.append(el("tr", { "data-user": u.name },
+          el("td", { class: "name" }, u.name), el("td", {}, t(u.role)),
+          el("td", {}, u.disabled ? t("disabled") : t("active")),
+          el("td", {}, timeCell(u.created_at)), el("td", {}, timeCell(u.password_changed_at)),
+          el("td", {}, toggle)));
+      }
+    }
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      for (const p of $$(".field-error", form)) p.textContent = "";
+      const body = { name: $("#user-name").value.trim(), role: $("#user-role").value, password: $("#user-password").value };
+      try {
+        await api("/users", { method: "POST", body });
+        form.reset();
+        flash(t("Created user {name}.", { name: body.name }));
+        await load();
+      } catch (err) {
+        const errors = (err.problem && err.problem.errors) || [];
+        for (const e of errors) {
+          const box = $(`[data-error-for="${e.field}"]`, form);
+          if (box) box.textContent = e.reason;
+        }
+        if (!errors.length) failed(err);
+      }
+    });
+    await load();
+  };
+
   window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, can, CONFIG, pages };
 
   // -- start ----------------------------------------------------------------------------------
