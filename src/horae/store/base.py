@@ -163,12 +163,29 @@ class StoreBase:
             tx.run(f"NOTIFY {channel}")
 
     def _count_outcomes(self, tx: Tx, outcomes: list[tuple[str, str]], now: float) -> None:
+        """Add outcomes (in order) to their schedules' counters and last state."""
+        per: dict[str, dict[str, Any]] = {}
+        for sid, st in outcomes:
+            row = per.setdefault(sid, {"id": sid, "ok": 0, "bad": 0, "now": now})
+            row["ok"] += st == "succeeded"
+            row["bad"] += st in ("failed", "timed_out", "lost")
+            row["state"] = st
+        if not per:
+            return
+        if self.db.dialect == "postgres":  # one statement for the batch
+            tx.run(
+                "UPDATE horae_schedules AS s SET successes = s.successes + v.ok,"
+                " failures = s.failures + v.bad, last_state = v.state, last_run_at = v.now"
+                " FROM json_to_recordset(:rows::json)"
+                " AS v(id text, ok int, bad int, state text, now float8) WHERE s.id = v.id",
+                {"rows": R.dumps(list(per.values()))},
+            )
+            return
         tx.many(
             "UPDATE horae_schedules SET successes = successes + :ok,"
             " failures = failures + :bad, last_state = :state, last_run_at = :now"
             " WHERE id = :id",
-            [{"id": sid, "state": st, "now": now, "ok": int(st == "succeeded"),
-              "bad": int(st in ("failed", "timed_out", "lost"))} for sid, st in outcomes],
+            list(per.values()),
         )
 
     def _lock_schedules_of(self, tx: Tx, run_ids: list[int]) -> None:

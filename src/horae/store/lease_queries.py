@@ -19,7 +19,7 @@ from horae.store.base import (
     Finish,
     StoreBase,
 )
-from horae.store.connection import Tx
+from horae.store.connection import Row, Tx
 
 
 class LeaseQueries(StoreBase):
@@ -182,16 +182,8 @@ class LeaseQueries(StoreBase):
         with self.db.write() as tx:
             self._lock_schedules_of(tx, [f.run.id for f in items])
             now = self._now(tx)
-            rows = tx.many_returning(
-                "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
-                " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
-                " finished_at = :finished, not_before = :now + :delay,"
-                " progress = COALESCE(:progress, progress),"
-                " progress_message = COALESCE(:message, progress_message)"
-                " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
-                " AND state = 'running' RETURNING schedule_id, parent_id",
-                [self._finish_params(f, worker_id, now) for f in items],
-            )
+            rows = self._finish_rows(tx, [self._finish_params(f, worker_id, now)
+                                          for f in items], worker_id)
             kept = [row is not None for row in rows]
             self._logs_insert(tx, [x for f, ok in zip(items, kept, strict=True) if ok
                                    for x in f.logs], worker_id)
@@ -204,6 +196,36 @@ class LeaseQueries(StoreBase):
             if any(f.state is RunState.RETRYING for f in items):
                 self._notify(tx, "horae_runs")
         return kept
+
+    def _finish_rows(self, tx: Tx, params: list[dict[str, Any]],
+                     worker_id: str) -> list[Row | None]:
+        """Write each fenced outcome; per item, its run's (schedule_id, parent_id) or None
+        when the fence refused it."""
+        if self.db.dialect == "postgres":  # one statement for the batch
+            done = {r["id"]: r for r in tx.all(
+                "UPDATE horae_runs AS r SET state = v.state, result = v.result,"
+                " error = v.error, traceback = v.tb, lease_owner = NULL,"
+                " lease_expires_at = NULL, finished_at = v.finished,"
+                " not_before = v.now + v.delay, progress = COALESCE(v.progress, r.progress),"
+                " progress_message = COALESCE(v.message, r.progress_message)"
+                " FROM json_to_recordset(:rows::json) AS v(id bigint, attempt int, state text,"
+                " result text, error text, tb text, finished float8, now float8,"
+                " delay float8, progress float8, message text)"
+                " WHERE r.id = v.id AND r.attempt = v.attempt AND r.lease_owner = :me"
+                " AND r.state = 'running' RETURNING r.id, r.schedule_id, r.parent_id",
+                {"rows": R.dumps(params), "me": worker_id},
+            )}
+            return [done.pop(p["id"], None) for p in params]
+        return tx.many_returning(
+            "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
+            " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
+            " finished_at = :finished, not_before = :now + :delay,"
+            " progress = COALESCE(:progress, progress),"
+            " progress_message = COALESCE(:message, progress_message)"
+            " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
+            " AND state = 'running' RETURNING schedule_id, parent_id",
+            params,
+        )
 
     @staticmethod
     def _finish_params(f: Finish, worker_id: str, now: float) -> dict[str, Any]:
