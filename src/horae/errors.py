@@ -20,6 +20,17 @@ class InvalidInput(HoraeError, ValueError):
         self.reason = reason
 
 
+def text_problem(value: str) -> str | None:
+    """Why the databases cannot store ``value`` as text (a NUL, a lone surrogate), or None."""
+    if "\x00" in value:
+        return "must not contain a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "is not valid Unicode text"
+    return None
+
+
 class NotFound(HoraeError, LookupError):
     """The named schedule, run or task does not exist."""
 

@@ -26,7 +26,7 @@ from horae.api.problems import (
     from_validation_error,
     invalid,
 )
-from horae.errors import Conflict, InvalidInput, NotFound
+from horae.errors import Conflict, InvalidInput, NotFound, text_problem
 from horae.store import on_change
 from horae.store.connection import Tx
 
@@ -233,12 +233,9 @@ def _replay(stored: Any, fingerprint: str) -> Response:
 
 def check_text(value: str, field: str) -> str:
     """Text the databases can store: no NUL, no lone surrogate."""
-    if "\x00" in value:
-        raise invalid(field, "must not contain a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise invalid(field, "is not valid Unicode text") from None
+    reason = text_problem(value)
+    if reason is not None:
+        raise invalid(field, reason)
     return value
 
 

@@ -16,7 +16,7 @@ import hmac
 import re
 import secrets
 
-from horae.errors import InvalidInput
+from horae.errors import InvalidInput, text_problem
 
 MIN_LENGTH = 12
 MAX_LENGTH = 1024  # scrypt reads all of it: bound the work a request can ask for
@@ -44,12 +44,9 @@ def check_password(password: str, field: str = "password") -> str:
         raise InvalidInput(field, f"must be at least {MIN_LENGTH} characters long")
     if len(password) > MAX_LENGTH:
         raise InvalidInput(field, f"must be at most {MAX_LENGTH} characters long")
-    if "\x00" in password:
-        raise InvalidInput(field, "must not contain a NUL character")
-    try:
-        password.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(field, "is not valid Unicode text") from None
+    reason = text_problem(password)
+    if reason is not None:
+        raise InvalidInput(field, reason)
     return password
 
 
