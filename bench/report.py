@@ -17,6 +17,8 @@ from typing import Any
 from bench import envs
 
 HORAE = ("horae-sqlite", "horae-postgres")
+# Horae as one `horae server` process (scheduler + worker): sustained load, run start
+SERVER = ("horae-sqlite-server", "horae-postgres-server")
 
 # workload -> (title, what is measured, columns, ratio metrics, better when)
 WORKLOADS: dict[str, tuple[str, str, list[str], list[str], str]] = {
@@ -24,7 +26,8 @@ WORKLOADS: dict[str, tuple[str, str, list[str], list[str], str]] = {
               "(job row, broker message) exists.",
               ["fires_per_s", "seconds"], ["fires_per_s"], "higher"),
     "sustained": ("2. Sustained load and lateness", "Interval schedules spread evenly over a "
-                  "10 s period; lateness = handed to execution - due instant; CPU of the "
+                  "10 s period; lateness = handed to execution - due instant (for "
+                  "horae-*-server: the run's start in a scheduler+worker process); CPU of the "
                   "scheduler process over the window.",
                   ["fires_per_s", "lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms",
                    "cpu_s", "cpu_pct", "done_ratio"], ["lateness_p99_ms", "cpu_s"], "lower"),
@@ -55,6 +58,8 @@ GOALS = [
     ("fire burst on PostgreSQL", "burst", "fires_per_s", ">=", 10_000, ["horae-postgres"]),
     ("lateness p99 at 10,000 fires/s", "sustained-100000", "lateness_p99_ms", "<=", 100, HORAE),
     ("lateness p99 at 1,000 fires/s", "sustained-10000", "lateness_p99_ms", "<=", 10, HORAE),
+    ("run-start lateness p99 at 1,000 fires/s", "sustained-10000", "lateness_p99_ms", "<=",
+     10, SERVER),
     ("1,000,000 schedules: start-up", "catalogue", "startup_s", "<=", 1.0, HORAE),
     ("1,000,000 schedules: RSS (MiB)", "catalogue", "rss_mb", "<=", 150, HORAE),
     ("1,000,000 schedules: idle CPU (%)", "catalogue", "idle_cpu_pct", "<=", 1.0, HORAE),
@@ -144,19 +149,19 @@ def markdown(doc: dict[str, Any], chart_name: str | None) -> str:
             rows = data[bench]
             present = [c for c in cols if any(c in r for r in rows.values())]
             head = ["system", "size", *present]
-            for h in HORAE:
+            for h in HORAE + SERVER:
                 if h in rows:
-                    head += [f"{h.split('-')[1]}/peer {c}" for c in ratio_cols if c in present]
+                    head += [f"{h[len('horae-'):]}/peer {c}" for c in ratio_cols if c in present]
             head.append("note")
             lines += [f"### {bench}", "", "| " + " | ".join(head) + " |",
                       "|" + "---|" * len(head)]
             for system, row in rows.items():
                 cells = [system, size_of(row["_params"]), *(fmt(row.get(c)) for c in present)]
-                for h in HORAE:
+                for h in HORAE + SERVER:
                     if h in rows:
                         for c in ratio_cols:
                             if c in present:
-                                cells.append("—" if system in HORAE
+                                cells.append("—" if system.startswith("horae")
                                              else ratio(rows[h].get(c), row.get(c)))
                 cells.append(str(row.get("_note", "")).replace("|", "/"))
                 lines.append("| " + " | ".join(cells) + " |")
