@@ -446,7 +446,8 @@ class RemoteRuns:
 
     def list(self, *, schedule_id: str | None = None, task: str | None = None,
              states: Sequence[str] = (), state: str | None = None, queue: str | None = None,
-             since: Any = None, until: Any = None, before_id: int | None = None,
+             since: Any = None, until: Any = None, finished_since: Any = None,
+             finished_until: Any = None, before_id: int | None = None,
              limit: int = 100) -> list[Run]:
         """Runs newest first, fetched a page (at most 1000) at a time up to ``limit``."""
         wanted = [*(states or ()), *([state] if state else [])]
@@ -458,7 +459,9 @@ class RemoteRuns:
         for key, value in (("schedule", schedule_id), ("task", task), ("queue", queue)):
             if value is not None:
                 params[key] = value
-        for key, value in (("since", since), ("until", until)):
+        for key, value in (("since", since), ("until", until),
+                           ("finished_since", finished_since),
+                           ("finished_until", finished_until)):
             if value is not None:
                 params[key] = repr(to_epoch(value, key))
         return [run_from_wire(r) for r in _pages(self._c, "/runs", params, before_id, limit)]

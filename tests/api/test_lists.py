@@ -186,6 +186,41 @@ def test_stats_counts_rates_next_fires_and_failing(clients: Clients) -> None:
     assert clients.anonymous.get("/api/v1/stats").status_code == 401
 
 
+@pytest.mark.parametrize("dense", [False, True])
+def test_runs_by_finished_time(clients: Clients, dense: bool,
+                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from horae.store.run_queries import RunQueries
+
+    if dense:  # the id walk that SQLite takes for a window of many runs
+        monkeypatch.setattr(RunQueries, "_DENSE", 1)
+    _add(clients, "f")
+    done = [_run_to_end(clients, "f", RunState.SUCCEEDED) for _ in range(3)]
+    waiting = clients.horae.runs.create("scan", kwargs={"targets": []})
+    with clients.horae.store.db.write() as tx:  # the oldest finished a day ago
+        tx.run("UPDATE horae_runs SET finished_at = finished_at - 86400 WHERE id = :id",
+               {"id": done[0]})
+    now = clients.horae.store.now()
+    viewer = clients["viewer"]
+
+    def ids(**params: Any) -> list[int]:
+        r = viewer.get("/api/v1/runs", params=params)
+        assert r.status_code == 200, r.text
+        return [x["id"] for x in r.json()["items"]]
+
+    assert ids(finished_since=repr(now - 3600)) == done[:0:-1]
+    assert ids(finished_until=repr(now - 3600)) == [done[0]]
+    assert ids(finished_since=repr(now - 2 * 86400), finished_until=repr(now + 60)) == \
+        done[::-1]
+    assert waiting.id not in ids(finished_since="0"), "a run that has not finished"
+    page = viewer.get("/api/v1/runs", params={"finished_since": "0", "limit": 2}).json()
+    assert [x["id"] for x in page["items"]] == done[:0:-1]
+    rest = ids(finished_since="0", cursor=page["next_cursor"])
+    assert rest == [done[0]]
+    assert ids(finished_since="2999-01-01T00:00:00Z") == []
+    bad = viewer.get("/api/v1/runs", params={"finished_until": "yesterday"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "finished_until"
+
+
 def test_server_timing_header_on_api_and_pages(horae_app: Any) -> None:
     from starlette.testclient import TestClient
 

@@ -106,20 +106,21 @@ def test_schedule_list_filters_order_last_run_and_dashboard(page: Any, server: S
     page.screenshot(path=str(shots / "dashboard-stats-en.png"), full_page=True)
 
 
-def test_runs_page_time_range(page: Any, server: Server) -> None:
+def test_runs_page_finished_time_range(page: Any, server: Server) -> None:
     from playwright.sync_api import expect
 
     headers = {"Authorization": f"Bearer {server.tokens['admin']}"}
-    r = httpx.post(f"{server.url}/api/v1/runs", headers=headers, json={
-        "task": "console.scan", "kwargs": {"targets": ["y"]}, "policies": {"queue": QUEUE}})
-    assert r.status_code == 201
-    run_id = r.json()["id"]
+    r = httpx.post(f"{server.url}/api/v1/schedules", headers=headers, json={
+        "id": "lists-range", "task": "console.scan", "kwargs": {"targets": ["y"]},
+        "trigger": {"kind": "cron", "expr": "0 5 * * *"}, "policies": {"queue": QUEUE}})
+    assert r.status_code == 201, r.text
+    run_id = _finish(server, "lists-range", "succeeded")
     sign_in(page, server, "viewer")
-    page.goto(server.url + "/runs?since=2000-01-01T00:00")
+    page.goto(server.url + "/runs?finished_since=2000-01-01T00:00")
     expect(page.locator(f"#run-table tr[data-run='{run_id}']")).to_be_visible(timeout=WAIT)
     page.fill("#f-since", "2999-01-01T00:00")
     page.click("#filters button[type=submit]")
-    page.wait_for_url(re.compile(r"since=2999"))
+    page.wait_for_url(re.compile(r"finished_since=2999"))
     expect(page.locator("#run-table td.empty")).to_have_text("No runs match.", timeout=WAIT)
-    page.goto(server.url + "/runs?until=2000-01-01T00:00")
+    page.goto(server.url + "/runs?finished_until=2000-01-01T00:00")
     expect(page.locator("#run-table td.empty")).to_have_text("No runs match.", timeout=WAIT)

@@ -59,8 +59,10 @@ class RunQuery(BaseModel):
     task: Annotated[str, Field(max_length=200)] | None = None
     state: list[RunState] | None = None
     queue: Annotated[str, Field(max_length=100)] | None = None
-    since: S.Instant | None = None
-    until: S.Instant | None = None
+    since: S.Instant | None = Field(default=None, description="created at or after")
+    until: S.Instant | None = Field(default=None, description="created before")
+    finished_since: S.Instant | None = Field(default=None, description="finished at or after")
+    finished_until: S.Instant | None = Field(default=None, description="finished before")
     cursor: Annotated[str, Field(pattern=r"^[0-9]{1,18}$")] | None = None
     limit: Limit = 100
 
@@ -276,6 +278,8 @@ def list_runs(c: Call) -> Reply:
     found = c.api.horae.runs.list(
         schedule_id=q.schedule, task=q.task, states=[s.value for s in q.state or ()],
         queue=q.queue, since=since, until=until,
+        finished_since=_instant(q.finished_since, "finished_since"),
+        finished_until=_instant(q.finished_until, "finished_until"),
         before_id=None if q.cursor is None else int(q.cursor), limit=q.limit + 1)
     items, cursor = _page(found, q.limit, lambda r: r.id)
     return Reply({"items": [S.run_wire(r) for r in items], "next_cursor": cursor})

@@ -360,7 +360,8 @@
     async function load() {
       const page = await get("/runs" + query({ schedule: params.get("schedule_id"), task: params.get("task"),
         queue: params.get("queue"), state: params.get("state") ? [params.get("state")] : [],
-        since: instant(params.get("since")), until: instant(params.get("until")), cursor, limit: 100 }));
+        finished_since: instant(params.get("finished_since")),
+        finished_until: instant(params.get("finished_until")), cursor, limit: 100 }));
       if (!cursor) tbody.replaceChildren();
       for (const r of page.items) {
         tbody.append(el("tr", { "data-run": r.id },
