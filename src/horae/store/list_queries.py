@@ -5,9 +5,9 @@ Contract (proven by ``tests/store/test_lists.py`` on every backend):
 
 - :meth:`ListQueries.schedule_list` filters by task, paused, queue, tag, failing (the last
   recorded outcome is failed, timed_out or lost) and search, ordered by id or by next fire.
-  Every filter but ``search`` and ``tag`` walks an index of ``horae_schedules`` (migration
-  0007); ``tag`` reads the rows in the page's order (a substring test before the exact
-  JSON test).
+  Every filter but ``search`` walks an index of ``horae_schedules`` (migration 0007);
+  ``tag`` reads the index of (id, tags) on SQLite (a substring test, then the exact JSON
+  element test) and a GIN index of the tags on PostgreSQL.
 - Next-fire order is: unpaused schedules with a next fire, soonest first (ties by id); then
   unpaused ones without a next fire, by id; then paused ones, by id. The page key of a
   schedule (:func:`page_key`) is a total order over them, so pages neither skip nor repeat
@@ -169,11 +169,12 @@ class ListQueries(StoreBase):
             # A cheap substring test on the JSON text first, then the exact element test.
             params["tag"] = tag
             params["tag_json"] = R.dumps(tag)
-            if self.db.dialect == "postgres":
-                where.append("strpos(tags, :tag_json) > 0 AND jsonb_exists(tags::jsonb, :tag)")
-            else:
-                where.append("instr(tags, :tag_json) > 0 AND EXISTS (SELECT 1 FROM"
-                             " json_each(horae_schedules.tags) WHERE value = :tag)")
+            if self.db.dialect == "postgres":  # the GIN index horae_schedules_tags
+                where.append("tags::jsonb @> jsonb_build_array(CAST(:tag AS text))")
+            else:  # the ids of the tagged, from the narrow index (id, tags)
+                where.append("id IN (SELECT id FROM horae_schedules INDEXED BY"
+                             " horae_schedules_tags WHERE instr(tags, :tag_json) > 0 AND"
+                             " EXISTS (SELECT 1 FROM json_each(tags) WHERE value = :tag))")
         if failing is not None:
             where.append(FAILING_SQL if failing else f"(last_state IS NULL OR NOT {FAILING_SQL})")
         if search:

@@ -11,3 +11,5 @@ CREATE INDEX horae_schedules_task ON horae_schedules (task, id);
 CREATE INDEX horae_schedules_queue ON horae_schedules ((policies::jsonb ->> 'queue'), id);
 CREATE INDEX horae_schedules_failing ON horae_schedules (id)
     WHERE last_state IN ('failed', 'timed_out', 'lost');
+-- tag=: the tags' elements (jsonb containment).
+CREATE INDEX horae_schedules_tags ON horae_schedules USING gin ((tags::jsonb));
