@@ -409,7 +409,8 @@ def measure(base: str, token: str, todo: list[tuple[str, str, str, dict[str, Any
     return out
 
 
-def run_backend(backend: str, n_schedules: int, n_runs: int, samples: int) -> dict[str, Any]:
+def run_backend(backend: str, n_schedules: int, n_runs: int, samples: int,
+                match: str | None = None) -> dict[str, Any]:
     if backend == "sqlite":
         C.WORK.mkdir(parents=True, exist_ok=True)
         path = C.WORK / "console_lists.db"
@@ -425,7 +426,8 @@ def run_backend(backend: str, n_schedules: int, n_runs: int, samples: int) -> di
           f" {filled['insert_s']} s", flush=True)
     proc, base = start_server(url)
     try:
-        records = measure(base, filled["token"], cases(url, filled["now"]), samples)
+        todo = [c for c in cases(url, filled["now"]) if not match or match in c[1]]
+        records = measure(base, filled["token"], todo, samples)
     finally:
         stop_server(proc)
     return {"backend": backend, "fill": {k: v for k, v in filled.items() if k != "token"},
@@ -511,6 +513,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--no-write", action="store_true", help="print only")
+    parser.add_argument("--match", help="only the lists whose name contains this")
     args = parser.parse_args()
     if args.cmd == "serve":
         serve(args.db, args.port)
@@ -520,7 +523,8 @@ def main() -> int:
                            "started_at": started, "machine": machine(),
                            "samples": args.samples, "results": []}
     for backend in ([args.only] if args.only else ["sqlite", "postgres"]):
-        doc["results"].append(run_backend(backend, args.schedules, args.runs, args.samples))
+        doc["results"].append(run_backend(backend, args.schedules, args.runs, args.samples,
+                                          args.match))
     if not args.no_write:
         write_report(doc)
         print(f"wrote {RESULTS / 'console-lists.md'}")
