@@ -134,7 +134,13 @@ def test_keyboard_reaches_the_main_actions_on_a_phone(phone: Any, server: Server
     phone.keyboard.press("Shift+Tab")
     phone.keyboard.press("Shift+Tab")
     assert phone.evaluate("document.activeElement.id") == "pause-toggle"
+    toggle = phone.locator("#pause-toggle")
     phone.keyboard.press("Enter")
-    expect(phone.locator("#pause-toggle")).to_have_text("Resume", timeout=WAIT)
+    expect(toggle).to_have_text("Resume", timeout=WAIT)
+    # Done working, the button has the focus again: Enter toggles it back.
+    expect(toggle).to_be_enabled(timeout=WAIT)
+    expect(toggle).to_be_focused()
     phone.keyboard.press("Enter")
-    expect(phone.locator("#pause-toggle")).to_have_text("Pause", timeout=WAIT)
+    expect(toggle).to_have_text("Pause", timeout=WAIT)
+    expect(toggle).to_be_enabled(timeout=WAIT)
+    expect(toggle).to_be_focused()
