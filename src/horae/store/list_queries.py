@@ -5,9 +5,11 @@ Contract (proven by ``tests/store/test_lists.py`` on every backend):
 
 - :meth:`ListQueries.schedule_list` filters by task, paused, queue, tag, failing (the last
   recorded outcome is failed, timed_out or lost) and search, ordered by id or by next fire.
-  Every filter but ``search`` walks an index of ``horae_schedules`` (migration 0007);
-  ``tag`` reads the index of (id, tags) on SQLite (a substring test, then the exact JSON
-  element test) and a GIN index of the tags on PostgreSQL.
+  On SQLite every filter but ``search`` walks an index of ``horae_schedules`` (migration
+  0007; ``tag`` reads the narrow index of (id, tags)). PostgreSQL has the indexes of the
+  next-fire order, paused and failing only (each index there costs every fire a write) and
+  reads the table for task, queue and tag, testing a substring of the JSON text before
+  parsing it.
 - Next-fire order is: unpaused schedules with a next fire, soonest first (ties by id); then
   unpaused ones without a next fire, by id; then paused ones, by id. The page key of a
   schedule (:func:`page_key`) is a total order over them, so pages neither skip nor repeat
@@ -157,20 +159,27 @@ class ListQueries(StoreBase):
                           failing: bool | None) -> tuple[list[str], dict[str, Any]]:
         where: list[str] = ["1 = 1"]
         params: dict[str, Any] = {}
+        postgres = self.db.dialect == "postgres"
         if task is not None:
             where.append("task = :task")
             params["task"] = task
         if paused is not None:  # literals: the partial indexes name them
             where.append("paused = 1" if paused else "paused = 0")
         if queue is not None:
-            where.append(f"{self._queue_sql} = :queue")
             params["queue"] = queue
+            if postgres:  # no index (0007): the value's JSON text first, then the JSON
+                params["queue_json"] = R.dumps(queue)
+                where.append("strpos(policies, :queue_json) > 0"
+                             " AND (policies::jsonb ->> 'queue') = :queue")
+            else:  # the expression of the index horae_schedules_queue
+                where.append("json_extract(policies, '$.queue') = :queue")
         if tag is not None:
             # A cheap substring test on the JSON text first, then the exact element test.
             params["tag"] = tag
             params["tag_json"] = R.dumps(tag)
-            if self.db.dialect == "postgres":  # the GIN index horae_schedules_tags
-                where.append("tags::jsonb @> jsonb_build_array(CAST(:tag AS text))")
+            if postgres:
+                where.append("strpos(tags, :tag_json) > 0"
+                             " AND tags::jsonb @> jsonb_build_array(CAST(:tag AS text))")
             else:  # the ids of the tagged, from the narrow index (id, tags)
                 where.append("id IN (SELECT id FROM horae_schedules INDEXED BY"
                              " horae_schedules_tags WHERE instr(tags, :tag_json) > 0 AND"
@@ -189,13 +198,6 @@ class ListQueries(StoreBase):
             escaped = search.replace("!", "!!").replace("%", "!%").replace("_", "!_")
             params["search"] = f"%{escaped}%"
         return where, params
-
-    @property
-    def _queue_sql(self) -> str:
-        """The expression of the index horae_schedules_queue."""
-        if self.db.dialect == "postgres":
-            return "(policies::jsonb ->> 'queue')"
-        return "json_extract(policies, '$.queue')"
 
     def schedule_last_runs(self, schedules: list[Schedule]) -> dict[str, LastRun]:
         """The run each schedule recorded last (its ``last_state`` at ``last_run_at``).

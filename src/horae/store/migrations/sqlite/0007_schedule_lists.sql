@@ -1,6 +1,8 @@
 -- The schedule list of the console and the API at 100,000 schedules: each filter and the
 -- next-fire order walk an index instead of the whole table. Nothing here touches
--- horae_runs.
+-- horae_runs. A fire changes next_fire_at and counters only, and SQLite updates only the
+-- indexes of changed columns, so the task, queue and tag indexes cost a fire nothing
+-- (PostgreSQL, which would write them all at every fire, does without them).
 
 -- order=next_fire pages by (next_fire_at, id) over unpaused schedules; the scheduler's
 -- due query reads the same index (its key grows by the id).
