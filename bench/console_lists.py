@@ -426,7 +426,7 @@ def run_backend(backend: str, n_schedules: int, n_runs: int, samples: int,
           f" {filled['insert_s']} s", flush=True)
     proc, base = start_server(url)
     try:
-        todo = [c for c in cases(url, filled["now"]) if not match or match in c[1]]
+        todo = [c for c in cases(url, filled["now"]) if not match or match in f"{c[0]}: {c[1]}"]
         records = measure(base, filled["token"], todo, samples)
     finally:
         stop_server(proc)
@@ -513,7 +513,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=1_000_000)
     parser.add_argument("--samples", type=int, default=40)
     parser.add_argument("--no-write", action="store_true", help="print only")
-    parser.add_argument("--match", help="only the lists whose name contains this")
+    parser.add_argument("--match", help="only the lists whose \"group: name\" contains this")
     args = parser.parse_args()
     if args.cmd == "serve":
         serve(args.db, args.port)
