@@ -75,7 +75,7 @@ def test_every_page_fits_a_phone_and_long_names_wrap(phone: Any, server: Server,
         assert size["scroll"] <= size["inner"], f"{path} scrolls sideways: {size}"
         # Every navigation link is on the screen (the bar wraps, it never hides them).
         links = phone.locator("header nav a")
-        assert links.count() == 6
+        assert links.count() >= 6  # dashboard ... audit, and more for an admin
         for i in range(links.count()):
             box = links.nth(i).bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, path
