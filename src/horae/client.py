@@ -348,16 +348,25 @@ class RemoteSchedules:
         return [datetime.fromisoformat(f["utc"]).astimezone(UTC) for f in data["fires"]]
 
     def list(self, *, task: str | None = None, paused: bool | None = None,
-             search: str | None = None, after_id: str | None = None,
+             search: str | None = None, queue: str | None = None, tag: str | None = None,
+             failing: bool | None = None, order: str = "id", after_id: str | None = None,
              limit: int = 100) -> list[Schedule]:
-        """Schedules ordered by id, fetched a page (at most 1000) at a time up to ``limit``."""
+        """Schedules ordered by id (or ``order="next_fire"``), fetched a page (at most
+        1000) at a time up to ``limit``."""
         params: dict[str, Any] = {}
-        if task is not None:
-            params["task"] = task
-        if paused is not None:
-            params["paused"] = "true" if paused else "false"
+        for key, value in (("task", task), ("queue", queue), ("tag", tag)):
+            if value is not None:
+                params[key] = value
+        for key, flag in (("paused", paused), ("failing", failing)):
+            if flag is not None:
+                params[key] = "true" if flag else "false"
         if search:
             params["search"] = search
+        if order != "id":
+            if after_id is not None:
+                raise InvalidInput("after_id", "pages by id only; with order='next_fire' "
+                                               "use the API's cursor")
+            params["order"] = order
         return [schedule_from_wire(s) for s in
                 _pages(self._c, "/schedules", params, after_id, limit)]
 
@@ -437,7 +446,8 @@ class RemoteRuns:
 
     def list(self, *, schedule_id: str | None = None, task: str | None = None,
              states: Sequence[str] = (), state: str | None = None, queue: str | None = None,
-             since: Any = None, until: Any = None, before_id: int | None = None,
+             since: Any = None, until: Any = None, finished_since: Any = None,
+             finished_until: Any = None, before_id: int | None = None,
              limit: int = 100) -> list[Run]:
         """Runs newest first, fetched a page (at most 1000) at a time up to ``limit``."""
         wanted = [*(states or ()), *([state] if state else [])]
@@ -449,7 +459,9 @@ class RemoteRuns:
         for key, value in (("schedule", schedule_id), ("task", task), ("queue", queue)):
             if value is not None:
                 params[key] = value
-        for key, value in (("since", since), ("until", until)):
+        for key, value in (("since", since), ("until", until),
+                           ("finished_since", finished_since),
+                           ("finished_until", finished_until)):
             if value is not None:
                 params[key] = repr(to_epoch(value, key))
         return [run_from_wire(r) for r in _pages(self._c, "/runs", params, before_id, limit)]

@@ -58,6 +58,10 @@ def test_schedule_lifecycle_returns_the_models_of_the_python_api(remote: RemoteH
     assert remote.schedules.get("life").to_dict() == s.to_dict()
     assert "life" in [x.id for x in remote.schedules.list(task="scan")]
     assert remote.schedules.list(search="no-such-text") == []
+    assert [x.id for x in remote.schedules.list(tag="t1", queue="default",
+                                                failing=False)] == ["life"]
+    assert remote.schedules.list(tag="t2") == remote.schedules.list(failing=True) == []
+    assert "life" in [x.id for x in remote.schedules.list(order="next_fire", limit=5)]
 
     changed = remote.schedules.update("life", expected_version=1, description="second",
                                       trigger=interval(seconds=3600))

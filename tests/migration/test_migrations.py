@@ -36,6 +36,14 @@ EXPECTED_COLUMNS = {
 }
 
 
+# SQLite updates only the indexes whose columns an UPDATE changes; PostgreSQL writes every
+# index of a row at each fire (next_fire_at is indexed, so no HOT update). Filters that
+# PostgreSQL serves by reading the table have their index on SQLite only (0007).
+SQLITE_ONLY_INDEXES = {("horae_schedules", "horae_schedules_task"),
+                       ("horae_schedules", "horae_schedules_queue"),
+                       ("horae_schedules", "horae_schedules_tags")}
+
+
 def migration_versions(dialect: str) -> list[int]:
     folder = resources.files("horae.store.migrations").joinpath(dialect)
     return sorted(int(f.name.split("_", 1)[0]) for f in folder.iterdir()
@@ -150,7 +158,9 @@ def test_sqlite_and_postgres_define_the_same_schema(
     lite = assert_migrates_once_to_the_expected_columns(sqlite_store, "sqlite")
     pg = assert_migrates_once_to_the_expected_columns(postgres_store, "postgres")
     assert lite["columns"] == pg["columns"], "same tables, columns and NOT NULL constraints"
-    assert lite["indexes"] == pg["indexes"], "same index names on the same tables"
+    assert lite["indexes"] - SQLITE_ONLY_INDEXES == pg["indexes"], \
+        "same index names on the same tables"
+    assert lite["indexes"] >= SQLITE_ONLY_INDEXES
     assert lite["uniques"] == pg["uniques"], "same primary and unique keys"
 
 

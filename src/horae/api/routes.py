@@ -19,10 +19,11 @@ from horae import __version__
 from horae.api import schemas as S
 from horae.api.auth import Role, mint_token
 from horae.api.framework import Call, Operation, Reply
-from horae.api.problems import ApiError
+from horae.api.problems import ApiError, invalid
 from horae.errors import Conflict
 from horae.instants import iso, to_epoch
 from horae.models import Policies, Run, RunState, Schedule
+from horae.store.list_queries import PageKey, page_key
 
 Limit = Annotated[int, Field(ge=1, le=1000)]
 
@@ -31,8 +32,26 @@ class ScheduleQuery(BaseModel):
     task: Annotated[str, Field(max_length=200)] | None = None
     paused: bool | None = None
     search: Annotated[str, Field(max_length=200)] | None = None
-    cursor: Annotated[str, Field(max_length=200)] | None = None
+    queue: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="only schedules whose policies.queue is this")
+    tag: Annotated[str, Field(max_length=100)] | None = Field(
+        default=None, description="only schedules with this tag")
+    failing: bool | None = Field(
+        default=None, description="true: only schedules whose last recorded outcome is "
+                                   "failed, timed_out or lost; false: only the others")
+    order: Literal["id", "next_fire"] = Field(
+        default="id", description="id, or next_fire: soonest next fire first, then "
+                                  "unpaused schedules without one, then paused ones")
+    cursor: Annotated[str, Field(max_length=400)] | None = Field(
+        default=None, description="next_cursor of the previous page (of the same order)")
     limit: Limit = 100
+
+
+class StatsQuery(BaseModel):
+    hours: Annotated[int, Field(ge=1, le=24)] = Field(
+        default=3, description="the window of finished runs and of the per-minute rates")
+    top: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=10, description="how many next fires and failing schedules")
 
 
 class RunQuery(BaseModel):
@@ -40,8 +59,10 @@ class RunQuery(BaseModel):
     task: Annotated[str, Field(max_length=200)] | None = None
     state: list[RunState] | None = None
     queue: Annotated[str, Field(max_length=100)] | None = None
-    since: S.Instant | None = None
-    until: S.Instant | None = None
+    since: S.Instant | None = Field(default=None, description="created at or after")
+    until: S.Instant | None = Field(default=None, description="created before")
+    finished_since: S.Instant | None = Field(default=None, description="finished at or after")
+    finished_until: S.Instant | None = Field(default=None, description="finished before")
     cursor: Annotated[str, Field(pattern=r"^[0-9]{1,18}$")] | None = None
     limit: Limit = 100
 
@@ -92,10 +113,30 @@ def _page(items: list[Any], limit: int, cursor_of: Any) -> tuple[list[Any], str 
 
 def list_schedules(c: Call) -> Reply:
     q: ScheduleQuery = c.query
-    found = c.api.horae.schedules.list(task=q.task, paused=q.paused, search=q.search,
-                                       after_id=q.cursor, limit=q.limit + 1)
-    items, cursor = _page(found, q.limit, lambda s: s.id)
-    return Reply({"items": [S.schedule_wire(s) for s in items], "next_cursor": cursor})
+    after_id, after = (q.cursor, None) if q.order == "id" else (None, _key_cursor(q.cursor))
+    found = c.api.horae.schedules.list(
+        task=q.task, paused=q.paused, search=q.search, queue=q.queue, tag=q.tag,
+        failing=q.failing, order=q.order, after_id=after_id, after=after, limit=q.limit + 1)
+    cursor_of = (lambda s: s.id) if q.order == "id" else (lambda s: S.key_cursor(page_key(s)))
+    items, cursor = _page(found, q.limit, cursor_of)
+    last = c.api.horae.store.schedule_last_runs(items)
+    return Reply({"items": [S.schedule_list_wire(s, last.get(s.id)) for s in items],
+                  "next_cursor": cursor})
+
+
+def _key_cursor(cursor: str | None) -> PageKey | None:
+    if cursor is None:
+        return None
+    key = S.parse_key_cursor(cursor)
+    if key is None:
+        raise invalid("cursor", "not a cursor of order=next_fire: pass the next_cursor of "
+                                "the previous page, with the same order")
+    return key
+
+
+def stats(c: Call) -> Reply:
+    q: StatsQuery = c.query
+    return Reply(S.stats_wire(c.api.horae.store.run_stats(q.hours, q.top)))
 
 
 def create_schedule(c: Call) -> Reply:
@@ -237,6 +278,8 @@ def list_runs(c: Call) -> Reply:
     found = c.api.horae.runs.list(
         schedule_id=q.schedule, task=q.task, states=[s.value for s in q.state or ()],
         queue=q.queue, since=since, until=until,
+        finished_since=_instant(q.finished_since, "finished_since"),
+        finished_until=_instant(q.finished_until, "finished_until"),
         before_id=None if q.cursor is None else int(q.cursor), limit=q.limit + 1)
     items, cursor = _page(found, q.limit, lambda r: r.id)
     return Reply({"items": [S.run_wire(r) for r in items], "next_cursor": cursor})
@@ -359,8 +402,17 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/health", "health", "Is the API up and the database reachable?",
               "meta", None, health, response=S.Health, errors=(503,)),
     Operation("GET", "/schedules", "listSchedules",
-              "List schedules by id, with filters and a cursor", "schedules", Role.VIEWER,
-              list_schedules, query=ScheduleQuery, response=S.SchedulePage, errors=(422,)),
+              "List schedules by id or next fire, with filters and a cursor", "schedules",
+              Role.VIEWER, list_schedules, query=ScheduleQuery, response=S.SchedulePage,
+              errors=(422,),
+              description="Each item also carries last_run_id and last_duration: the run "
+                          "behind last_state/last_run_at and how long it ran."),
+    Operation("GET", "/stats", "getStats",
+              "Counts of runs by state, runs per minute, next fires, failing schedules",
+              "runs", Role.VIEWER, stats, query=StatsQuery, response=S.StatsOut,
+              errors=(422,),
+              description="Waiting and running counts are exact; finished counts and the "
+                          "per-minute rates cover runs that finished in the last `hours`."),
     Operation("POST", "/schedules", "createSchedule", "Create a schedule", "schedules",
               Role.EDITOR, create_schedule, body=S.ScheduleCreate, response=S.ScheduleOut,
               status=201, errors=E_WRITE, idempotent=True, etag=True, location=True),

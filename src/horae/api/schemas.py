@@ -10,9 +10,11 @@ decide everything else (cron, zones, tasks, argument schemas, windows).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import functools
 import json
+import math
 import warnings
 from typing import Annotated, Any, Literal, Union, get_type_hints
 
@@ -23,6 +25,7 @@ from horae.instants import iso
 from horae.models import LogLine, Policies, Run, RunState, Schedule, TaskInfo, WorkerInfo
 from horae.schedules import _ID
 from horae.store.api_store import AuditRecord, Event, TokenRecord
+from horae.store.list_queries import LastRun, PageKey, RunStats, ScheduleBrief
 from horae.store.user_store import UserRecord
 from horae.triggers import trigger_from_dict
 from horae.triggers.combine import MAX_MEMBERS
@@ -274,7 +277,15 @@ def page_model(item: type[BaseModel], name: str) -> type[BaseModel]:
                         next_cursor=(str | None, ...))
 
 
-SchedulePage = page_model(ScheduleOut, "SchedulePage")
+ScheduleListItem = wire_model(Schedule, "ScheduleListItem", times=SCHEDULE_TIMES,
+                              replace={"policies": PoliciesOut},
+                              extra={"trigger_description": str, "last_run_id": int | None,
+                                     "last_duration": float | None})
+ScheduleListItem.__doc__ = (
+    "A schedule in a list: the schedule, plus the run behind last_state/last_run_at "
+    "(last_run_id) and how long it ran in seconds (last_duration; null when it never "
+    "started).")
+SchedulePage = page_model(ScheduleListItem, "SchedulePage")
 RunPage = page_model(RunOut, "RunPage")
 AuditPage = page_model(AuditOut, "AuditPage")
 LogPage = create_model("LogPage", items=(list[LogLineOut], ...),  # type: ignore[valid-type]
@@ -285,6 +296,38 @@ TaskList = create_model("TaskList", items=(list[TaskOut], ...))  # type: ignore[
 WorkerList = create_model("WorkerList", items=(list[WorkerOut], ...))  # type: ignore[valid-type]
 TokenList = create_model("TokenList", items=(list[TokenOut], ...))  # type: ignore[valid-type]
 UserList = create_model("UserList", items=(list[UserOut], ...))  # type: ignore[valid-type]
+
+
+ScheduleBriefOut = wire_model(ScheduleBrief, "ScheduleBrief",
+                              times=("next_fire_at", "last_run_at"),
+                              drop=("trigger",), extra={"trigger_description": str})
+
+
+class RunRates(BaseModel):
+    """Finished runs per minute, oldest minute first: ``succeeded[i]`` and ``failed[i]``
+    (failed, timed_out or lost) count the runs that finished in the minute starting at
+    ``start`` + i × ``step`` seconds."""
+
+    start: Annotated[str, WithJsonSchema(_ISO)]
+    step: int
+    succeeded: list[int]
+    failed: list[int]
+
+
+class StatsOut(BaseModel):
+    """What a dashboard shows, read at ``now``."""
+
+    now: Annotated[str, WithJsonSchema(_ISO)]
+    since: Annotated[str, WithJsonSchema(_ISO)]
+    hours: int
+    active: dict[str, int]
+    finished: dict[str, int]
+    per_minute: RunRates
+    schedules: int
+    paused: int
+    failing: int
+    next_fires: list[ScheduleBriefOut]  # type: ignore[valid-type]
+    failing_schedules: list[ScheduleBriefOut]  # type: ignore[valid-type]
 
 
 class FireTime(BaseModel):
@@ -388,3 +431,60 @@ def user_wire(u: UserRecord) -> dict[str, Any]:
     del data["password_hash"]
     data["disabled"] = u.disabled_at is not None
     return _times(data, USER_TIMES)
+
+
+def schedule_list_wire(s: Schedule, last: LastRun | None) -> dict[str, Any]:
+    data = schedule_wire(s)
+    data["last_run_id"] = None if last is None else last.id
+    data["last_duration"] = None if last is None else last.duration
+    return data
+
+
+def key_cursor(key: PageKey) -> str:
+    """The opaque cursor of order=next_fire: the page key as URL-safe base64 JSON."""
+    raw = json.dumps(list(key), separators=(",", ":"), ensure_ascii=False)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def parse_key_cursor(cursor: str) -> PageKey | None:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        phase, t, sid = json.loads(raw, parse_constant=lambda c: None)
+    except (ValueError, TypeError, UnicodeDecodeError):
+        return None
+    if (not isinstance(phase, int) or isinstance(phase, bool) or phase not in (0, 1, 2)
+            or not isinstance(sid, str) or not sid or "\x00" in sid):
+        return None
+    if phase == 0:
+        if isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t):
+            return None
+        return (0, float(t), sid)
+    return (phase, None, sid) if t is None else None
+
+
+def _brief_wire(b: ScheduleBrief) -> dict[str, Any]:
+    data = _times(dataclasses.asdict(b), ("next_fire_at", "last_run_at"))
+    data["trigger_description"] = describe(data.pop("trigger"))
+    return data
+
+
+def stats_wire(st: RunStats) -> dict[str, Any]:
+    hours = round((st.now - st.since) / 3600)
+    first, last = int(st.since // 60), int(st.now // 60)
+    bad = ("failed", "timed_out", "lost")
+    minutes = range(first, last + 1)
+    return {
+        "now": iso(st.now), "since": iso(st.since), "hours": hours,
+        "active": {s: st.active.get(s, 0) for s in ("scheduled", "queued", "retrying",
+                                                     "running")},
+        "finished": {s.value: st.finished.get(s.value, 0) for s in RunState
+                     if s.value not in ("scheduled", "queued", "retrying", "running")},
+        "per_minute": {
+            "start": iso(first * 60.0), "step": 60,
+            "succeeded": [st.per_minute.get(m, {}).get("succeeded", 0) for m in minutes],
+            "failed": [sum(st.per_minute.get(m, {}).get(b, 0) for b in bad) for m in minutes],
+        },
+        "schedules": st.schedules, "paused": st.paused, "failing": st.failing,
+        "next_fires": [_brief_wire(b) for b in st.next_fires],
+        "failing_schedules": [_brief_wire(b) for b in st.failing_schedules],
+    }

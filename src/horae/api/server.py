@@ -13,6 +13,7 @@ import uvicorn
 
 from horae.api.app import Api, ApiSettings, create_app
 from horae.api.auth import ensure_admin_token
+from horae.api.timing import ServerTiming
 from horae.app import Horae
 from horae.errors import InvalidInput
 from horae.store.api_store import ApiStore
@@ -44,8 +45,8 @@ class ApiServer:
         self.port = port
         self.app = create_app(horae, settings or ApiSettings.from_config())
         self.api: Api = self.app.state.api
-        self._config = uvicorn.Config(self.app, host=host, port=port, log_level=log_level,
-                                      lifespan="off", access_log=False,
+        self._config = uvicorn.Config(ServerTiming(self.app), host=host, port=port,
+                                      log_level=log_level, lifespan="off", access_log=False,
                                       timeout_graceful_shutdown=5)
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None

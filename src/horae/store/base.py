@@ -90,8 +90,10 @@ class RunFilter:
     task: str | None = None
     states: Sequence[str] = ()
     queue: str | None = None
-    since: float | None = None
-    until: float | None = None
+    since: float | None = None  # created_at >= since
+    until: float | None = None  # created_at < until
+    finished_since: float | None = None  # finished_at >= finished_since
+    finished_until: float | None = None  # finished_at < finished_until
     before_id: int | None = None  # cursor: runs with a smaller id (the list is newest first)
     limit: int = 100
 

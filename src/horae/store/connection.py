@@ -42,6 +42,18 @@ class Tx:
         rows = self.all(sql, params)
         return rows[0] if rows else None
 
+    def all_planned(self, sql: str, params: Params | None = None) -> list[Row]:
+        """As :meth:`all`, planned for these very values every time: PostgreSQL's plan for
+        a statement psycopg prepared is generic (blind to the values), which for a search
+        or a filter on a rare value walks a whole index where the values' plan reads little.
+        """
+        if self._adapt is _same:
+            return self.all(sql, params)
+        self._cur.execute(self._adapt(sql), params or {}, prepare=False)
+        if self._cur.description is None:
+            return []
+        return [dict(r) for r in self._cur.fetchall()]
+
     def run(self, sql: str, params: Params | None = None) -> int:
         self._cur.execute(self._adapt(sql), params or {})
         return int(self._cur.rowcount)

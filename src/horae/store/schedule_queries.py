@@ -54,44 +54,6 @@ class ScheduleQueries(StoreBase):
             raise NotFound("schedule", schedule_id)
         return R.schedule_from_row(row)
 
-    def schedule_list(
-        self,
-        *,
-        task: str | None = None,
-        paused: bool | None = None,
-        search: str | None = None,
-        after_id: str | None = None,
-        limit: int = 100,
-    ) -> list[Schedule]:
-        """Schedules ordered by id; ``after_id`` is the cursor of the next page."""
-        where: list[str] = ["1 = 1"]
-        params: dict[str, Any] = {"limit": limit}
-        if task is not None:
-            where.append("task = :task")
-            params["task"] = task
-        if paused is not None:
-            where.append("paused = :paused")
-            params["paused"] = int(paused)
-        if search:
-            # The same answer on every backend (PostgreSQL's LIKE is case-sensitive, SQLite's
-            # is not): lower() both sides in SQL, as SQLite's folds ASCII only. The person's
-            # % and _ are plain characters.
-            where.append("(" + " OR ".join(
-                f"lower({c}) LIKE lower(:search) ESCAPE '!'" for c in ("id", "task", "description")
-            ) + ")")
-            escaped = search.replace("!", "!!").replace("%", "!%").replace("_", "!_")
-            params["search"] = f"%{escaped}%"
-        if after_id is not None:
-            where.append("id > :after_id")
-            params["after_id"] = after_id
-        with self.db.read() as tx:
-            rows = tx.all(
-                f"SELECT {R.columns(R.SCHEDULE_COLUMNS)} FROM horae_schedules"
-                f" WHERE {' AND '.join(where)} ORDER BY id LIMIT :limit",
-                params,
-            )
-        return [R.schedule_from_row(r) for r in rows]
-
     def schedule_count(self) -> int:
         with self.db.read() as tx:
             row = tx.one("SELECT count(*) AS n FROM horae_schedules")

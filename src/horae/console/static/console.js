@@ -9,7 +9,6 @@
   const level = ROLES.indexOf(CONFIG.role);
   const can = { operate: level >= 1, edit: level >= 2 };
   const ACTIVE = ["scheduled", "queued", "running", "retrying"];
-  const BAD = ["failed", "timed_out", "lost"];
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
@@ -125,12 +124,18 @@
     window.addEventListener("pagehide", () => source.close());
     return source;
   }
+  // Disabled while it works; the keyboard focus comes back to it afterwards (a disabled
+  // control loses the focus, and a keyboard user would be sent back to the page's start).
   async function action(button, path, done) {
+    const focused = document.activeElement === button;
     button.disabled = true;
     try {
       const result = await api(path, { method: "POST" });
       if (done) await done(result.body);
-    } catch (err) { failed(err); } finally { button.disabled = false; }
+    } catch (err) { failed(err); } finally {
+      button.disabled = false;
+      if (focused && document.activeElement !== button) button.focus();
+    }
   }
 
   // -- charts (inline SVG) ---------------------------------------------------------------
@@ -179,44 +184,27 @@
 
   pages.dashboard = async function () {
     const hours = 3;
-    const since = new Date(Date.now() - hours * 3600e3).toISOString();
     $("#chart-span").textContent = t("last {n} hours", { n: hours });
-    const [workers, schedules] = await Promise.all([get("/workers"), get("/schedules?limit=1000")]);
-    // Runs of the last hours, newest first, at most five pages.
-    let runs = [], cursor = null;
-    for (let i = 0; i < 5; i++) {
-      const page = await get("/runs" + query({ since, limit: 1000, cursor }));
-      runs = runs.concat(page.items);
-      cursor = page.next_cursor;
-      if (!cursor) break;
-    }
-    const active = await Promise.all(ACTIVE.map((s) => get("/runs" + query({ state: s, limit: 1000 }))));
-    const counts = {};
-    runs.forEach((r) => { counts[r.state] = (counts[r.state] || 0) + 1; });
-    ACTIVE.forEach((s, i) => { counts[s] = active[i].items.length; });
+    // One call for the counts, the per-minute rates, the next fires and the failing
+    // schedules (GET /stats: bounded reads on the server, whatever the history holds).
+    const [workers, st] = await Promise.all([get("/workers"), get("/stats" + query({ hours, top: 10 }))]);
+    const counts = Object.assign({}, st.finished, st.active);
     const box = $("#state-counts");
     box.replaceChildren(...["running", "queued", "scheduled", "retrying", "succeeded", "failed", "timed_out", "cancelled", "skipped", "missed", "lost"].map((s) =>
-      el("a", { class: "count s-" + s, href: "/runs?state=" + s },
-        el("strong", {}, String(counts[s] || 0) + ((counts[s] || 0) >= 1000 ? "+" : "")), el("span", {}, t(s)))));
-    // Runs per minute, succeeded / failed.
-    const minutes = hours * 60, now = Math.floor(Date.now() / 60e3);
-    const ok = new Array(minutes).fill(0), bad = new Array(minutes).fill(0);
-    runs.forEach((r) => {
-      if (!r.finished_at) return;
-      const i = minutes - 1 - (now - Math.floor(Date.parse(r.finished_at) / 60e3));
-      if (i < 0 || i >= minutes) return;
-      if (r.state === "succeeded") ok[i]++; else if (BAD.includes(r.state)) bad[i]++;
-    });
-    const labels = ok.map((_, i) => fmt(new Date((now - minutes + 1 + i) * 60e3).toISOString()).slice(-8, -3));
-    barChart($("#rate-chart"), labels, [{ label: "succeeded", values: ok, cls: "ok" }, { label: "failed", values: bad, cls: "bad" }]);
-    // Next fires and failing schedules.
-    const upcoming = schedules.items.filter((s) => s.next_fire_at && !s.paused)
-      .sort((a, b) => a.next_fire_at.localeCompare(b.next_fire_at)).slice(0, 8);
-    $("#next-fires").replaceChildren(upcoming.length ? el("ul", { class: "plain" }, ...upcoming.map((s) =>
-      el("li", {}, link(scheduleHref(s.id), s.id), " ", timeCell(s.next_fire_at, zoneOf(s.trigger))))) : el("p", { class: "empty" }, t("Nothing due.")));
-    const failing = schedules.items.filter((s) => BAD.includes(s.last_state));
-    $("#failing").replaceChildren(failing.length ? el("ul", { class: "plain" }, ...failing.slice(0, 10).map((s) =>
+      el("a", { class: "count s-" + s, href: "/runs?state=" + s, title: ACTIVE.includes(s) ? t("now") : t("last {n} hours", { n: hours }) },
+        el("strong", {}, String(counts[s] || 0)), el("span", {}, t(s)))));
+    // Runs per minute, succeeded / failed, as the API counted them.
+    const rates = st.per_minute, start = Date.parse(rates.start);
+    const labels = rates.succeeded.map((_, i) => fmt(new Date(start + i * rates.step * 1000).toISOString()).slice(-8, -3));
+    barChart($("#rate-chart"), labels, [{ label: "succeeded", values: rates.succeeded, cls: "ok" }, { label: "failed", values: rates.failed, cls: "bad" }]);
+    $("#next-fires").replaceChildren(st.next_fires.length ? el("ul", { class: "plain" }, ...st.next_fires.map((s) =>
+      el("li", {}, link(scheduleHref(s.id), s.id), " ", timeCell(s.next_fire_at)))) : el("p", { class: "empty" }, t("Nothing due.")));
+    const failing = st.failing_schedules;
+    $("#failing").replaceChildren(failing.length ? el("ul", { class: "plain" }, ...failing.map((s) =>
       el("li", {}, link(scheduleHref(s.id), s.id), " ", state(s.last_state), " ", timeCell(s.last_run_at)))) : el("p", { class: "empty" }, t("No failing schedules.")));
+    if (st.failing > failing.length) {
+      $("#failing").append(el("p", {}, link("/schedules?state=failing", t("All {n} failing schedules", { n: st.failing }))));
+    }
     const live = workers.items.filter((w) => w.state !== "gone");
     $("#live-workers").replaceChildren(live.length ? el("ul", { class: "plain" }, ...live.map((w) =>
       el("li", {}, el("code", {}, w.id), " ", state(w.state), " ", t("{n} running", { n: w.running }), " · ", w.queues.join(", ")))) : el("p", { class: "empty" }, t("No live workers.")));
@@ -234,12 +222,16 @@
     const box = el("input", { type: "checkbox", class: "pause-toggle", checked: s.paused,
       "aria-label": t("Pause {id}", { id: s.id }), disabled: !can.operate });
     box.addEventListener("change", async () => {
+      const focused = document.activeElement === box;
       box.disabled = true;
       try {
         const r = await api("/schedules/" + encodeURIComponent(s.id) + (box.checked ? "/pause" : "/resume"), { method: "POST" });
         flash(t(box.checked ? "Paused {id}." : "Resumed {id}.", { id: s.id }));
         if (onChange) onChange(r.body);
-      } catch (err) { box.checked = !box.checked; failed(err); } finally { box.disabled = false; }
+      } catch (err) { box.checked = !box.checked; failed(err); } finally {
+        box.disabled = false;
+        if (focused) box.focus();
+      }
     });
     return box;
   }
@@ -249,39 +241,30 @@
     const params = filtersFromUrl(form);
     const tbody = $("#schedule-table tbody");
     const more = $("#more");
-    const wanted = { queue: params.get("queue") || "", tag: params.get("tag") || "", state: params.get("state") || "" };
-    get("/tasks").then((tasks) => $("#task-names").replaceChildren(...tasks.items.map((x) => el("option", { value: x.name }))));
-    let cursor = null, shown = 0;
-    const lastRuns = {};
+    const wanted = params.get("state") || "";
+    get("/tasks").then((tasks) => $("#task-names").replaceChildren(...tasks.items.map((x) => el("option", { value: x.name })))).catch(() => {});
+    let cursor = null;
     async function load() {
+      // Every filter and the order are the API's: one page of 100 per call.
       const page = await get("/schedules" + query({
-        search: params.get("search"), task: params.get("task"), cursor, limit: 100,
-        paused: wanted.state === "paused" ? "true" : wanted.state === "active" ? "false" : "" }));
-      const items = page.items.filter((s) =>
-        (!wanted.queue || s.policies.queue === wanted.queue) &&
-        (!wanted.tag || s.tags.includes(wanted.tag)) &&
-        (wanted.state !== "failing" || BAD.includes(s.last_state)));
+        search: params.get("search"), task: params.get("task"), queue: params.get("queue"),
+        tag: params.get("tag"), order: params.get("order") === "next_fire" ? "next_fire" : "",
+        paused: wanted === "paused" ? "true" : wanted === "active" ? "false" : "",
+        failing: wanted === "failing" ? "true" : "", cursor, limit: 100 }));
       if (!cursor) tbody.replaceChildren();
-      for (const s of items) {
+      for (const s of page.items) {
         const zone = zoneOf(s.trigger);
-        const dur = el("td", { class: "num" }, "—");
-        lastRuns[s.id] = dur;
+        const last = s.last_run_id ? link("/runs/" + s.last_run_id, state(s.last_state)) : state(s.last_state);
         tbody.append(el("tr", { "data-id": s.id },
           el("td", { class: "name" }, link(scheduleHref(s.id), s.id), s.description ? el("small", {}, s.description) : null),
           el("td", {}, el("code", {}, s.task)),
           el("td", {}, s.trigger_description),
           el("td", {}, s.paused ? t("paused") : timeCell(s.next_fire_at, zone)),
-          el("td", {}, state(s.last_state), " ", s.last_run_at ? timeCell(s.last_run_at) : ""),
-          dur,
+          el("td", { class: "last" }, last, " ", s.last_run_at ? timeCell(s.last_run_at) : ""),
+          el("td", { class: "num" }, duration(s.last_duration)),
           el("td", {}, pauseToggle(s))));
-        if (s.last_run_at) {
-          get("/runs" + query({ schedule: s.id, limit: 1 })).then((r) => {
-            if (r.items[0]) dur.textContent = duration(r.items[0].duration);
-          }).catch(() => {});
-        }
       }
-      shown += items.length;
-      if (!shown && !page.next_cursor) emptyRow(tbody, 7, t("No schedules match."));
+      if (!cursor && !page.items.length) emptyRow(tbody, 7, t("No schedules match."));
       cursor = page.next_cursor;
       more.hidden = !cursor;
     }
@@ -362,6 +345,12 @@
     });
   };
 
+  // A datetime-local value (the viewer's zone) as an ISO instant; "" when empty or invalid.
+  function instant(local) {
+    const at = local ? new Date(local) : null;
+    return at && !isNaN(at) ? at.toISOString() : "";
+  }
+
   pages.runs = async function () {
     const form = $("#filters");
     const params = filtersFromUrl(form);
@@ -370,7 +359,9 @@
     let cursor = null;
     async function load() {
       const page = await get("/runs" + query({ schedule: params.get("schedule_id"), task: params.get("task"),
-        queue: params.get("queue"), state: params.get("state") ? [params.get("state")] : [], cursor, limit: 100 }));
+        queue: params.get("queue"), state: params.get("state") ? [params.get("state")] : [],
+        finished_since: instant(params.get("finished_since")),
+        finished_until: instant(params.get("finished_until")), cursor, limit: 100 }));
       if (!cursor) tbody.replaceChildren();
       for (const r of page.items) {
         tbody.append(el("tr", { "data-run": r.id },
