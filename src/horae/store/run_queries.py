@@ -124,7 +124,10 @@ class RunQueries(StoreBase):
     def _first_id_created(self, tx: Tx, t: float) -> int | None:
         """The first id created at or after ``t`` (None: every run is older), by bisecting
         the primary key: about twenty index probes for a million runs."""
-        span = tx.one("SELECT min(id) AS lo, max(id) AS hi FROM horae_runs")
+        # Two sub-queries: SQLite answers a lone min() or max() from the index, but scans
+        # the table for both in one SELECT.
+        span = tx.one("SELECT (SELECT min(id) FROM horae_runs) AS lo,"
+                      " (SELECT max(id) FROM horae_runs) AS hi")
         if span is None or span["lo"] is None:
             return None
         best = None
