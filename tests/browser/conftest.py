@@ -103,6 +103,16 @@ def shots() -> Path:
     return ARTIFACTS
 
 
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    """A laptop-sized page in English, in Berlin time (a zone apart from the server's UTC)."""
+    context = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin",
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    yield page
+    context.close()
+
+
 def sign_in(page: Any, server: Server, role: str) -> None:
     page.goto(server.url + "/login")
     page.fill("#token", server.tokens[role])

@@ -18,15 +18,6 @@ pytestmark = pytest.mark.system
 WAIT = 20_000  # ms
 
 
-@pytest.fixture
-def page(browser: Any) -> Any:
-    context = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin",
-                                  viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def test_schedule_lifecycle_live_run_cancel_audit_and_chinese(
         page: Any, server: Server, shots: Path) -> None:
     from playwright.sync_api import expect

@@ -17,15 +17,6 @@ WAIT = 20_000  # ms
 QUEUE = "lists-q"  # no worker of the test server serves it: this test finishes its runs
 
 
-@pytest.fixture
-def page(browser: Any) -> Any:
-    context = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin",
-                                  viewport={"width": 1280, "height": 900})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
 def _finish(server: Server, sid: str, state: str) -> int:
     """Trigger ``sid`` and record an outcome for its run through the store, as a worker."""
     from horae.models import RunState
