@@ -142,6 +142,17 @@ def percentiles(values: Sequence[float], scale: float = 1000.0) -> dict[str, flo
             "max": round(ordered[-1] * scale, 2)}
 
 
+def sustained_result(late: Sequence[float], n: int, period: float, duration: float,
+                     cpu_s: float) -> dict[str, Any]:
+    """The sustained workload's record, the same for every system: lateness percentiles of
+    the fires due in the window, CPU over it, and the share of due fires handed on."""
+    pc = percentiles(late)
+    return {"fires_per_s": round(n / period, 1), "lateness_p50_ms": pc["p50"],
+            "lateness_p99_ms": pc["p99"], "lateness_max_ms": pc["max"],
+            "cpu_s": round(cpu_s, 2), "cpu_pct": round(cpu_s / duration * 100, 1),
+            "done_ratio": round(min(1.0, len(late) / (n * duration / period)), 4)}
+
+
 class Drain:
     """Observe a drain with one uniform rule for every system: poll a completion count
     every ``every`` s; the clock starts at the first poll that sees a completion (so

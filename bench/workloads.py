@@ -187,14 +187,9 @@ def sustained(backend: str, n: int, duration: float, period: float = 10.0,
         seen = (r["started_at"] if server else observer.visible_at(int(r["id"])))
         if seen is not None:
             late.append(float(seen) - float(r["fire_time"]))
-    expected = n * duration / period
     app.stop()
     cleanup(url)
-    p = C.percentiles(late)
-    return {"fires_per_s": round(n / period, 1), "lateness_p50_ms": p["p50"],
-            "lateness_p99_ms": p["p99"], "lateness_max_ms": p["max"],
-            "cpu_s": round(cpu1 - cpu0, 2), "cpu_pct": round((cpu1 - cpu0) / duration * 100, 1),
-            "done_ratio": round(min(1.0, len(late) / expected), 4)}
+    return C.sustained_result(late, n, period, duration, cpu1 - cpu0)
 
 
 # -- 3. large catalogue ---------------------------------------------------------------

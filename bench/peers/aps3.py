@@ -132,11 +132,7 @@ def sustained(p: dict[str, Any]) -> dict[str, Any]:
     sched.shutdown(wait=False)
     late = [at - rt.timestamp() for at, rts in list(rec.records) for rt in rts
             if t0 <= rt.timestamp() < end]
-    pc = C.percentiles(late)
-    out = {"fires_per_s": round(n / period, 1), "lateness_p50_ms": pc["p50"],
-           "lateness_p99_ms": pc["p99"], "lateness_max_ms": pc["max"],
-           "cpu_s": round(cpu1 - cpu0, 2), "cpu_pct": round((cpu1 - cpu0) / duration * 100, 1),
-           "done_ratio": round(min(1.0, len(late) / (n * duration / period)), 4)}
+    out = C.sustained_result(late, n, period, duration, cpu1 - cpu0)
     if late_start > 0:
         out["note"] = f"adding jobs overran the lead by {late_start:.1f}s"
     return out

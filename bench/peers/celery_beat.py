@@ -141,11 +141,7 @@ def sustained(p: dict[str, Any]) -> dict[str, Any]:
     time.sleep(min(5.0, duration / 2))
     svc.stop()
     late = [sent - due for due, sent in list(Recording.records) if t0 <= due < end]
-    pc = C.percentiles(late)
-    out = {"fires_per_s": round(n / period, 1), "lateness_p50_ms": pc["p50"],
-           "lateness_p99_ms": pc["p99"], "lateness_max_ms": pc["max"],
-           "cpu_s": round(cpu1 - cpu0, 2), "cpu_pct": round((cpu1 - cpu0) / duration * 100, 1),
-           "done_ratio": round(min(1.0, len(late) / (n * duration / period)), 4)}
+    out = C.sustained_result(late, n, period, duration, cpu1 - cpu0)
     if late_start > 0:
         out["note"] = f"adding entries overran the lead by {late_start:.1f}s"
     return out
