@@ -42,7 +42,6 @@ from horae import __version__
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
 from horae.instants import to_epoch
 from horae.models import (
-    TERMINAL_STATES,
     LogLine,
     Policies,
     Run,
@@ -51,6 +50,7 @@ from horae.models import (
     TaskInfo,
     WorkerInfo,
 )
+from horae.runs import wait_until_ended
 from horae.triggers import Trigger
 
 __all__ = ["RemoteError", "RemoteHorae", "RemoteRuns", "RemoteSchedules"]
@@ -434,15 +434,7 @@ class RemoteRuns:
 
     def wait(self, run_id: int, timeout: float = 60.0, interval: float = 0.05) -> Run:
         """Block until the run reaches a terminal state; TimeoutError after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            run = self.get(run_id)
-            if run.state in TERMINAL_STATES:
-                return run
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"run {run_id} is still {run.state.value} after {timeout}s")
-            time.sleep(min(interval, left))
+        return wait_until_ended(self.get, run_id, timeout, interval)
 
     def list(self, *, schedule_id: str | None = None, task: str | None = None,
              states: Sequence[str] = (), state: str | None = None, queue: str | None = None,

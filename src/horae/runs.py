@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from horae.errors import InvalidInput
@@ -70,14 +70,7 @@ class RunManager:
 
     def wait(self, run_id: int, timeout: float = 60.0, interval: float = 0.05) -> Run:
         """Block until the run reaches a terminal state; TimeoutError after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        while True:
-            run = self.get(run_id)
-            if run.state in TERMINAL_STATES:
-                return run
-            if time.monotonic() >= deadline:
-                raise TimeoutError(f"run {run_id} is still {run.state.value} after {timeout}s")
-            time.sleep(interval)
+        return wait_until_ended(self.get, run_id, timeout, interval)
 
     def list(self, **filters: Any) -> list[Run]:
         states = filters.pop("states", None) or ()
@@ -89,3 +82,18 @@ class RunManager:
                 raise InvalidInput("state", f"unknown state {s!r}; known: "
                                             + ", ".join(x.value for x in RunState))
         return self._app.store.run_list(RunFilter(states=tuple(states), **filters))
+
+
+def wait_until_ended(get: Callable[[int], Run], run_id: int, timeout: float,
+                     interval: float) -> Run:
+    """Poll ``get(run_id)`` until the run is terminal (shared by the local and remote
+    clients); TimeoutError after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        run = get(run_id)
+        if run.state in TERMINAL_STATES:
+            return run
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"run {run_id} is still {run.state.value} after {timeout}s")
+        time.sleep(min(interval, left))

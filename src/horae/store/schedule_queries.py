@@ -113,11 +113,7 @@ class ScheduleQueries(StoreBase):
 
     def schedules_next_due(self) -> float | None:
         """The earliest next_fire_at of an active schedule."""
-        with self.db.read() as tx:
-            row = tx.one(
-                "SELECT min(next_fire_at) AS t FROM horae_schedules WHERE paused = 0"
-            )
-        return None if row is None or row["t"] is None else float(row["t"])
+        return self.schedules_next_due_and_now()[0]
 
     def schedules_next_due_and_now(self) -> tuple[float | None, float]:
         """The earliest next_fire_at of an active schedule, and the database's now."""

@@ -178,10 +178,7 @@ class Worker:
             with self._lock:
                 free = self.concurrency - len(self._active)
                 room = free + self.prefetch - len(self._ahead)
-                starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
-            for run in starting:
-                self._start(run)
-            if starting:
+            if self._start_ahead(free):
                 continue
             if room <= 0:
                 self._waker.wait(self._poll)
@@ -199,11 +196,17 @@ class Worker:
                 return
             with self._lock:
                 self._ahead.extend(runs)
-                starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
-            for run in starting:
-                self._start(run)
+            self._start_ahead(free)
             if len(runs) < room:
                 self._waker.wait(self._poll)
+
+    def _start_ahead(self, free: int) -> bool:
+        """Start up to ``free`` of the runs held ahead, oldest claim first; whether any."""
+        with self._lock:
+            starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
+        for run in starting:
+            self._start(run)
+        return bool(starting)
 
     def _claim(self, free: int, room: int) -> list[Run]:
         """Claim up to ``room`` runs: unlimited tasks in one statement, then each task with
