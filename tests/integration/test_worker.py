@@ -184,11 +184,10 @@ def test_prefetch_holds_runs_ahead_and_releases_them_on_stop(database_url: str) 
     if "memory" in database_url:
         pytest.skip("needs a second app on the same database")
     app, long_id, waiting = _one_slot_busy(database_url, prefetch=2)
-    held = eventually(lambda: [i for i in waiting
-                               if app.runs.get(i).lease_owner == app.worker.id][:2]
-                      if sum(app.runs.get(i).lease_owner == app.worker.id
-                             for i in waiting) == 2 else None)
-    assert len(held) == 2
+    def held() -> int:
+        return sum(app.runs.get(i).lease_owner == app.worker.id for i in waiting)
+
+    eventually(lambda: held() == 2)  # the one slot is busy: two more held, one left queued
     assert sum(app.runs.get(i).state is RunState.QUEUED for i in waiting) == 1
     app.worker.stop(grace=0.1)
     after = Horae(database_url)

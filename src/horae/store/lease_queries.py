@@ -21,6 +21,10 @@ from horae.store.base import (
 )
 from horae.store.connection import Row, Tx
 
+# The worker's running runs whose cancellation was asked.
+_CANCEL_ASKED = ("SELECT id FROM horae_runs WHERE lease_owner = :me AND state = 'running'"
+                 " AND cancel_requested = 1")
+
 
 class LeaseQueries(StoreBase):
     def runs_claim(
@@ -103,8 +107,7 @@ class LeaseQueries(StoreBase):
         """Ids of the worker's running runs whose cancellation was asked (read-only)."""
         with self.db.read() as tx:
             rows = tx.all(
-                "SELECT id FROM horae_runs WHERE lease_owner = :me AND state = 'running'"
-                " AND cancel_requested = 1",
+                _CANCEL_ASKED,
                 {"me": worker_id},
             )
         return {int(r["id"]) for r in rows}
@@ -144,8 +147,7 @@ class LeaseQueries(StoreBase):
                 params,
             )
             rows = tx.all(
-                "SELECT id FROM horae_runs WHERE lease_owner = :me AND state = 'running'"
-                " AND cancel_requested = 1",
+                _CANCEL_ASKED,
                 params,
             )
         return {int(r["id"]) for r in rows}
