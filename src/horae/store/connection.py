@@ -32,8 +32,14 @@ class Tx:
         #: Channels to signal in this process once the transaction commits.
         self.pending: set[str] = set()
 
-    def all(self, sql: str, params: Params | None = None) -> list[Row]:
-        self._cur.execute(self._adapt(sql), params or {})
+    def all(self, sql: str, params: Params | None = None, *,
+            planned: bool = False) -> list[Row]:
+        """Every row of ``sql``. With ``planned``, PostgreSQL plans it for these very values
+        each time: the plan of a statement psycopg prepared is generic (blind to the
+        values), which for a search or a filter on a rare value walks a whole index where
+        the values' plan reads little. (SQLite always plans for the values.)"""
+        extra = {"prepare": False} if planned and self._adapt is not _same else {}
+        self._cur.execute(self._adapt(sql), params or {}, **extra)
         if self._cur.description is None:
             return []
         return [dict(r) for r in self._cur.fetchall()]
@@ -41,18 +47,6 @@ class Tx:
     def one(self, sql: str, params: Params | None = None) -> Row | None:
         rows = self.all(sql, params)
         return rows[0] if rows else None
-
-    def all_planned(self, sql: str, params: Params | None = None) -> list[Row]:
-        """As :meth:`all`, planned for these very values every time: PostgreSQL's plan for
-        a statement psycopg prepared is generic (blind to the values), which for a search
-        or a filter on a rare value walks a whole index where the values' plan reads little.
-        """
-        if self._adapt is _same:
-            return self.all(sql, params)
-        self._cur.execute(self._adapt(sql), params or {}, prepare=False)
-        if self._cur.description is None:
-            return []
-        return [dict(r) for r in self._cur.fetchall()]
 
     def run(self, sql: str, params: Params | None = None) -> int:
         self._cur.execute(self._adapt(sql), params or {})

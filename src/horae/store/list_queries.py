@@ -156,8 +156,7 @@ class ListQueries(StoreBase):
             # prepared statement would always walk the ids, 2 to 3 times slower for a rare
             # text. The other filters' estimates are guesses either way: the id walk is
             # the better bet for them.
-            rows = (tx.all_planned(sql, params) if "search" in params
-                    else tx.all(sql, params))
+            rows = tx.all(sql, params, planned="search" in params)
         return [R.schedule_from_row(r) for r in rows]
 
     def _schedule_filters(self, *, task: str | None, paused: bool | None, search: str | None,
