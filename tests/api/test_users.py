@@ -9,10 +9,12 @@ from typing import Any
 
 import pytest
 
-from horae.api.auth import Authenticator, FailureLimiter
+from horae.api.auth import Authenticator
+from horae.api.limits import FailureLimits
 from horae.api.passwords import check_password, hash_password, verify_password
 from horae.api.problems import ApiError
 from horae.errors import InvalidInput
+from horae.store.auth_store import AuthFailureStore
 from horae.store.console_store import ConsoleStore
 from horae.store.user_store import UserStore
 from tests.api.conftest import Clients, snapshot
@@ -140,7 +142,8 @@ def test_password_rules_name_the_field() -> None:
 def test_password_sign_in_and_the_shared_failure_limit(clients: Clients) -> None:
     users = UserStore(clients.horae.store)
     user = users.user_add("grace", "editor", hash_password(PASSWORD))
-    auth = Authenticator(clients.store, FailureLimiter(limit=3, window=60))
+    limits = FailureLimits(AuthFailureStore(clients.horae.store), limit=3, window=60)
+    auth = Authenticator(clients.store, limits)
     principal = auth.authenticate_password("grace", PASSWORD, "10.0.0.1")
     assert (principal.user_id, principal.role.label, principal.actor) == (
         user.id, "editor", "user:grace")

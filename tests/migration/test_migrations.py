@@ -13,6 +13,7 @@ import pytest
 
 from horae.store import Store
 from horae.store import api_store as A
+from horae.store import auth_store as F
 from horae.store import console_store as C
 from horae.store import rows as R
 from horae.store import user_store as U
@@ -33,6 +34,7 @@ EXPECTED_COLUMNS = {
     "horae_console_secrets": set(C.SECRET_COLUMNS),
     "horae_console_sessions": set(C.SESSION_COLUMNS),
     "horae_users": set(U.USER_COLUMNS),
+    "horae_auth_failures": set(F.AUTH_FAILURE_COLUMNS),
 }
 
 

@@ -16,8 +16,9 @@ from starlette.routing import Route
 
 from horae.api import events as E
 from horae.api import schemas as S
-from horae.api.auth import Authenticator, FailureLimiter, Role
+from horae.api.auth import Authenticator, Role
 from horae.api.framework import Call, Operation, problem_for, serve_operation
+from horae.api.limits import FailureLimits
 from horae.api.openapi import build_openapi, docs_html
 from horae.api.problems import ApiError
 from horae.api.routes import OPERATIONS
@@ -26,6 +27,7 @@ from horae.app import Horae
 from horae.config import setting
 from horae.errors import InvalidInput
 from horae.store.api_store import ApiStore
+from horae.store.auth_store import AuthFailureStore
 
 
 @dataclass
@@ -34,7 +36,9 @@ class ApiSettings:
 
     max_body: int = 1 << 20  # bytes of a request body
     auth_failure_limit: int = 20  # failed authentications per client address...
+    auth_account_failure_limit: int = 10  # ...failed passwords per account name...
     auth_failure_window: float = 60.0  # ...in this many seconds, then 429
+    auth_recheck: float = 2.0  # seconds between re-checks of a stream's credentials
     poll_interval: float = 0.1  # seconds between reads of a stream
     gap_timeout: float = 5.0  # see horae.api.events
     heartbeat: float = 15.0  # seconds between keep-alive comments on a quiet stream
@@ -61,7 +65,6 @@ class Api:
         self.horae = horae
         self.settings = settings
         self.stopping = threading.Event()
-        self.limiter = FailureLimiter(settings.auth_failure_limit, settings.auth_failure_window)
         self._store: ApiStore | None = None
         self._auth: Authenticator | None = None
         self._lock = threading.Lock()
@@ -77,7 +80,10 @@ class Api:
     @property
     def auth(self) -> Authenticator:
         if self._auth is None:
-            self._auth = Authenticator(self.store, self.limiter)
+            s = self.settings
+            limits = FailureLimits(AuthFailureStore(self.horae.store), s.auth_failure_limit,
+                                   s.auth_failure_window, s.auth_account_failure_limit)
+            self._auth = Authenticator(self.store, limits)
         return self._auth
 
 

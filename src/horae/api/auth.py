@@ -10,8 +10,9 @@ console session then calls the API as the user, with the user's current role.
 Roles are cumulative: ``viewer`` reads; ``operator`` also triggers, pauses, resumes, cancels
 and retries; ``editor`` also creates, changes and deletes schedules; ``admin`` also manages
 tokens and users. Failed authentications (a token presented that is not valid, or a user
-name and password that do not match) are counted per client address; past the limit the
-client gets 429 until the window passes.
+name and password that do not match) are counted per client address and, for passwords,
+per account, in the database (:mod:`horae.api.limits`); past the limit guesses get 429
+until the window passes, while a valid token is always accepted.
 """
 
 from __future__ import annotations
@@ -19,16 +20,16 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
+from horae.api.limits import FailureLimits, account_key, address_key
 from horae.api.passwords import dummy_hash, verify_password
 from horae.api.problems import ApiError
 from horae.errors import NotFound
 from horae.store.api_store import ApiStore, TokenRecord
+from horae.store.console_store import ConsoleSession, ConsoleStore
 from horae.store.user_store import UserStore
 
 TOKEN_PREFIX = "hor_"
@@ -59,12 +60,13 @@ ROLE_NAMES = tuple(r.label for r in Role)
 @dataclass(frozen=True)
 class Principal:
     """Who makes a request: a token (its id, name and role) or a user (``user_id``; then
-    ``token_id`` is empty)."""
+    ``token_id`` is empty); ``session_id`` when it acts through a console session."""
 
     token_id: str
     name: str
     role: Role
     user_id: int | None = None
+    session_id: str | None = None
 
     @property
     def actor(self) -> str:
@@ -107,74 +109,33 @@ def ensure_admin_token(store: ApiStore) -> str | None:
     return None if made is None else made[0]
 
 
-class FailureLimiter:
-    """At most ``limit`` failed authentications per client in ``window`` seconds."""
-
-    def __init__(self, limit: int = 20, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def retry_after(self, client: str) -> int:
-        """Seconds the client must wait (0: it may try)."""
-        with self._lock:
-            q = self._prune(client, time.monotonic())
-            if q is None or len(q) < self.limit:
-                return 0
-            return max(1, int(q[0] + self.window - time.monotonic()) + 1)
-
-    def failed(self, client: str) -> None:
-        with self._lock:
-            now = time.monotonic()
-            q = self._prune(client, now)
-            if q is None:
-                if len(self._failures) > 10_000:  # bounded memory under a spray of addresses
-                    self._failures.clear()
-                q = self._failures[client] = deque()
-            q.append(now)
-
-    def _prune(self, client: str, now: float) -> deque[float] | None:
-        q = self._failures.get(client)
-        if q is None:
-            return None
-        while q and q[0] <= now - self.window:
-            q.popleft()
-        if not q:
-            del self._failures[client]
-            return None
-        return q
-
-
 class Authenticator:
-    """Bearer tokens and user passwords against the store, with one failure limit and a
-    light last-used mark."""
+    """Bearer tokens, user passwords and console sessions against the store, with the
+    failed-authentication limits and a light last-used mark."""
 
-    def __init__(self, store: ApiStore, limiter: FailureLimiter) -> None:
+    def __init__(self, store: ApiStore, limits: FailureLimits) -> None:
         self.store = store
         self.users = UserStore(store.store)
-        self.limiter = limiter
+        self.sessions = ConsoleStore(store.store)
+        self.limits = limits
         self._touched: dict[str, float] = {}
-
-    def _check_limit(self, client: str) -> None:
-        wait = self.limiter.retry_after(client)
-        if wait:
-            raise ApiError(429, "too many failed authentications from this address; "
-                                f"try again in {wait}s", headers={"Retry-After": str(wait)},
-                           slug="too-many-failed-authentications")
 
     def authenticate_password(self, name: str, password: str, client: str) -> Principal:
         """A user's principal from name and password, or ApiError 401/429. A wrong pair
-        counts as a failed authentication, like a wrong token."""
-        self._check_limit(client)
+        counts against the address and the account; a throttled one is refused before the
+        password is checked, so it tells nothing."""
+        keys = [address_key(client), account_key(name)]
+        wait = self.limits.retry_after(keys)
+        if wait:
+            raise _throttled(wait)
         user = self.users.user_by_name(name) if name and "\x00" not in name else None
         ok = verify_password(password, user.password_hash if user else dummy_hash())
         if user is None or not ok or user.disabled_at is not None:
-            self.limiter.failed(client)
+            self.limits.failed(keys)
             raise _unauthorized("that user name and password do not match an active user")
         return Principal("", user.name, Role.parse(user.role), user.id)
 
-    def authenticate_user(self, user_id: int) -> Principal:
+    def authenticate_user(self, user_id: int, session_id: str | None = None) -> Principal:
         """The principal of a signed-in user's console session (the console checked the
         session): the user's current role, or 401 once disabled."""
         try:
@@ -183,11 +144,35 @@ class Authenticator:
             user = None
         if user is None or user.disabled_at is not None:
             raise _unauthorized("this user is disabled; sign in again")
-        return Principal("", user.name, Role.parse(user.role), user.id)
+        return Principal("", user.name, Role.parse(user.role), user.id, session_id)
+
+    def authenticate_session(self, session: ConsoleSession) -> Principal:
+        """The principal of a console session the bridge found valid (its token not
+        revoked, its user not disabled): the token's or the user's."""
+        if session.user_id is not None:
+            return self.authenticate_user(session.user_id, session.id)
+        self._touch(session.token_id)
+        return Principal(session.token_id, session.name, Role.parse(session.role),
+                         session_id=session.id)
+
+    def still_valid(self, principal: Principal) -> bool:
+        """Whether what ``principal`` was made from still authenticates: its session
+        (not signed out, expired, nor made from a revoked token or a disabled user), its
+        user (not disabled) or its token (not revoked). Long streams ask this again."""
+        if principal.session_id is not None:
+            return self.sessions.session_get(principal.session_id) is not None
+        if principal.user_id is not None:
+            try:
+                return self.users.user_get(principal.user_id).disabled_at is None
+            except NotFound:
+                return False
+        record = self.store.token_get(principal.token_id)
+        return record is not None and record.revoked_at is None
 
     def authenticate(self, header: str | None, client: str) -> Principal:
-        """The principal of an ``Authorization`` header, or ApiError 401/429."""
-        self._check_limit(client)
+        """The principal of an ``Authorization`` header, or ApiError 401/429. A valid token
+        is accepted whatever the address did; an invalid one counts against the address,
+        and past the limit is answered 429."""
         if not header:
             raise _unauthorized("no token: send 'Authorization: Bearer <token>' (create one "
                                 "with `horae tokens create --role viewer`)")
@@ -197,7 +182,9 @@ class Authenticator:
             raise _unauthorized("use 'Authorization: Bearer <token>'")
         principal = self._verify(token)
         if principal is None:
-            self.limiter.failed(client)
+            wait = self.limits.failed([address_key(client)])
+            if wait:
+                raise _throttled(wait)
             raise _unauthorized("the token is not valid (unknown, revoked or mistyped)")
         return principal
 
@@ -230,6 +217,12 @@ def require(principal: Principal, role: Role) -> None:
         raise ApiError(403, f"this needs the {role.label} role; the {principal.kind} "
                             f"{principal.name!r} has {principal.role.label}",
                        slug="forbidden")
+
+
+def _throttled(wait: int) -> ApiError:
+    return ApiError(429, "too many failed authentications from this address or for this "
+                         f"account; try again in {wait}s", headers={"Retry-After": str(wait)},
+                    slug="too-many-failed-authentications")
 
 
 def _unauthorized(detail: str) -> ApiError:

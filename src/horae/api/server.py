@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import logging
 import sys
 import threading
@@ -15,6 +16,7 @@ from horae.api.app import Api, ApiSettings, create_app
 from horae.api.auth import ensure_admin_token
 from horae.api.timing import ServerTiming
 from horae.app import Horae
+from horae.config import setting
 from horae.errors import InvalidInput
 from horae.store.api_store import ApiStore
 
@@ -35,19 +37,49 @@ def announce_first_token(horae: Horae, out: TextIO | None = None) -> str | None:
     return token
 
 
+def trusted_proxies(value: str | None = None) -> list[str]:
+    """The proxy addresses whose ``X-Forwarded-For``/``-Proto`` the server believes: the
+    explicit value, else HORAE_TRUSTED_PROXIES, else ``trusted_proxies`` in horae.toml; a
+    comma-separated list of IP addresses or networks. None given: no proxy is trusted and
+    every request counts as coming from its TCP peer (any local process could otherwise
+    pick its address with a header, and escape or aim the failed-authentication limit)."""
+    raw = setting("trusted_proxies", value)
+    if raw is None:
+        return []
+    items = raw if isinstance(raw, list) else str(raw).split(",")
+    proxies = []
+    for item in (str(i).strip() for i in items):
+        if not item:
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise InvalidInput("trusted_proxies",
+                               f"{item!r} is not an IP address or network (e.g. 10.0.0.5 or "
+                               "10.0.0.0/24); name the proxies in front of the API") from None
+        proxies.append(item)
+    return proxies
+
+
 class ApiServer:
-    """uvicorn serving :func:`create_app` on ``host:port`` (0: any free port)."""
+    """uvicorn serving :func:`create_app` on ``host:port`` (0: any free port).
+    Forwarded headers are believed only from ``trusted_proxies`` (see
+    :func:`trusted_proxies`)."""
 
     def __init__(self, horae: Horae, host: str = "127.0.0.1", port: int = 8765,
-                 settings: ApiSettings | None = None, log_level: str = "warning") -> None:
+                 settings: ApiSettings | None = None, log_level: str = "warning",
+                 proxies: str | None = None) -> None:
         self.horae = horae
         self.host = host
         self.port = port
         self.app = create_app(horae, settings or ApiSettings.from_config())
         self.api: Api = self.app.state.api
+        self.trusted_proxies = trusted_proxies(proxies)
         self._config = uvicorn.Config(ServerTiming(self.app), host=host, port=port,
                                       log_level=log_level, lifespan="off", access_log=False,
-                                      timeout_graceful_shutdown=5)
+                                      timeout_graceful_shutdown=5,
+                                      proxy_headers=bool(self.trusted_proxies),
+                                      forwarded_allow_ips=self.trusted_proxies)
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
 

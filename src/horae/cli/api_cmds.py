@@ -21,8 +21,11 @@ from horae.store.api_store import ApiStore, TokenRecord
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True)
+@click.option("--trusted-proxies", metavar="ADDRS", default=None,
+              help="Comma-separated addresses/networks of reverse proxies whose "
+                   "X-Forwarded-For is believed (default: none; HORAE_TRUSTED_PROXIES).")
 @pass_env
-def api(env: Env, host: str, port: int, log_level: str) -> None:
+def api(env: Env, host: str, port: int, log_level: str, trusted_proxies: str | None) -> None:
     """The REST API alone (no scheduler, no worker): /api/v1 on HOST:PORT.
 
     Run it beside `horae scheduler` and workers, on as many hosts as you like.
@@ -31,7 +34,7 @@ def api(env: Env, host: str, port: int, log_level: str) -> None:
 
     _logging(log_level)
     app = env.app()
-    server = ApiServer(app, host, port)
+    server = ApiServer(app, host, port, proxies=trusted_proxies)
     plan = Plan(scheduler=False, worker=None,
                 services=[Service("api", server.url, server.start, server.stop)])
     serve(env, app, plan, grace=5.0)

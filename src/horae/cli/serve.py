@@ -110,9 +110,13 @@ def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: st
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True,
               help="Port of the REST API.")
 @click.option("--no-api", is_flag=True, help="Do not serve the REST API.")
+@click.option("--trusted-proxies", metavar="ADDRS", default=None,
+              help="Comma-separated addresses/networks of reverse proxies whose "
+                   "X-Forwarded-For is believed (default: none; HORAE_TRUSTED_PROXIES).")
 @worker_options
 @pass_env
-def server(env: Env, demo: bool, host: str, port: int, no_api: bool, queues: tuple[str, ...],
+def server(env: Env, demo: bool, host: str, port: int, no_api: bool,
+           trusted_proxies: str | None, queues: tuple[str, ...],
            concurrency: int, name: str | None, lease: float, grace: float,
            prefetch: int | None, log_level: str, labels: tuple[str, ...]) -> None:
     """Scheduler and worker in one process (SQLite by default): the quickest start.
@@ -130,7 +134,7 @@ def server(env: Env, demo: bool, host: str, port: int, no_api: bool, queues: tup
         added = add_demo_schedules(app)
         notes.append(f"demo: added schedules {', '.join(added)}" if added
                      else "demo: schedules already present")
-    services = [] if no_api else web_services(app, host, port)
+    services = [] if no_api else web_services(app, host, port, trusted_proxies)
     plan = Plan(scheduler=True, worker=None, services=services, notes=notes)
     if len(app.registry):
         plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace, labels,
@@ -170,12 +174,13 @@ def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None
     serve(env, app, plan, grace)
 
 
-def web_services(app: Horae, host: str = "127.0.0.1", port: int = 8765) -> list[Service]:
+def web_services(app: Horae, host: str = "127.0.0.1", port: int = 8765,
+                 trusted_proxies: str | None = None) -> list[Service]:
     """The REST API and the web console, served by ``horae server``."""
     from horae.api import ApiServer
     from horae.console import mount_console
 
-    api = ApiServer(app, host, port)
+    api = ApiServer(app, host, port, proxies=trusted_proxies)
     mount_console(api.app, app)
     return [Service("api", api.url, api.start, api.stop)]
 
