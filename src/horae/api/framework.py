@@ -29,13 +29,17 @@ from horae.api.problems import (
 from horae.errors import Conflict, InvalidInput, NotFound, text_problem
 from horae.store import on_change
 from horae.store.connection import Tx
+from horae.store.console_store import ConsoleSession
 
 log = logging.getLogger("horae.api")
 MAX_ID = 2**63 - 1
 
 
-#: Set by the console's bridge on a signed-in user's API call: the user's id (a scope key,
-#: so no client can send it). The same value as horae.console.auth.USER_SCOPE_KEY.
+#: Set by the console's bridge on a signed-in browser's API call: the console session it
+#: found valid (a scope key, so no client can send it). The same value as
+#: horae.console.auth.SESSION_SCOPE_KEY.
+SESSION_SCOPE_KEY = "horae.session"
+#: A user's id in the scope: a signed-in user without a session (embedding and tests).
 USER_SCOPE_KEY = "horae.user_id"
 
 
@@ -153,8 +157,11 @@ async def serve_operation(op: Operation, api: Any, request: Request) -> Response
 
 
 def _authenticate(api: Any, request: Request) -> Principal:
+    session = request.scope.get(SESSION_SCOPE_KEY)
     user_id = request.scope.get(USER_SCOPE_KEY)
     header = request.headers.get("authorization")
+    if isinstance(session, ConsoleSession) and header is None:
+        return api.auth.authenticate_session(session)  # type: ignore[no-any-return]
     if isinstance(user_id, int) and header is None:
         return api.auth.authenticate_user(user_id)  # type: ignore[no-any-return]
     client = request.client.host if request.client else "?"

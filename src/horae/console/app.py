@@ -213,8 +213,8 @@ class Console:
                 if found is None:
                     raise SignInRefused(401, "token")
                 token_id, name, role = found
-                _signed, cookie = await run_in_threadpool(self.sessions.start, token,
-                                                          token_id, name, role)
+                _signed, cookie = await run_in_threadpool(self.sessions.start, token_id,
+                                                          name, role)
         except SignInRefused as refused:
             error = ("Too many failed sign-ins from this address; try again in a minute."
                      if refused.status == 429 else "That token is not valid."

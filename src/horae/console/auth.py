@@ -1,17 +1,16 @@
 """Sign-in sessions, CSRF, and the bridge that lets the browser call the REST API.
 
-A session acts for an API token or for a user (name and password). The session cookie
-(HttpOnly, SameSite=Lax, Secure over HTTPS) reads ``<session id>.<API token>.<signature>``
-for a token and ``<session id>.user.<signature>`` for a user; the signature is an
-HMAC-SHA256 with the secret the database makes at first start. The session row (id, token
-id or user id, name, role, CSRF value, expiry) lives in the database, so signing out ends
-the session for every server; revoking the token, disabling the user or setting the user's
-password ends it too.
+A session acts for an API token or for a user (name and password); it is its own secret.
+The session cookie (HttpOnly, SameSite=Lax, Secure over HTTPS) carries only a random value
+(256 bits); the database keeps its SHA-256 as the session's id, beside the token id or user
+id it was made from, name, role, CSRF value and expiry. The cookie never carries the API
+token, so a stolen or left-over cookie is no bearer token, and it is worth nothing once the
+row is gone: signing out deletes it (for every server), and a session is found only while
+its token is not revoked and its user not disabled; a new password ends it too.
 
-The browser calls ``/api/v1`` itself (fetch, EventSource). :class:`ApiBridge` turns a valid
-session cookie into ``Authorization: Bearer <token>`` for those calls -- or, for a user,
-into the user's id in the request scope, which no client can send -- so the API's own
-authentication, roles and audit decide everything. A call that changes something must
+The browser calls ``/api/v1`` itself (fetch, EventSource). :class:`ApiBridge` puts the
+session it finds for the cookie in the request scope (which no client can set), so the API's
+own authentication, roles and audit decide everything. A call that changes something must
 carry the session's CSRF value in ``X-CSRF-Token``; without it the bridge answers 403.
 """
 
@@ -39,20 +38,24 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SESSION_TTL = 12 * 3600.0
 
 
-USER_MARK = "user"  # in the cookie where a token session carries its token
-#: The request-scope key through which the bridge names a signed-in user to the API
-#: (horae.api.framework.USER_SCOPE_KEY).
-USER_SCOPE_KEY = "horae.user_id"
+#: The request-scope key through which the bridge hands the API the console session it
+#: found (horae.api.framework.SESSION_SCOPE_KEY).
+SESSION_SCOPE_KEY = "horae.session"
 
 
 @dataclass(frozen=True)
 class SignedIn:
     session: ConsoleSession
-    token: str | None  # None: a user's session
 
     @property
     def user_id(self) -> int | None:
         return self.session.user_id
+
+
+def session_id(secret: str) -> str:
+    """The id under which a session is stored: the SHA-256 of its cookie's secret, so
+    reading the table gives nobody a cookie."""
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
 
 
 class Sessions:
@@ -80,35 +83,27 @@ class Sessions:
 
     # -- sessions ------------------------------------------------------------------------
 
-    def start(self, token: str, token_id: str, name: str, role: str) -> tuple[SignedIn, str]:
-        """A new session and the cookie value that carries it."""
-        session = self.store.session_add(token_id=token_id, name=name, role=role,
-                                         ttl=SESSION_TTL)
-        text = f"{session.id}.{token}"
-        return SignedIn(session, token), f"{text}.{self.sign(text)}"
+    def start(self, token_id: str, name: str, role: str) -> tuple[SignedIn, str]:
+        """A new session made from the token ``token_id``, and its cookie value."""
+        secret = secrets.token_urlsafe(32)
+        session = self.store.session_add(id=session_id(secret), token_id=token_id,
+                                         name=name, role=role, ttl=SESSION_TTL)
+        return SignedIn(session), secret
 
     def start_user(self, user_id: int, name: str, role: str) -> tuple[SignedIn, str]:
-        """A new session for a user and the cookie value that carries it."""
-        session = self.store.session_add(token_id="", name=name, role=role,
-                                         ttl=SESSION_TTL, user_id=user_id)
-        text = f"{session.id}.{USER_MARK}"
-        return SignedIn(session, None), f"{text}.{self.sign(text)}"
+        """A new session for a user, and its cookie value."""
+        secret = secrets.token_urlsafe(32)
+        session = self.store.session_add(id=session_id(secret), token_id="", name=name,
+                                         role=role, ttl=SESSION_TTL, user_id=user_id)
+        return SignedIn(session), secret
 
     def resolve(self, cookie: str | None) -> SignedIn | None:
-        if not cookie:
+        """The live session of a cookie: not signed out nor expired, and its token not
+        revoked, its user not disabled."""
+        if not cookie or len(cookie) > 200:
             return None
-        text = self.unsign(cookie)
-        if text is None:
-            return None
-        session_id, _, token = text.partition(".")
-        session = self.store.session_get(session_id)
-        if session is None:
-            return None
-        if session.user_id is not None:
-            return SignedIn(session, None) if token == USER_MARK else None
-        if not session.token_id or not token.startswith(f"hor_{session.token_id}_"):
-            return None
-        return SignedIn(session, token)
+        session = self.store.session_get(session_id(cookie))
+        return None if session is None else SignedIn(session)
 
     def end(self, signed_in: SignedIn) -> None:
         self.store.session_delete(signed_in.session.id)
@@ -142,7 +137,8 @@ def set_cookie(response: Response, request: Request, name: str, value: str,
 
 
 class ApiBridge:
-    """ASGI middleware in front of the API: a console session becomes a bearer token."""
+    """ASGI middleware in front of the API: a console session becomes the request's
+    credentials (an ``Authorization`` header, when sent, wins)."""
 
     def __init__(self, app: ASGIApp, sessions: Sessions, prefix: str = "/api/") -> None:
         self.app = app
@@ -171,10 +167,7 @@ class ApiBridge:
                 return
         scope = dict(scope)
         scope["headers"] = [(k, v) for k, v in scope["headers"] if k != b"cookie"]
-        if signed_in.token is None:
-            scope[USER_SCOPE_KEY] = signed_in.session.user_id
-        else:
-            scope["headers"].append((b"authorization", f"Bearer {signed_in.token}".encode()))
+        scope[SESSION_SCOPE_KEY] = signed_in.session
         await self.app(scope, receive, send)
 
 

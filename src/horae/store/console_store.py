@@ -6,7 +6,8 @@ Contract (proven by ``tests/browser/test_console_store.py``):
   call: the first caller creates it (``INSERT ... ON CONFLICT DO NOTHING``), the others read
   it. There is no default secret.
 - A session is found only before its ``expires_at`` (database clock); deleting it, or
-  every session of a token, ends it at once for every server.
+  every session of a token, ends it at once for every server. A token's session is found
+  only while the token exists and is not revoked.
 - A session acts for an API token (``token_id``) or for a user (``user_id``, and
   ``token_id`` is empty). A user's session carries the user's current role and is not
   found once the user is disabled; a new password ends the user's other sessions
@@ -55,9 +56,10 @@ class ConsoleStore:
         return str(row["value"])
 
     def session_add(self, *, token_id: str, name: str, role: str, ttl: float,
-                    user_id: int | None = None) -> ConsoleSession:
-        """A new session for a token (``token_id``) or a user (``user_id``, token_id '')."""
-        params = {"id": secrets.token_hex(16), "token_id": token_id, "name": name,
+                    user_id: int | None = None, id: str | None = None) -> ConsoleSession:
+        """A new session for a token (``token_id``) or a user (``user_id``, token_id '');
+        ``id`` is the hash of the cookie's secret (horae.console.auth.session_id)."""
+        params = {"id": id or secrets.token_hex(32), "token_id": token_id, "name": name,
                   "role": role, "csrf": secrets.token_urlsafe(32), "ttl": ttl,
                   "user_id": user_id}
         with self.db.write() as tx:
@@ -71,18 +73,24 @@ class ConsoleStore:
         return ConsoleSession(**row)
 
     def session_get(self, session_id: str) -> ConsoleSession | None:
-        """The session, if it exists and has not expired (nor its user been disabled)."""
+        """The session, if it exists and has not expired, and what it was made from still
+        authenticates: its user is not disabled, its token not revoked."""
         cols = ", ".join(f"s.{c}" for c in SESSION_COLUMNS if c != "role")
         with self.db.read() as tx:
-            row = tx.one(f"SELECT {cols}, COALESCE(u.role, s.role) AS role, u.disabled_at"
+            row = tx.one(f"SELECT {cols}, COALESCE(u.role, t.role, s.role) AS role,"
+                         " u.disabled_at, t.id AS live_token, t.revoked_at"
                          " FROM horae_console_sessions s"
                          " LEFT JOIN horae_users u ON u.id = s.user_id"
+                         " LEFT JOIN horae_api_tokens t ON t.id = s.token_id"
                          f" WHERE s.id = :id AND s.expires_at > {self.db.now_sql}",
                          {"id": session_id})
         if row is None or row.pop("disabled_at") is not None:
             return None
-        if row["user_id"] is not None and row["token_id"]:
-            return None  # a session is a token's or a user's, never both
+        live_token, revoked = row.pop("live_token"), row.pop("revoked_at")
+        if row["user_id"] is not None:
+            return None if row["token_id"] else ConsoleSession(**row)  # never both
+        if live_token is None or revoked is not None:
+            return None  # the token it was made from is gone or revoked
         return ConsoleSession(**row)
 
     def session_delete(self, session_id: str) -> None:
