@@ -9,6 +9,11 @@ Ids are handed out at insert but become visible at commit, so on PostgreSQL a re
 see event 12 before event 11 of a transaction still committing. The reader therefore only
 delivers ids in sequence; a missing id is waited for until the event after it is
 ``gap_timeout`` seconds old (a rolled-back transaction leaves a permanent gap).
+
+A stream outlives the moment its credentials were checked, so it checks them again every
+``auth_recheck`` seconds: once the token is revoked, the user disabled or the console
+session ended, it sends an ``unauthorized`` event and ends (a reconnecting client then
+gets 401).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from horae.api import schemas as S
+from horae.api.auth import Principal
 from horae.api.framework import MAX_ID, Call
 from horae.api.problems import ApiError
 from horae.models import TERMINAL_STATES
@@ -81,6 +87,26 @@ def sse(event: str, data: Any, id: int | None = None) -> str:
     return f"{head}event: {event}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
+class Credentials:
+    """A stream's principal, re-checked at most every ``auth_recheck`` seconds."""
+
+    def __init__(self, api: Any, principal: Principal | None) -> None:
+        self.api = api
+        self.principal = principal
+        self._next = time.monotonic() + api.settings.auth_recheck
+
+    async def revoked(self) -> bool:
+        if self.principal is None or time.monotonic() < self._next:
+            return False
+        self._next = time.monotonic() + self.api.settings.auth_recheck
+        valid = await run_in_threadpool(self.api.auth.still_valid, self.principal)
+        return not valid
+
+
+REVOKED = sse("unauthorized", {"status": 401, "detail": "the token was revoked, the user "
+                                                        "disabled or the session ended"})
+
+
 def _last_event_id(request: Request) -> int | None:
     value = request.headers.get("last-event-id", "").strip()
     return int(value) if value.isdigit() and int(value) <= MAX_ID else None
@@ -100,15 +126,19 @@ async def events(c: Call) -> Response:
         last = chosen[-1].id if len(chosen) == q.limit else (ready[-1].id if ready else start)
         return JSONResponse({"items": [S.event_wire(e) for e in chosen], "last_id": last})
     start = cursor if cursor is not None else await run_in_threadpool(api.store.events_last_id)
-    return StreamingResponse(_event_stream(api, q, start), media_type="text/event-stream",
-                             headers=SSE_HEADERS)
+    return StreamingResponse(_event_stream(api, q, start, Credentials(api, c.principal)),
+                             media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _event_stream(api: Any, q: EventQuery, cursor: int) -> AsyncIterator[str]:
+async def _event_stream(api: Any, q: EventQuery, cursor: int,
+                        credentials: Credentials) -> AsyncIterator[str]:
     settings = api.settings
     yield f"retry: 1000\nid: {cursor}\n\n"
     beat = time.monotonic()
     while not api.stopping.is_set():
+        if await credentials.revoked():
+            yield REVOKED
+            return
         rows, now = await run_in_threadpool(api.store.events_after, cursor, BATCH)
         ready = deliverable(cursor, rows, now, settings.gap_timeout)
         chunks = []
@@ -141,15 +171,20 @@ async def run_logs(c: Call) -> Response:
                              "next_after": lines[-1].id if lines else q.after,
                              "run_state": run.state.value})
     after = _last_event_id(c.request)
-    return StreamingResponse(_log_stream(api, run_id, q.after if after is None else after),
+    return StreamingResponse(_log_stream(api, run_id, q.after if after is None else after,
+                                         Credentials(api, c.principal)),
                              media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _log_stream(api: Any, run_id: int, after: int) -> AsyncIterator[str]:
+async def _log_stream(api: Any, run_id: int, after: int,
+                      credentials: Credentials) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
     progress: tuple[Any, Any] | None = None
     beat = time.monotonic()
     while not api.stopping.is_set():
+        if await credentials.revoked():
+            yield REVOKED
+            return
         lines = await run_in_threadpool(api.store.store.run_logs, run_id, after_id=after)
         run = await run_in_threadpool(api.horae.runs.get, run_id)
         chunks = [sse("log", S.log_wire(x), x.id) for x in lines]
