@@ -143,21 +143,7 @@ class ScheduleQueries(StoreBase):
             # planner needs from its runs (each an index lookup): a pass is few round trips.
             # The clock is a scalar subquery so the due index is read as a range, and the
             # active-state term repeats the partial index's condition so SQLite uses it.
-            due = tx.all(
-                f"WITH c AS (SELECT {self.db.now_sql} AS now)"
-                " SELECT s.id, s.version, s.trigger, s.policies, s.next_fire_at, s.fires,"
-                " s.task, s.args, s.kwargs, c.now,"
-                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
-                f"  AND r.state IN {ACTIVE_SQL}) AS active,"
-                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
-                f"  AND r.state IN {ACTIVE_SQL} AND r.state = 'running') AS running,"
-                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
-                "  AND r.fire_time >= s.next_fire_at) AS fired"
-                " FROM horae_schedules s CROSS JOIN c"
-                " WHERE s.paused = 0 AND s.next_fire_at <= (SELECT now FROM c)"
-                f" ORDER BY s.next_fire_at LIMIT :limit{lock}",
-                {"limit": limit},
-            )
+            due = tx.all(self.due_sql(lock), {"limit": limit})
             if not due:
                 return out
             now = float(due[0]["now"])
@@ -186,6 +172,32 @@ class ScheduleQueries(StoreBase):
             if out.runs_queued:
                 self._notify(tx, "horae_runs")
         return out
+
+    def due_sql(self, lock: str = "") -> str:
+        """The due pass's read: clock, due schedules, and per schedule its run counts.
+
+        Every count reads the runs of one schedule through an index on ``schedule_id``
+        (O(due), never O(runs)). The running count is a sum over the active index rather
+        than a ``state = 'running'`` condition: given that condition, PostgreSQL with stale
+        statistics (a table analysed while few runs were running) walks the partial index of
+        *every* running run for each due schedule, which made a pass cost O(due × running)
+        and stalled firing for minutes under load.
+        """
+        return (
+            f"WITH c AS (SELECT {self.db.now_sql} AS now)"
+            " SELECT s.id, s.version, s.trigger, s.policies, s.next_fire_at, s.fires,"
+            " s.task, s.args, s.kwargs, c.now,"
+            " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
+            f"  AND r.state IN {ACTIVE_SQL}) AS active,"
+            " (SELECT coalesce(sum(CASE WHEN r.state = 'running' THEN 1 ELSE 0 END), 0)"
+            f"  FROM horae_runs r WHERE r.schedule_id = s.id AND r.state IN {ACTIVE_SQL})"
+            " AS running,"
+            " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
+            "  AND r.fire_time >= s.next_fire_at) AS fired"
+            " FROM horae_schedules s CROSS JOIN c"
+            " WHERE s.paused = 0 AND s.next_fire_at <= (SELECT now FROM c)"
+            f" ORDER BY s.next_fire_at LIMIT :limit{lock}"
+        )
 
     def _advance(self, tx: Tx, updates: list[dict[str, Any]]) -> None:
         """Write each fired schedule's next_fire_at and counters."""
