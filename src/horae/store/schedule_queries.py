@@ -150,7 +150,8 @@ class ScheduleQueries(StoreBase):
             plans = planner(
                 [
                     DueRow(r["id"], r["version"], r["trigger"], r["policies"], r["next_fire_at"],
-                           r["fires"], int(r["active"]) - int(r["running"]), int(r["running"]))
+                           r["fires"], int(r["active"]) - int(r["running"]), int(r["running"]),
+                           None if r["oldest_active"] is None else float(r["oldest_active"]))
                     for r in due
                 ],
                 now,
@@ -192,6 +193,8 @@ class ScheduleQueries(StoreBase):
             " (SELECT coalesce(sum(CASE WHEN r.state = 'running' THEN 1 ELSE 0 END), 0)"
             f"  FROM horae_runs r WHERE r.schedule_id = s.id AND r.state IN {ACTIVE_SQL})"
             " AS running,"
+            " (SELECT min(r.created_at) FROM horae_runs r WHERE r.schedule_id = s.id"
+            f"  AND r.state IN {ACTIVE_SQL}) AS oldest_active,"
             " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
             "  AND r.fire_time >= s.next_fire_at) AS fired"
             " FROM horae_schedules s CROSS JOIN c"
@@ -270,9 +273,9 @@ class ScheduleQueries(StoreBase):
                     sched["args"], sched["kwargs"], pol.queue, pol.priority, p.not_before, now,
                     None if runnable else now, pol.retries + 1, pol.retry_backoff,
                     pol.retry_backoff_max, pol.timeout, None, None,
-                    pol.shards if fanout == "shard" else None, None, fanout,
+                    pol.shards if fanout == "shard" else None, None, fanout, p.reason,
                 ))
                 out.fanouts += bool(fanout) and runnable
-        self.db.insert_many(tx, "horae_runs", [dict(zip(_NEW_RUN_COLS, r, strict=True))
-                                               for r in rows],
+        self.db.insert_many(tx, "horae_runs", [dict(zip((*_NEW_RUN_COLS, "error"), r,
+                                                        strict=True)) for r in rows],
                             "ON CONFLICT (schedule_id, fire_time) DO NOTHING")
