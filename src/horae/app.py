@@ -13,7 +13,7 @@ from horae.errors import InvalidInput
 from horae.models import TaskInfo, WorkerInfo
 from horae.runs import RunManager
 from horae.schedules import ScheduleManager
-from horae.store import Store
+from horae.store import QueueStats, Store
 from horae.tasks import Mode, Task, TaskRegistry, make_task
 
 log = logging.getLogger("horae")
@@ -93,6 +93,11 @@ class Horae:
 
     def workers_list(self) -> list[WorkerInfo]:
         return self.store.workers_list()
+
+    def queues_stats(self) -> tuple[float, list[QueueStats]]:
+        """The database's now and every queue's backlog, lag and workers
+        (:class:`horae.store.QueueStats`)."""
+        return self.store.queues_stats()
 
     def now(self) -> float:
         """The database's clock."""

@@ -44,6 +44,7 @@ from horae.instants import to_epoch
 from horae.models import (
     LogLine,
     Policies,
+    QueueStats,
     Run,
     RunState,
     Schedule,
@@ -249,6 +250,16 @@ class RemoteHorae:
     def workers_list(self) -> list[WorkerInfo]:
         return [_build(WorkerInfo, w, ("started_at", "heartbeat_at"))
                 for w in self.request("GET", "/workers")["items"]]
+
+    def queues_stats(self) -> tuple[float, list[QueueStats]]:
+        """The server's now and every queue's backlog, lag and workers."""
+        data = self.request("GET", "/queues")
+        return to_epoch(data["now"], "now"), [
+            QueueStats(q["queue"], q["queued"], q["scheduled"], q["retrying"], q["running"],
+                       None if q["oldest_queued_at"] is None
+                       else to_epoch(q["oldest_queued_at"], "oldest_queued_at"),
+                       q["workers"], q["slots"])
+            for q in data["items"]]
 
     def now(self) -> float:
         """This machine's clock (for "in 5 minutes" displays)."""

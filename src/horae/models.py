@@ -197,3 +197,32 @@ class TaskInfo:
 
 def _plain(value: Any) -> Any:
     return value.value if isinstance(value, StrEnum) else value
+
+
+@dataclass(frozen=True)
+class QueueStats:
+    """A queue as an operator sees it (see ``Store.queues_stats``)."""
+
+    queue: str
+    queued: int  # ready to run, waiting for a worker slot
+    scheduled: int  # waiting for their not_before (jitter, run-at)
+    retrying: int  # waiting for a retry's backoff
+    running: int
+    oldest_queued_at: float | None  # not_before of the oldest ready run
+    workers: int  # live (active) workers serving the queue
+    slots: int  # their concurrency, summed
+
+    def lag(self, now: float) -> float:
+        """Seconds the oldest ready run has been waiting (0 with nothing ready)."""
+        return 0.0 if self.oldest_queued_at is None else max(0.0, now - self.oldest_queued_at)
+
+    def as_dict(self, now: float) -> dict[str, Any]:
+        """The JSON form (API, CLI): counts, lag in seconds, instants in ISO-8601."""
+        from horae.instants import iso
+
+        return {"queue": self.queue, "queued": self.queued, "scheduled": self.scheduled,
+                "retrying": self.retrying, "running": self.running,
+                "lag_seconds": round(self.lag(now), 3),
+                "oldest_queued_at": (None if self.oldest_queued_at is None
+                                     else iso(self.oldest_queued_at)),
+                "workers": self.workers, "slots": self.slots}

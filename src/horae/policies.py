@@ -31,6 +31,7 @@ class DueSchedule:
     fires: int
     waiting: int  # its runs that are scheduled/queued/retrying
     running: int  # its runs that are running
+    oldest_active_at: float | None = None  # created_at of its oldest waiting/running run
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class PlannedRun:
     fire_time: float
     state: RunState  # queued/scheduled, skipped or missed
     not_before: float
+    reason: str | None = None  # why a fire was skipped or missed, in words an operator reads
 
 
 @dataclass
@@ -59,13 +61,16 @@ def plan_fires(due: DueSchedule, now: float, rng: random.Random) -> FirePlan:
     plan = FirePlan(due.id, pol)
     fires, plan.next_fire_at, plan.skipped_over = _due_fires(due, now)
     decisions = _apply_catchup(fires, now, pol)
-    allowed = set(_apply_overlap([f for f, run in decisions if run], due, plan))
+    to_run = [f for f, run in decisions if run]
+    allowed = set(_apply_overlap(to_run, due, plan))
     budget = None if pol.max_fires is None else max(0, pol.max_fires - due.fires)
     for fire, run in decisions:
         if not run:
-            plan.runs.append(PlannedRun(fire, RunState.MISSED, fire))
+            plan.runs.append(PlannedRun(fire, RunState.MISSED, fire,
+                                        missed_reason(fire, now, pol, to_run)))
         elif fire not in allowed:
-            plan.runs.append(PlannedRun(fire, RunState.SKIPPED, fire))
+            plan.runs.append(PlannedRun(fire, RunState.SKIPPED, fire,
+                                        skipped_reason(fire, now, due, to_run)))
         elif budget is None or budget > 0:
             not_before = fire + (rng.uniform(0.0, pol.jitter) if pol.jitter > 0 else 0.0)
             state = RunState.SCHEDULED if not_before > now else RunState.QUEUED
@@ -125,6 +130,37 @@ def _apply_overlap(to_run: list[float], due: DueSchedule, plan: FirePlan) -> lis
         return to_run[-1:]
     blocking = due.waiting if overlap is Overlap.QUEUE_ONE else due.waiting + due.running
     return [] if blocking > 0 else to_run[-1:]
+
+
+def skipped_reason(fire: float, now: float, due: DueSchedule, to_run: list[float]) -> str:
+    """Why the overlap policy skipped ``fire``: what was in its way, and for how long.
+
+    Under overload this is the line that explains a run of skips: a poll whose previous
+    poll still waits for a worker is skipped, and the age says how far behind the queue is.
+    """
+    overlap = due.policies.overlap.value
+    if fire != to_run[-1]:
+        return (f"overlap={overlap}: a later fire was due in the same pass"
+                f" ({now - to_run[-1]:.0f} s ago) and only the newest one runs")
+    blocking = (due.waiting if due.policies.overlap is Overlap.QUEUE_ONE
+                else due.waiting + due.running)
+    where = "waiting in the queue" if due.waiting and not due.running else (
+        "running" if not due.waiting else "waiting or running")
+    text = f"overlap={overlap}: {blocking} earlier run{'s' if blocking != 1 else ''}"
+    text += f" of this schedule still {where}"
+    if due.oldest_active_at is not None:
+        text += f" (the oldest created {max(0.0, now - due.oldest_active_at):.0f} s ago)"
+    return text
+
+
+def missed_reason(fire: float, now: float, pol: Policies, to_run: list[float]) -> str:
+    """Why ``fire`` became a missed row: too late for misfire_grace and the catch-up policy."""
+    late = f"{now - fire:.1f} s late, beyond misfire_grace={pol.misfire_grace:g} s"
+    if pol.catchup is Catchup.LATEST and to_run and now - to_run[-1] > pol.misfire_grace:
+        return f"{late}; catchup=latest runs only the newest missed fire"
+    if pol.catchup is Catchup.ALL:
+        return f"{late} and beyond catchup_window={pol.catchup_window:g} s"
+    return f"{late} (catchup={pol.catchup.value})"
 
 
 def retry_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:

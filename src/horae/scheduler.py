@@ -142,7 +142,7 @@ class Scheduler:
                 plans.append(FirePlan(row.id, Policies(), next_fire_at=None))
                 continue
             due = DueSchedule(row.id, trigger, policies, row.next_fire_at, row.fires,
-                              row.waiting, row.running)
+                              row.waiting, row.running, row.oldest_active_at)
             plans.append(plan_fires(due, now, self._rng))
         return plans
 

@@ -292,3 +292,31 @@ def test_cli_url_with_db_is_a_usage_error(server: LiveServer, tmp_path: Path) ->
     result = CliRunner().invoke(cli, ["--url", server.url, "--db", f"sqlite:///{tmp_path}/x.db",
                                       "runs", "list"])
     assert result.exit_code == 2 and "--url" in result.stderr
+
+
+def test_queues_show_backlog_lag_and_workers_over_http(remote: RemoteHorae,
+                                                       server: LiveServer) -> None:
+    run = remote.runs.create("scan", kwargs={"targets": ["a"]}, queue="nobody-serves-this")
+    now, queues = remote.queues_stats()
+    [unserved] = [q for q in queues if q.queue == "nobody-serves-this"]
+    assert (unserved.queued, unserved.running, unserved.workers, unserved.slots) == (1, 0, 0, 0)
+    assert unserved.oldest_queued_at == pytest.approx(remote.runs.get(run.id).not_before,
+                                                      abs=0.001)
+    assert unserved.lag(now) >= 0
+    served = [q for q in queues if q.workers > 0]
+    assert served and all(q.slots >= q.workers for q in served)  # the server's own worker
+
+    from click.testing import CliRunner
+
+    from horae.cli import cli
+
+    out = CliRunner().invoke(cli, ["--url", server.url, "--token", server.token, "queues",
+                                   "--json"])
+    assert out.exit_code == 0, out.output
+    row = next(q for q in json.loads(out.output) if q["queue"] == "nobody-serves-this")
+    assert (row["queued"], row["workers"]) == (1, 0)
+    assert row["lag_seconds"] >= 0 and row["oldest_queued_at"].endswith("Z")
+    text = CliRunner().invoke(cli, ["--url", server.url, "--token", server.token, "queues"])
+    assert text.exit_code == 0 and "nobody-serves-this" in text.output
+    assert "LAG" in text.output and "WORKERS" in text.output
+    remote.runs.cancel(run.id)

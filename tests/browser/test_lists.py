@@ -94,7 +94,20 @@ def test_schedule_list_filters_order_last_run_and_dashboard(page: Any, server: S
     expect(page.locator("#next-fires li").first).to_be_visible()
     stats = httpx.get(f"{server.url}/api/v1/stats", headers=headers).json()
     assert failed.inner_text() == str(stats["finished"]["failed"])
+    # Queues: a run waiting on a queue no live worker serves is flagged, with its lag.
+    r = httpx.post(f"{server.url}/api/v1/runs", headers=headers, json={
+        "task": "console.scan", "kwargs": {"targets": ["z"]},
+        "policies": {"queue": "lists-unserved"}})
+    assert r.status_code == 201, r.text
+    page.goto(server.url + "/")
+    unserved = page.locator("#queues tr[data-queue='lists-unserved']")
+    expect(unserved).to_have_class("warn", timeout=WAIT)
+    expect(unserved.locator("td").nth(1)).to_have_text("1")
+    expect(unserved.locator("td").nth(5)).to_have_text("0")
+    expect(unserved.locator("td.lag")).to_have_text(re.compile(r"\d"))
+    expect(unserved.locator("a")).to_have_attribute("href", "/runs?queue=lists-unserved")
     page.screenshot(path=str(shots / "dashboard-stats-en.png"), full_page=True)
+    httpx.post(f"{server.url}/api/v1/runs/{r.json()['id']}/cancel", headers=headers)
 
 
 def test_runs_page_finished_time_range(page: Any, server: Server) -> None:

@@ -27,7 +27,7 @@ def planner(rows: list[DueRow], now: float) -> list[FirePlan]:
     for row in rows:
         due = DueSchedule(
             row.id, trigger_from_dict(json.loads(row.trigger)), policies_from_json(row.policies),
-            row.next_fire_at, row.fires, row.waiting, row.running,
+            row.next_fire_at, row.fires, row.waiting, row.running, row.oldest_active_at,
         )
         plans.append(plan_fires(due, now, _RNG))
     return plans

@@ -111,6 +111,12 @@ def test_overlap_skip_records_a_skipped_run_while_the_previous_is_active(store: 
     for skipped in runs[1:]:
         assert skipped.finished_at is not None
         assert skipped.attempt == 0
+    # Each skip says what was in its way, so a run of skips under overload is explained.
+    assert runs[1].error is not None and runs[2].error is not None
+    assert runs[1].error.startswith("overlap=skip: 1 earlier run of this schedule still "
+                                    "waiting in the queue (the oldest created ")
+    assert runs[2].error.startswith("overlap=skip: 1 earlier run of this schedule still "
+                                    "running (the oldest created ")
     s = store.schedule_get("s")
     assert (s.fires, s.skipped, s.missed) == (1, 2, 0)
 
@@ -146,6 +152,9 @@ def test_catchup_latest_runs_the_newest_missed_fire_and_records_the_others(store
     assert [r.fire_time for r in runs] == [start + 10 * i for i in range(5)]
     assert [r.state for r in runs] == [RunState.MISSED] * 4 + [RunState.QUEUED]
     assert all(r.finished_at is not None for r in runs[:4])
+    assert all(r.error is not None and "beyond misfire_grace=1 s; catchup=latest runs only"
+               " the newest missed fire" in r.error for r in runs[:4]), runs
+    assert runs[4].error is None
     after = store.schedule_get("s")
     assert (after.fires, after.missed, after.skipped) == (1, 4, 0)
     assert after.next_fire_at == start + 50

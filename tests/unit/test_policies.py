@@ -23,8 +23,8 @@ EVERY_10S = interval(seconds=10, anchor=T0)
 
 
 def due(pol: Policies, *, next_fire: float = T0, fires: int = 0, waiting: int = 0,
-        running: int = 0, trigger=EVERY_10S) -> DueSchedule:
-    return DueSchedule("s", trigger, pol, next_fire, fires, waiting, running)
+        running: int = 0, trigger=EVERY_10S, oldest: float | None = None) -> DueSchedule:
+    return DueSchedule("s", trigger, pol, next_fire, fires, waiting, running, oldest)
 
 
 def states(plan) -> list[str]:
@@ -184,3 +184,35 @@ def test_backoff_grows_and_is_capped(attempt: int, base: float, cap: float) -> N
     d = retry_delay(attempt, base, cap, random.Random(attempt))
     ceiling = min(cap, base * 2 ** (attempt - 1))
     assert ceiling / 2 <= d <= ceiling
+
+
+def test_a_skip_says_what_blocked_it_and_for_how_long() -> None:
+    plan = plan_fires(due(Policies(), waiting=1, oldest=T0 - 42), T0 + 0.4, rng())
+    [run] = plan.runs
+    assert run.state is RunState.SKIPPED
+    assert run.reason == ("overlap=skip: 1 earlier run of this schedule still waiting in the"
+                          " queue (the oldest created 42 s ago)")
+    plan = plan_fires(due(Policies(overlap=Overlap.QUEUE_ONE), waiting=2, running=1),
+                      T0 + 0.4, rng())
+    assert plan.runs[0].reason == ("overlap=queue_one: 2 earlier runs of this schedule still"
+                                   " waiting or running")
+
+
+def test_a_burst_skips_all_but_the_newest_and_says_so() -> None:
+    pol = Policies(catchup=Catchup.ALL, catchup_window=3600, misfire_grace=3600)
+    plan = plan_fires(due(pol), T0 + 25, rng())
+    assert states(plan) == ["skipped", "skipped", "queued"]
+    assert plan.runs[0].reason == ("overlap=skip: a later fire was due in the same pass (5 s"
+                                   " ago) and only the newest one runs")
+    assert plan.runs[2].reason is None
+
+
+def test_a_missed_fire_says_how_late_it_was() -> None:
+    pol = Policies(misfire_grace=1.0, catchup=Catchup.NONE)
+    plan = plan_fires(due(pol), T0 + 12.5, rng())
+    assert states(plan) == ["missed", "missed"]
+    assert plan.runs[0].reason == "12.5 s late, beyond misfire_grace=1 s (catchup=none)"
+    pol = Policies(misfire_grace=1.0, catchup=Catchup.ALL, catchup_window=5.0)
+    plan = plan_fires(due(pol, waiting=0), T0 + 12.5, rng())
+    assert plan.runs[0].reason == ("12.5 s late, beyond misfire_grace=1 s and beyond"
+                                   " catchup_window=5 s")

@@ -21,6 +21,7 @@ from horae.api.framework import Call, Operation, problem_for, serve_operation
 from horae.api.limits import FailureLimits
 from horae.api.openapi import build_openapi, docs_html
 from horae.api.problems import ApiError
+from horae.api.queue_routes import QUEUE_OPERATIONS
 from horae.api.routes import OPERATIONS
 from horae.api.user_routes import USER_OPERATIONS
 from horae.app import Horae
@@ -122,7 +123,8 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     """The REST API of ``horae`` as an ASGI app (serve it with uvicorn)."""
     api = Api(horae, settings or ApiSettings())
     holder: dict[str, Any] = {}
-    operations = [*OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS, *_meta_operations(holder)]
+    operations = [*OPERATIONS, *QUEUE_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
+                  *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     app = Starlette(routes=_routes(api, operations),
                     exception_handlers={HTTPException: _http_error, Exception: _crash})

@@ -118,10 +118,10 @@ def _register() -> None:
     from horae.cli.schedules import schedules
     from horae.cli.serve import scheduler, server, worker
     from horae.cli.users_cmd import users
-    from horae.cli.workers_cmd import workers
+    from horae.cli.workers_cmd import queues, workers
 
-    for command in (server, scheduler, worker, workers, schedules, runs, tasks, db, api,
-                    tokens, users):
+    for command in (server, scheduler, worker, workers, queues, schedules, runs, tasks, db,
+                    api, tokens, users):
         cli.add_command(command)
 
 

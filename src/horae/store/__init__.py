@@ -2,7 +2,15 @@
 
 from horae.store.base import ChangeHook, on_change
 from horae.store.connection import Database, open_database
-from horae.store.store import DueRow, Finish, FireOutcome, NewRun, RunFilter, Store
+from horae.store.store import (
+    DueRow,
+    Finish,
+    FireOutcome,
+    NewRun,
+    QueueStats,
+    RunFilter,
+    Store,
+)
 
 __all__ = [
     "ChangeHook",
@@ -11,6 +19,7 @@ __all__ = [
     "Finish",
     "FireOutcome",
     "NewRun",
+    "QueueStats",
     "RunFilter",
     "Store",
     "on_change",

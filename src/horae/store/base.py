@@ -37,6 +37,7 @@ class DueRow:
     fires: int
     waiting: int
     running: int
+    oldest_active_at: float | None = None
 
 
 @dataclass

@@ -143,28 +143,15 @@ class ScheduleQueries(StoreBase):
             # planner needs from its runs (each an index lookup): a pass is few round trips.
             # The clock is a scalar subquery so the due index is read as a range, and the
             # active-state term repeats the partial index's condition so SQLite uses it.
-            due = tx.all(
-                f"WITH c AS (SELECT {self.db.now_sql} AS now)"
-                " SELECT s.id, s.version, s.trigger, s.policies, s.next_fire_at, s.fires,"
-                " s.task, s.args, s.kwargs, c.now,"
-                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
-                f"  AND r.state IN {ACTIVE_SQL}) AS active,"
-                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
-                f"  AND r.state IN {ACTIVE_SQL} AND r.state = 'running') AS running,"
-                " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
-                "  AND r.fire_time >= s.next_fire_at) AS fired"
-                " FROM horae_schedules s CROSS JOIN c"
-                " WHERE s.paused = 0 AND s.next_fire_at <= (SELECT now FROM c)"
-                f" ORDER BY s.next_fire_at LIMIT :limit{lock}",
-                {"limit": limit},
-            )
+            due = tx.all(self.due_sql(lock), {"limit": limit})
             if not due:
                 return out
             now = float(due[0]["now"])
             plans = planner(
                 [
                     DueRow(r["id"], r["version"], r["trigger"], r["policies"], r["next_fire_at"],
-                           r["fires"], int(r["active"]) - int(r["running"]), int(r["running"]))
+                           r["fires"], int(r["active"]) - int(r["running"]), int(r["running"]),
+                           None if r["oldest_active"] is None else float(r["oldest_active"]))
                     for r in due
                 ],
                 now,
@@ -186,6 +173,34 @@ class ScheduleQueries(StoreBase):
             if out.runs_queued:
                 self._notify(tx, "horae_runs")
         return out
+
+    def due_sql(self, lock: str = "") -> str:
+        """The due pass's read: clock, due schedules, and per schedule its run counts.
+
+        Every count reads the runs of one schedule through an index on ``schedule_id``
+        (O(due), never O(runs)). The running count is a sum over the active index rather
+        than a ``state = 'running'`` condition: given that condition, PostgreSQL with stale
+        statistics (a table analysed while few runs were running) walks the partial index of
+        *every* running run for each due schedule, which made a pass cost O(due × running)
+        and stalled firing for minutes under load.
+        """
+        return (
+            f"WITH c AS (SELECT {self.db.now_sql} AS now)"
+            " SELECT s.id, s.version, s.trigger, s.policies, s.next_fire_at, s.fires,"
+            " s.task, s.args, s.kwargs, c.now,"
+            " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
+            f"  AND r.state IN {ACTIVE_SQL}) AS active,"
+            " (SELECT coalesce(sum(CASE WHEN r.state = 'running' THEN 1 ELSE 0 END), 0)"
+            f"  FROM horae_runs r WHERE r.schedule_id = s.id AND r.state IN {ACTIVE_SQL})"
+            " AS running,"
+            " (SELECT min(r.created_at) FROM horae_runs r WHERE r.schedule_id = s.id"
+            f"  AND r.state IN {ACTIVE_SQL}) AS oldest_active,"
+            " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
+            "  AND r.fire_time >= s.next_fire_at) AS fired"
+            " FROM horae_schedules s CROSS JOIN c"
+            " WHERE s.paused = 0 AND s.next_fire_at <= (SELECT now FROM c)"
+            f" ORDER BY s.next_fire_at LIMIT :limit{lock}"
+        )
 
     def _advance(self, tx: Tx, updates: list[dict[str, Any]]) -> None:
         """Write each fired schedule's next_fire_at and counters."""
@@ -258,9 +273,9 @@ class ScheduleQueries(StoreBase):
                     sched["args"], sched["kwargs"], pol.queue, pol.priority, p.not_before, now,
                     None if runnable else now, pol.retries + 1, pol.retry_backoff,
                     pol.retry_backoff_max, pol.timeout, None, None,
-                    pol.shards if fanout == "shard" else None, None, fanout,
+                    pol.shards if fanout == "shard" else None, None, fanout, p.reason,
                 ))
                 out.fanouts += bool(fanout) and runnable
-        self.db.insert_many(tx, "horae_runs", [dict(zip(_NEW_RUN_COLS, r, strict=True))
-                                               for r in rows],
+        self.db.insert_many(tx, "horae_runs", [dict(zip((*_NEW_RUN_COLS, "error"), r,
+                                                        strict=True)) for r in rows],
                             "ON CONFLICT (schedule_id, fire_time) DO NOTHING")

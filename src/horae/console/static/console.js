@@ -187,7 +187,7 @@
     $("#chart-span").textContent = t("last {n} hours", { n: hours });
     // One call for the counts, the per-minute rates, the next fires and the failing
     // schedules (GET /stats: bounded reads on the server, whatever the history holds).
-    const [workers, st] = await Promise.all([get("/workers"), get("/stats" + query({ hours, top: 10 }))]);
+    const [workers, st, queues] = await Promise.all([get("/workers"), get("/stats" + query({ hours, top: 10 })), get("/queues")]);
     const counts = Object.assign({}, st.finished, st.active);
     const box = $("#state-counts");
     box.replaceChildren(...["running", "queued", "scheduled", "retrying", "succeeded", "failed", "timed_out", "cancelled", "skipped", "missed", "lost"].map((s) =>
@@ -205,6 +205,18 @@
     if (st.failing > failing.length) {
       $("#failing").append(el("p", {}, link("/schedules?state=failing", t("All {n} failing schedules", { n: st.failing }))));
     }
+    // Backlog and lag per queue: a lag past a schedule's period means workers fall behind.
+    $("#queues").replaceChildren(queues.items.length ? el("table", { class: "list queues" },
+      el("thead", {}, el("tr", {}, ...["Queue", "Queued", "Waiting", "Running", "Lag", "Workers", "Slots"].map((h) => el("th", {}, t(h))))),
+      el("tbody", {}, ...queues.items.map((q) => {
+        const unserved = q.workers === 0 && q.queued + q.scheduled + q.retrying > 0;
+        return el("tr", { "data-queue": q.queue, class: unserved || q.lag_seconds >= 60 ? "warn" : "" },
+          el("td", {}, link("/runs?queue=" + encodeURIComponent(q.queue), q.queue)),
+          el("td", {}, String(q.queued)), el("td", {}, String(q.scheduled + q.retrying)),
+          el("td", {}, String(q.running)), el("td", { class: "lag" }, duration(q.lag_seconds)),
+          el("td", { title: unserved ? t("No live worker serves this queue.") : "" }, String(q.workers)),
+          el("td", {}, String(q.slots)));
+      }))) : el("p", { class: "empty" }, t("No queue has runs or live workers.")));
     const live = workers.items.filter((w) => w.state !== "gone");
     $("#live-workers").replaceChildren(live.length ? el("ul", { class: "plain" }, ...live.map((w) =>
       el("li", {}, el("code", {}, w.id), " ", state(w.state), " ", t("{n} running", { n: w.running }), " · ", w.queues.join(", ")))) : el("p", { class: "empty" }, t("No live workers.")));
