@@ -52,6 +52,20 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class IdempotencyKey:
+    """The Idempotency-Key of a request, for its actor, and the request's fingerprint."""
+
+    actor: str
+    key: str
+    fingerprint: str
+
+
+class KeyTaken(Conflict):
+    """A request with the same Idempotency-Key committed first: this one is rolled back
+    and answered with the stored response."""
+
+
 @dataclass
 class Call:
     """One request, parsed and authenticated."""
@@ -65,6 +79,9 @@ class Call:
     raw_body: bytes = b""
 
     audits: int = 0
+    #: Set for an operation that honours Idempotency-Key when the request sent one.
+    idempotency: IdempotencyKey | None = None
+    _reply: Reply | None = None
 
     @property
     def headers(self) -> Any:
@@ -72,13 +89,16 @@ class Call:
 
     @contextmanager
     def audited(self, action: str, kind: str, *, target: Any = None, before: Any = None,
-                after: Callable[[Any], Any] | None = None) -> Iterator[None]:
+                after: Callable[[Any], Any] | None = None,
+                reply: Callable[[Any], Reply] | None = None) -> Iterator[None]:
         """Audit the change the block makes, in the change's own transaction.
 
         The store calls back inside that transaction with its result; ``target`` (a value,
         or a function of the result) names what changed and ``after`` turns the result into
         the record after the change. The audit record commits with the change or not at
-        all.
+        all. ``reply`` turns the result into the answer (:attr:`reply`): an idempotent
+        operation needs it, since its Idempotency-Key and answer are stored in that same
+        transaction (a crash leaves the change and the answer, or neither).
         """
         principal = self.principal
         assert principal is not None
@@ -89,9 +109,33 @@ class Call:
                 target_kind=kind, target_id=target(result) if callable(target) else target,
                 before=before, after=None if after is None else after(result))
             self.audits += 1
+            if reply is not None:
+                self._reply = reply(result)
+            if self.idempotency is not None:
+                self._remember(tx)
 
         with on_change(write):
             yield
+
+    @property
+    def reply(self) -> Reply:
+        """The answer ``reply`` of :meth:`audited` made inside the change's transaction."""
+        assert self._reply is not None, "audited(reply=...) made no answer"
+        return self._reply
+
+    def _remember(self, tx: Tx) -> None:
+        """Store the answer under the request's Idempotency-Key, in ``tx``."""
+        k = self.idempotency
+        assert k is not None and self._reply is not None, \
+            "an idempotent operation's change must say its reply: audited(reply=...)"
+        if not 200 <= self._reply.status < 300:
+            return
+        if not self.api.store.idempotency_record_in(
+                tx, k.actor, k.key, k.fingerprint, self._reply.status, json.dumps(
+                    {"body": self._reply.body, "headers": self._reply.headers},
+                    ensure_ascii=False)):
+            raise KeyTaken("a request with this Idempotency-Key was answered meanwhile")
+        self.idempotency = None  # one change per idempotent request
 
     def expected_version(self) -> int | None:
         """The version ``If-Match`` names (None: no condition); 412 when it names none."""
@@ -190,28 +234,30 @@ def problem_for(exc: BaseException) -> ApiError:
 
 
 def _execute(op: Operation, call: Call) -> Response:
+    """Run the handler. With an Idempotency-Key, a stored answer is replayed; otherwise the
+    handler's change stores its answer under the key in its own transaction (see
+    :meth:`Call.audited`), so no reservation outlives a crash. A duplicate that commits
+    first (PostgreSQL makes the second wait for it) leaves the second a replay."""
     key = call.request.headers.get("idempotency-key") if op.idempotent else None
-    actor = call.principal.actor if call.principal else "-"
     if key is not None:
         if not 1 <= len(key) <= 255 or not key.isprintable():
             raise invalid("Idempotency-Key", "1 to 255 printable characters")
         fingerprint = hashlib.sha256(
             f"{op.method} {call.request.url.path}\n".encode() + call.raw_body).hexdigest()
-        stored = call.api.store.idempotency_reserve(actor, key, fingerprint)
+        actor = call.principal.actor if call.principal else "-"
+        stored = call.api.store.idempotency_get(actor, key)
         if stored is not None:
             return _replay(stored, fingerprint)
+        call.idempotency = IdempotencyKey(actor, key, fingerprint)
     try:
         reply = op.handler(call) if op.handler else Reply(status=500)
-    except BaseException:
-        if key is not None:
-            call.api.store.idempotency_release(actor, key)
-        raise
-    if key is not None:
-        if 200 <= reply.status < 300:
-            call.api.store.idempotency_complete(actor, key, reply.status, json.dumps(
-                {"body": reply.body, "headers": reply.headers}, ensure_ascii=False))
-        else:
-            call.api.store.idempotency_release(actor, key)
+    except Exception:
+        # A duplicate answered meanwhile (KeyTaken, or a Conflict its change caused, like
+        # the schedule id it created): give this request that answer.
+        stored = None if key is None else call.api.store.idempotency_get(actor, key)
+        if stored is None or stored.status is None:
+            raise
+        return _replay(stored, fingerprint)
     return _response(reply)
 
 

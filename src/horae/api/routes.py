@@ -101,6 +101,10 @@ def _first_run(runs: list[Run]) -> dict[str, Any]:
     return S.run_wire(runs[0])
 
 
+def _first_run_created(runs: list[Run]) -> Reply:
+    return _run_reply(runs[0], 201)
+
+
 def _page(items: list[Any], limit: int, cursor_of: Any) -> tuple[list[Any], str | None]:
     if len(items) > limit:
         items = items[:limit]
@@ -141,12 +145,13 @@ def stats(c: Call) -> Reply:
 
 def create_schedule(c: Call) -> Reply:
     b: S.ScheduleCreate = c.body
-    with c.audited("schedule.create", "schedule", target=b.id, after=S.schedule_wire):
-        s = c.api.horae.schedules.add(
+    with c.audited("schedule.create", "schedule", target=b.id, after=S.schedule_wire,
+                   reply=lambda s: _schedule_reply(s, 201, location=True)):
+        c.api.horae.schedules.add(
             b.id, b.task, S.trigger_dict(b.trigger), args=b.args, kwargs=b.kwargs,
             paused=b.paused, description=b.description, tags=b.tags,
             **S.policies_given(b.policies))
-    return _schedule_reply(s, 201, location=True)
+    return c.reply
 
 
 def get_schedule(c: Call) -> Reply:
@@ -250,9 +255,10 @@ def resume_schedule(c: Call) -> Reply:
 
 def trigger_schedule(c: Call) -> Reply:
     schedule_id = c.path["schedule_id"]
-    with c.audited("schedule.trigger", "schedule", target=schedule_id, after=_first_run):
-        run = c.api.horae.schedules.trigger_now(schedule_id)
-    return _run_reply(run, 201)
+    with c.audited("schedule.trigger", "schedule", target=schedule_id, after=_first_run,
+                   reply=_first_run_created):
+        c.api.horae.schedules.trigger_now(schedule_id)
+    return c.reply
 
 
 def preview_schedule(c: Call) -> Reply:
@@ -296,10 +302,10 @@ def _instant(value: float | str | None, field: str) -> float | None:
 def create_run(c: Call) -> Reply:
     b: S.RunCreate = c.body
     with c.audited("run.create", "run", target=lambda runs: str(runs[0].id),
-                   after=_first_run):
-        run = c.api.horae.runs.create(b.task, args=b.args, kwargs=b.kwargs, at=b.at,
-                                      delay=b.delay, **S.policies_given(b.policies))
-    return _run_reply(run, 201)
+                   after=_first_run, reply=_first_run_created):
+        c.api.horae.runs.create(b.task, args=b.args, kwargs=b.kwargs, at=b.at,
+                                delay=b.delay, **S.policies_given(b.policies))
+    return c.reply
 
 
 def get_run(c: Call) -> Reply:
@@ -315,9 +321,10 @@ def cancel_run(c: Call) -> Reply:
 
 
 def retry_run(c: Call) -> Reply:
-    with c.audited("run.retry", "run", target=str(c.path["run_id"]), after=S.run_wire):
-        run = c.api.horae.runs.retry(c.path["run_id"])
-    return _run_reply(run, 201)
+    with c.audited("run.retry", "run", target=str(c.path["run_id"]), after=S.run_wire,
+                   reply=lambda run: _run_reply(run, 201)):
+        c.api.horae.runs.retry(c.path["run_id"])
+    return c.reply
 
 
 # -- catalogue, workers, audit, tokens, health ---------------------------------------------

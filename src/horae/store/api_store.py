@@ -5,8 +5,9 @@ Contract (proven by ``tests/api/test_api_store.py`` on every backend):
 - Tokens are stored as SHA-256 hex digests under a short public id; the secret itself is
   never stored. A revoked token stays (for the audit trail) but never authenticates.
 - The audit trail is append-only: the database refuses UPDATE and DELETE on it.
-- An idempotency key is reserved once per actor; the reservation is completed with the
-  response, or released when the request failed, so a retry runs again.
+- An idempotency key is stored once per actor, with the response, in the transaction of
+  the change it guards: a crash leaves both or neither, so a retry replays the response
+  or performs the request (once). A request that failed stores nothing.
 - Events are written by database triggers (migration 0003) in the transaction of the change
   they describe, so every writer (scheduler, worker, API, CLI, another host) produces them.
   Ids grow with insertion; :meth:`ApiStore.events_after` pages through them in id order.
@@ -29,6 +30,9 @@ AUDIT_COLUMNS = ("id", "ts", "actor", "role", "action", "target_kind", "target_i
 IDEMPOTENCY_COLUMNS = ("actor", "key", "fingerprint", "status", "body", "created_at")
 EVENT_COLUMNS = ("id", "ts", "kind", "run_id", "schedule_id", "data")
 IDEMPOTENCY_TTL = 86400.0  # seconds a key is remembered
+#: Seconds a response-less reservation (left by an older Horae that reserved a key in a
+#: transaction of its own) still blocks its key: longer than any request takes.
+ABANDONED_AFTER = 300.0
 PRUNE_BATCH = 100  # expired keys each new key removes, at most
 
 
@@ -199,42 +203,46 @@ class ApiStore:
 
     # -- idempotency -----------------------------------------------------------------
 
-    def idempotency_reserve(self, actor: str, key: str, fingerprint: str,
-                            ttl: float = IDEMPOTENCY_TTL) -> StoredResponse | None:
-        """Reserve ``key`` for this request: None when reserved now, else what is stored.
+    def idempotency_get(self, actor: str, key: str,
+                        ttl: float = IDEMPOTENCY_TTL) -> StoredResponse | None:
+        """What is stored under ``key`` for ``actor`` and still remembered, if anything.
 
-        Reservations older than ``ttl`` seconds are forgotten first: this key's, and up to
-        :data:`PRUNE_BATCH` of any actor's (so the table stays a day deep without a
-        janitor, and each insert does a bounded amount of work).
+        A completed request is remembered ``ttl`` seconds. A row without a response is a
+        reservation an older version of Horae made before its change (status None: in
+        progress); it counts only for :data:`ABANDONED_AFTER` seconds, so a process that
+        died holding one does not block the key for a day.
         """
-        with self.db.write() as tx:
-            now = self.store._now(tx)
-            tx.run("DELETE FROM horae_idempotency WHERE actor = :actor AND key = :key"
-                   " AND created_at < :old", {"actor": actor, "key": key, "old": now - ttl})
-            self._idempotency_prune(tx, now - ttl, PRUNE_BATCH)
-            inserted = tx.run(
-                "INSERT INTO horae_idempotency (actor, key, fingerprint, status, body,"
-                " created_at) VALUES (:actor, :key, :fp, NULL, NULL, :now)"
-                " ON CONFLICT (actor, key) DO NOTHING",
-                {"actor": actor, "key": key, "fp": fingerprint, "now": now},
-            )
-            if inserted:
-                return None
-            row = tx.one("SELECT fingerprint, status, body FROM horae_idempotency"
-                         " WHERE actor = :actor AND key = :key", {"actor": actor, "key": key})
-        assert row is not None
+        with self.db.read() as tx:
+            row = tx.one(
+                f"SELECT fingerprint, status, body, {self.db.now_sql} - created_at AS age"
+                " FROM horae_idempotency WHERE actor = :actor AND key = :key",
+                {"actor": actor, "key": key})
+        if row is None or row["age"] >= (ttl if row["status"] is not None else ABANDONED_AFTER):
+            return None
         return StoredResponse(row["fingerprint"], row["status"], row["body"])
 
-    def idempotency_complete(self, actor: str, key: str, status: int, body: str) -> None:
-        with self.db.write() as tx:
-            tx.run("UPDATE horae_idempotency SET status = :status, body = :body"
-                   " WHERE actor = :actor AND key = :key",
-                   {"actor": actor, "key": key, "status": status, "body": body})
+    def idempotency_record_in(self, tx: Tx, actor: str, key: str, fingerprint: str,
+                              status: int, body: str, ttl: float = IDEMPOTENCY_TTL) -> bool:
+        """Store the response of the change ``tx`` makes under ``key``, in that change's
+        transaction: the key, the change and the response commit together or not at all.
+        False when the key is already taken (a duplicate committed first; PostgreSQL makes
+        this insert wait for a duplicate still in flight): roll the change back and replay.
 
-    def idempotency_release(self, actor: str, key: str) -> None:
-        with self.db.write() as tx:
-            tx.run("DELETE FROM horae_idempotency WHERE actor = :actor AND key = :key"
-                   " AND status IS NULL", {"actor": actor, "key": key})
+        Up to :data:`PRUNE_BATCH` expired keys of any actor go first (so the table stays a
+        day deep without a janitor, and each insert does a bounded amount of work).
+        """
+        now = self.store._now(tx)
+        self._idempotency_prune(tx, now - ttl, PRUNE_BATCH, skip_locked=self.db.skip_locked)
+        return bool(tx.run(
+            "INSERT INTO horae_idempotency (actor, key, fingerprint, status, body, created_at)"
+            " VALUES (:actor, :key, :fp, :status, :body, :now) ON CONFLICT (actor, key)"
+            " DO UPDATE SET fingerprint = excluded.fingerprint, status = excluded.status,"
+            " body = excluded.body, created_at = excluded.created_at"
+            " WHERE horae_idempotency.created_at < :old OR (horae_idempotency.status IS NULL"
+            " AND horae_idempotency.created_at < :abandoned)",
+            {"actor": actor, "key": key, "fp": fingerprint, "status": status, "body": body,
+             "now": now, "old": now - ttl, "abandoned": now - ABANDONED_AFTER},
+        ))
 
     def idempotency_prune(self, older_than: float = IDEMPOTENCY_TTL, *,
                           batch: int = 10_000, now: float | None = None) -> int:
@@ -245,12 +253,14 @@ class ApiStore:
             return self._idempotency_prune(tx, now - older_than, batch)
 
     @staticmethod
-    def _idempotency_prune(tx: Tx, before: float, batch: int) -> int:
+    def _idempotency_prune(tx: Tx, before: float, batch: int, skip_locked: str = "") -> int:
         # The oldest first, through the created_at index: bounded however large the table.
+        # In a change's transaction, SKIP LOCKED: two requests pruning at once never wait
+        # on each other's rows (nor deadlock over them).
         return tx.run(
             "DELETE FROM horae_idempotency WHERE (actor, key) IN (SELECT actor, key"
             " FROM horae_idempotency WHERE created_at < :before ORDER BY created_at"
-            " LIMIT :batch)",
+            f" LIMIT :batch{skip_locked})",
             {"before": before, "batch": batch},
         )
 

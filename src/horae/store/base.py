@@ -191,21 +191,46 @@ class StoreBase:
             list(per.values()),
         )
 
-    def _lock_schedules_of(self, tx: Tx, run_ids: list[int]) -> None:
-        """PostgreSQL: lock the schedules of runs about to change, before the runs.
+    # -- the one lock order ------------------------------------------------------------
+    #
+    # A transaction that may wait on row locks takes them schedules first, then runs, and
+    # rows of one table in ascending id order, before it changes them; every later
+    # statement of it touches only rows it already holds. PostgreSQL locks the rows of an
+    # `UPDATE ... FROM` or `UPDATE ... WHERE id IN (...)` in whatever order its plan visits
+    # them, so each such change first locks through `SELECT id ... ORDER BY id FOR NO KEY
+    # UPDATE` (`ordered`). A `SKIP LOCKED` statement never waits, so it is outside the rule.
 
-        schedules_fire_due holds a schedule and then changes its runs (cancel_previous); a
-        writer that changed a run first and its schedule's counters second would deadlock
-        with it. Schedules first, in id order, is the one lock order. (SQLite has one
-        writer at a time.)
+    def _ordered(self, where: str) -> str:
+        """``id IN (...)`` over the runs matching ``where``, locked in ascending id order
+        (PostgreSQL): an UPDATE with it changes only rows its sub-select already holds."""
+        return (f"id IN (SELECT id FROM horae_runs WHERE {where}"
+                f" ORDER BY id{self.db.lock_rows})")
+
+    def _lock_runs(self, tx: Tx, run_ids: list[int]) -> float:
+        """Lock runs about to change, with their parents and the schedules of both, in the
+        one order; returns the database's now.
+
+        The parents come too because settling a fan-out (store/fanout.py) changes the
+        parent and counts its outcome on the parent's schedule; a parent's id is below its
+        children's, so it is locked first. (SQLite has one writer at a time: only now.)
         """
-        if self.db.dialect != "postgres":
-            return
+        if self.db.dialect != "postgres" or not run_ids:
+            return self._now(tx)
+        params = {"ids": self.db.list_param(run_ids)}
+        family = ("id = ANY(:ids) OR id IN (SELECT parent_id FROM horae_runs"
+                  " WHERE id = ANY(:ids) AND parent_id IS NOT NULL)")
         tx.all(
             "SELECT id FROM horae_schedules WHERE id IN (SELECT schedule_id FROM horae_runs"
-            f" WHERE {self.db.in_list('id', 'ids')}) ORDER BY id FOR UPDATE",
-            {"ids": self.db.list_param(run_ids)},
+            f" WHERE {family}) ORDER BY id FOR NO KEY UPDATE",
+            params,
         )
+        row = tx.one(
+            f"SELECT {self.db.now_sql} AS now, (SELECT count(*) FROM (SELECT id"
+            f" FROM horae_runs WHERE {family} ORDER BY id FOR NO KEY UPDATE) AS l) AS locked",
+            params,
+        )
+        assert row is not None
+        return float(row["now"])
 
     def _logs_insert(self, tx: Tx, logs: Sequence[LogLine], worker_id: str) -> None:
         """Keep lines only for runs whose latest claim is ``worker_id``'s: a stale worker

@@ -82,6 +82,9 @@ class Database(ABC):
     now_sql: str
     #: Appended to a SELECT that claims rows, so concurrent claimers skip each other.
     skip_locked: str
+    #: Appended to a SELECT ... ORDER BY id that locks rows before a change (PostgreSQL's
+    #: row lock of an UPDATE; SQLite has one writer at a time and needs none).
+    lock_rows: str
 
     @abstractmethod
     def in_list(self, column: str, param: str) -> str:
@@ -160,6 +163,7 @@ class SQLiteDatabase(Database):
     dialect = "sqlite"
     now_sql = "((julianday('now') - 2440587.5) * 86400.0)"
     skip_locked = ""
+    lock_rows = ""
 
     def __init__(self, url: str, path: str) -> None:
         self.url = url
@@ -269,6 +273,7 @@ class PostgresDatabase(Database):
     dialect = "postgres"
     now_sql = "extract(epoch from clock_timestamp())::float8"
     skip_locked = " FOR UPDATE SKIP LOCKED"
+    lock_rows = " FOR NO KEY UPDATE"
 
     def __init__(self, url: str) -> None:
         try:

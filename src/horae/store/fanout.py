@@ -30,10 +30,19 @@ _COPIED = ("task", "args", "kwargs", "queue", "priority", "max_attempts", "retry
 
 def expand_due(store: Store, tx: Tx, now: float, worker_ttl: float, limit: int = 100) -> int:
     """Expand parents whose time has come; returns how many children were created."""
+    due = "fanout IS NOT NULL AND state IN " + WAITING + " AND not_before <= :now"
+    if store.db.dialect == "postgres":
+        # A parent that finds no worker ends and counts on its schedule: the schedules
+        # are locked before the parents (the lock order, see StoreBase._ordered).
+        tx.all(
+            "SELECT id FROM horae_schedules WHERE id IN (SELECT schedule_id FROM (SELECT"
+            f" schedule_id FROM horae_runs WHERE {due} ORDER BY id LIMIT :limit) AS p)"
+            " ORDER BY id FOR NO KEY UPDATE",
+            {"now": now, "limit": limit},
+        )
     parents = tx.all(
         f"SELECT id, fanout, shard_total, origin, {', '.join(_COPIED)} FROM horae_runs"
-        f" WHERE fanout IS NOT NULL AND state IN {WAITING} AND not_before <= :now"
-        f" ORDER BY id LIMIT :limit{store.db.skip_locked}",
+        f" WHERE {due} ORDER BY id LIMIT :limit{store.db.skip_locked}",
         {"now": now, "limit": limit},
     )
     if not parents:
@@ -79,7 +88,9 @@ def settle(store: Store, tx: Tx, parent_ids: Sequence[int | None], now: float) -
             # Siblings finishing at once on other connections would each still see the
             # others running and none would settle the parent: take turns on its row, so
             # the last one reads every sibling's committed state.
-            tx.all("SELECT id FROM horae_runs WHERE id = :p FOR UPDATE", {"p": pid})
+            # (Every caller locked the parent already, before its children, in the lock
+            # order: this takes nothing new.)
+            tx.all("SELECT id FROM horae_runs WHERE id = :p FOR NO KEY UPDATE", {"p": pid})
         kids = tx.all(
             "SELECT state, result, error, shard_index FROM horae_runs WHERE parent_id = :p"
             " ORDER BY shard_index",
@@ -108,10 +119,12 @@ def settle(store: Store, tx: Tx, parent_ids: Sequence[int | None], now: float) -
 
 
 def cancel_children(store: Store, tx: Tx, parent_id: int, now: float) -> None:
+    """Cancel a held parent's children (their ids are above the parent's: lock order)."""
+    kids = store._ordered(f"parent_id = :p AND state IN {ACTIVE}")
     tx.run(f"UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
-           f" error = 'cancelled with its parent' WHERE parent_id = :p AND state IN {WAITING}",
+           f" error = 'cancelled with its parent' WHERE {kids} AND state IN {WAITING}",
            {"p": parent_id, "now": now})
-    tx.run("UPDATE horae_runs SET cancel_requested = 1 WHERE parent_id = :p"
+    tx.run(f"UPDATE horae_runs SET cancel_requested = 1 WHERE {kids}"
            " AND state = 'running'", {"p": parent_id})
     settle(store, tx, [parent_id], now)
 
@@ -120,12 +133,20 @@ def lose_targeted(store: Store, tx: Tx, worker_ids: Sequence[str], now: float) -
     """Children waiting for a worker that is gone can never run: they are lost."""
     if not worker_ids:
         return
+    targeted = [r["id"] for r in tx.all(
+        f"SELECT id FROM horae_runs WHERE state IN {WAITING}"
+        f" AND {store.db.in_list('target_worker', 'ids')}",
+        {"ids": store.db.list_param(list(worker_ids))},
+    )]
+    if not targeted:
+        return
+    store._lock_runs(tx, targeted)  # and their parents, which settle changes
     rows = tx.all(
         f"UPDATE horae_runs SET state = 'lost', finished_at = :now,"
         f" error = 'its worker ' || target_worker || ' went away before taking it'"
-        f" WHERE state IN {WAITING} AND {store.db.in_list('target_worker', 'ids')}"
+        f" WHERE state IN {WAITING} AND {store.db.in_list('id', 'ids')}"
         " RETURNING parent_id",
-        {"now": now, "ids": store.db.list_param(list(worker_ids))},
+        {"now": now, "ids": store.db.list_param(targeted)},
     )
     settle(store, tx, [r["parent_id"] for r in rows], now)
 

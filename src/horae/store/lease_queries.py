@@ -129,16 +129,19 @@ class LeaseQueries(StoreBase):
         """
         with self.db.write() as tx:
             params = {"me": worker_id, "lease": lease, "running": running}
+            # The renewal locks every run this heartbeat writes, in id order (the lock
+            # order); the progress updates then touch only rows it holds.
+            mine = "lease_owner = :me AND state = 'running'"
             tx.run(
                 f"UPDATE horae_runs SET lease_expires_at = {self.db.now_sql} + :lease"
-                " WHERE lease_owner = :me AND state = 'running'",
+                f" WHERE {self._ordered(mine)} AND {mine}",
                 params,
             )
             tx.many(
                 "UPDATE horae_runs SET progress = :p, progress_message = :m WHERE id = :id"
                 " AND attempt = :attempt AND lease_owner = :me AND state = 'running'",
                 [{"id": i, "attempt": a, "p": p, "m": m, "me": worker_id}
-                 for i, a, p, m in progress],
+                 for i, a, p, m in sorted(progress, key=lambda x: x[0])],
             )
             self._logs_insert(tx, logs, worker_id)
             tx.run(
@@ -182,8 +185,7 @@ class LeaseQueries(StoreBase):
         if not items:
             return []
         with self.db.write() as tx:
-            self._lock_schedules_of(tx, [f.run.id for f in items])
-            now = self._now(tx)
+            now = self._lock_runs(tx, [f.run.id for f in items])
             rows = self._finish_rows(tx, [self._finish_params(f, worker_id, now)
                                           for f in items], worker_id)
             kept = [row is not None for row in rows]
@@ -252,15 +254,14 @@ class LeaseQueries(StoreBase):
                       {"owner": owner}) is None:
                 return []
         with self.db.write() as tx:
-            now = self._now(tx)
-            params = {"owner": owner, "now": now, "limit": limit}
+            params: dict[str, Any] = {"owner": owner, "limit": limit}
             candidates = [r["id"] for r in tx.all(
                 f"SELECT id FROM horae_runs WHERE state = 'running' AND {cond} LIMIT :limit",
                 params,
             )]
             if not candidates:
                 return []
-            self._lock_schedules_of(tx, candidates)
+            now = params["now"] = self._lock_runs(tx, candidates)
             params["ids"] = self.db.list_param(candidates)
             rows = tx.all(
                 "UPDATE horae_runs SET"
@@ -272,8 +273,8 @@ class LeaseQueries(StoreBase):
                 " error = 'lease expired: worker ' || COALESCE(lease_owner, '?')"
                 "  || ' stopped renewing it',"
                 " lease_owner = NULL, lease_expires_at = NULL"
-                f" WHERE id IN (SELECT id FROM horae_runs WHERE {self.db.in_list('id', 'ids')}"
-                f" AND state = 'running' AND {cond}{self.db.skip_locked}) RETURNING {_RUN_COLS}",
+                f" WHERE {self.db.in_list('id', 'ids')} AND state = 'running' AND {cond}"
+                f" RETURNING {_RUN_COLS}",
                 params,
             )
             runs = [R.run_from_row(r) for r in rows]
@@ -296,8 +297,8 @@ class LeaseQueries(StoreBase):
             n = tx.run(
                 "UPDATE horae_runs SET state = 'queued', attempt = attempt - 1,"
                 " lease_owner = NULL, lease_expires_at = NULL, started_at = NULL"
-                " WHERE lease_owner = :me AND state = 'running'"
-                f" AND {self.db.in_list('id', 'ids')}",
+                f" WHERE {self._ordered(self.db.in_list('id', 'ids'))}"
+                " AND lease_owner = :me AND state = 'running'",
                 {"me": worker_id, "ids": self.db.list_param(list(run_ids))},
             )
             self._notify(tx, "horae_runs")

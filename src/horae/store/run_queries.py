@@ -176,8 +176,7 @@ class RunQueries(StoreBase):
         Raises NotFound, or Conflict for a run that already finished.
         """
         with self.db.write() as tx:
-            self._lock_schedules_of(tx, [run_id])
-            now = self._now(tx)
+            now = self._lock_runs(tx, [run_id])
             done = tx.one(
                 "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
                 f" error = 'cancelled before it started' WHERE id = :id AND state IN {WAITING_SQL}"
@@ -245,10 +244,12 @@ class RunQueries(StoreBase):
     def runs_prune(self, older_than: float, *, batch: int = 1000) -> int:
         """Delete up to ``batch`` finished runs that ended more than ``older_than`` s ago."""
         with self.db.write() as tx:
+            # SKIP LOCKED: a run someone holds is pruned next time, so prune never waits
+            # (and needs no place in the lock order).
             rows = tx.all(
                 "DELETE FROM horae_runs WHERE id IN (SELECT id FROM horae_runs"
                 f" WHERE finished_at < {self.db.now_sql} - :age AND state IN {TERMINAL_SQL}"
-                " LIMIT :batch) RETURNING id",
+                f" LIMIT :batch{self.db.skip_locked}) RETURNING id",
                 {"age": older_than, "batch": batch},
             )
             ids = [r["id"] for r in rows]

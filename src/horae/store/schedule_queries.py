@@ -245,8 +245,17 @@ class ScheduleQueries(StoreBase):
     def _cancel_previous(self, tx: Tx, schedule_ids: list[str], now: float) -> None:
         if not schedule_ids:
             return
-        ids = {"ids": self.db.list_param(schedule_ids), "now": now}
-        in_ids = self.db.in_list("schedule_id", "ids")
+        # The schedules are held (this pass locked them); their active runs next, in id
+        # order, before either update (the lock order).
+        locked = [r["id"] for r in tx.all(
+            f"SELECT id FROM horae_runs WHERE {self.db.in_list('schedule_id', 'ids')}"
+            f" AND state IN {ACTIVE_SQL} ORDER BY id{self.db.lock_rows}",
+            {"ids": self.db.list_param(schedule_ids)},
+        )]
+        if not locked:
+            return
+        ids = {"ids": self.db.list_param(locked), "now": now}
+        in_ids = self.db.in_list("id", "ids")
         tx.run(
             "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
             f" error = 'cancelled: a newer fire replaced it' WHERE state IN {WAITING_SQL}"
