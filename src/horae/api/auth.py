@@ -25,6 +25,7 @@ from collections import deque
 from dataclasses import dataclass
 from enum import IntEnum
 
+from horae.api.last_used import LastUsed
 from horae.api.passwords import dummy_hash, verify_password
 from horae.api.problems import ApiError
 from horae.errors import NotFound
@@ -154,7 +155,7 @@ class Authenticator:
         self.store = store
         self.users = UserStore(store.store)
         self.limiter = limiter
-        self._touched: dict[str, float] = {}
+        self.last_used = LastUsed(store)
 
     def _check_limit(self, client: str) -> None:
         wait = self.limiter.retry_after(client)
@@ -212,17 +213,8 @@ class Authenticator:
             return None
         if not hmac.compare_digest(record.hash, token_hash(token)):
             return None
-        self._touch(record.id)
+        self.last_used.mark(record.id)  # never waits on the database
         return Principal(record.id, record.name, Role.parse(record.role))
-
-    def _touch(self, token_id: str) -> None:
-        """Record last use at most once a minute per token (a write per request would not
-        be free on SQLite)."""
-        now = time.monotonic()
-        if now - self._touched.get(token_id, -1e9) < 60:
-            return
-        self._touched[token_id] = now
-        self.store.token_touch(token_id)
 
 
 def require(principal: Principal, role: Role) -> None:
