@@ -101,7 +101,8 @@ def database_unavailable(exc: BaseException) -> ApiError | None:
         if not any(part in text for part in _SQLITE_UNAVAILABLE):
             return None
         locked = "locked" in text
-        reason = "busy (a write lock was held too long)" if locked else f"failing ({exc})"
+        reason = ("locked (another connection held its write lock past the busy timeout)"
+                  if locked else f"failing ({exc})")
         return _unavailable(f"the database is {reason}; retry later", 1 if locked else 5)
     if _is_psycopg_unavailable(exc):
         return _unavailable(f"the database is unreachable ({type(exc).__name__}); retry later",
