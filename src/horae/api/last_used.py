@@ -26,7 +26,7 @@ class LastUsed:
         self._marked: dict[str, float] = {}  # token id -> when it was last noted (monotonic)
         self._pending: set[str] = set()
         self._lock = threading.Lock()
-        self._wake = threading.Event()
+        self._retry_wait = threading.Event()  # the pause between retries
         self._thread: threading.Thread | None = None
         self.written = 0  # marks written: lets tests wait for the flush
 
@@ -39,24 +39,25 @@ class LastUsed:
             self._marked[token_id] = now
             self._pending.add(token_id)
             if self._thread is None:
+                # A writer lives only while marks wait to be written: no thread lingers
+                # in an idle process (or at its exit).
                 self._thread = threading.Thread(target=self._run, name="horae-last-used",
                                                 daemon=True)
                 self._thread.start()
-        self._wake.set()
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
-            self._wake.clear()
             with self._lock:
                 batch, self._pending = self._pending, set()
+                if not batch:
+                    self._thread = None
+                    return
             failed = self._write(batch)
             if failed:
                 with self._lock:
                     self._pending |= failed
                 # The database is locked or away: wait before trying again.
-                time.sleep(self.retry)
-                self._wake.set()
+                self._retry_wait.wait(self.retry)
 
     def _write(self, batch: set[str]) -> set[str]:
         """Write the marks; returns those that could not be written."""
