@@ -57,6 +57,10 @@ class Scheduler:
         self._db: SQLiteDatabase | None = None
         self._last_sweep = 0.0
         self.passes = 0  # completed passes: lets tests wait for "one more pass" without sleeping
+        #: Readiness (horae.api.health): when the loop last went round (monotonic), and
+        #: the error of the last pass if it failed.
+        self.beat = time.monotonic()
+        self.failing: str | None = None
 
     def start(self) -> None:
         store = self.app.store
@@ -80,6 +84,10 @@ class Scheduler:
         if self._waker is not None:
             self._waker.stop()
 
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def wake(self) -> None:
         if self._waker is not None:
             self._waker.set()
@@ -98,10 +106,13 @@ class Scheduler:
         assert self._waker is not None
         backoff = 0.1
         while not self._stopping.is_set():
+            self.beat = time.monotonic()
             try:
                 delay = self.run_once()
                 backoff = 0.1
+                self.failing = None
             except Exception as exc:
+                self.failing = f"{type(exc).__name__}: {exc}"
                 log.warning("scheduler pass failed (%s); retrying in %.1fs", exc, backoff)
                 delay, backoff = backoff, min(backoff * 2, 5.0)
             if delay > 0:

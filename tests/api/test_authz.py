@@ -21,7 +21,7 @@ from tests.api.conftest import ROLES, Clients, snapshot
 
 # operationId -> the least role that may call it (None: open to everyone).
 EXPECTED: dict[str, str | None] = {
-    "health": None,
+    "health": None, "healthLive": None, "healthReady": None,
     "listSchedules": "viewer", "getSchedule": "viewer", "previewSchedule": "viewer",
     "createSchedule": "editor", "patchSchedule": "editor", "replaceSchedule": "editor",
     "deleteSchedule": "editor",
@@ -57,6 +57,8 @@ def _run(h: Horae, finished: bool = False) -> int:
 Request = tuple[str, str, Any]
 BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "health": lambda c: ("GET", "/api/v1/health", None),
+    "healthLive": lambda c: ("GET", "/api/v1/health/live", None),
+    "healthReady": lambda c: ("GET", "/api/v1/health/ready", None),
     "listSchedules": lambda c: ("GET", "/api/v1/schedules", None),
     "getSchedule": lambda c: ("GET", f"/api/v1/schedules/{_schedule(c.horae)}", None),
     "previewSchedule": lambda c: ("GET", f"/api/v1/schedules/{_schedule(c.horae)}/preview",

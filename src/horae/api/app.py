@@ -10,6 +10,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
@@ -17,7 +18,9 @@ from starlette.routing import Route
 from horae.api import events as E
 from horae.api import schemas as S
 from horae.api.auth import Authenticator, Role
+from horae.api.bodies import BodyLimit
 from horae.api.framework import Call, Operation, problem_for, serve_operation
+from horae.api.health import HEALTH_OPERATIONS
 from horae.api.limits import FailureLimits
 from horae.api.openapi import build_openapi, docs_html
 from horae.api.problems import ApiError
@@ -35,7 +38,7 @@ from horae.store.auth_store import AuthFailureStore
 class ApiSettings:
     """Limits and timings of one API process."""
 
-    max_body: int = 1 << 20  # bytes of a request body
+    max_body: int = 1 << 20  # bytes of a request body (any: API, console forms, preview)
     auth_failure_limit: int = 20  # failed authentications per client address...
     auth_account_failure_limit: int = 10  # ...failed passwords per account name...
     auth_failure_window: float = 60.0  # ...in this many seconds, then 429
@@ -43,6 +46,10 @@ class ApiSettings:
     poll_interval: float = 0.1  # seconds between reads of a stream
     gap_timeout: float = 5.0  # see horae.api.events
     heartbeat: float = 15.0  # seconds between keep-alive comments on a quiet stream
+    header_timeout: float = 10.0  # seconds a client has to send a request's headers
+    keep_alive: float = 5.0  # seconds an idle connection stays open between requests
+    max_connections: int = 2048  # open connections; past it requests are answered 503
+    ready_max_age: float = 60.0  # seconds a loop may go without a pass and stay "ready"
 
     @classmethod
     def from_config(cls) -> ApiSettings:
@@ -123,10 +130,14 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     """The REST API of ``horae`` as an ASGI app (serve it with uvicorn)."""
     api = Api(horae, settings or ApiSettings())
     holder: dict[str, Any] = {}
-    operations = [*OPERATIONS, *QUEUE_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
+    operations = [*HEALTH_OPERATIONS, *OPERATIONS, *QUEUE_OPERATIONS, *USER_OPERATIONS,
+                  *EVENT_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
+    # Every body this app reads -- API, and the console's pages mounted on it later -- is
+    # bounded while it streams.
     app = Starlette(routes=_routes(api, operations),
+                    middleware=[Middleware(BodyLimit, limit=api.settings.max_body)],
                     exception_handlers={HTTPException: _http_error, Exception: _crash})
     app.state.api = api
     return app

@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from enum import IntEnum
 
+from horae.api.last_used import LastUsed
 from horae.api.limits import FailureLimits, account_key, address_key
 from horae.api.passwords import dummy_hash, verify_password
 from horae.api.problems import ApiError
@@ -118,7 +119,7 @@ class Authenticator:
         self.users = UserStore(store.store)
         self.sessions = ConsoleStore(store.store)
         self.limits = limits
-        self._touched: dict[str, float] = {}
+        self.last_used = LastUsed(store)
 
     def authenticate_password(self, name: str, password: str, client: str) -> Principal:
         """A user's principal from name and password, or ApiError 401/429. A wrong pair
@@ -151,7 +152,7 @@ class Authenticator:
         revoked, its user not disabled): the token's or the user's."""
         if session.user_id is not None:
             return self.authenticate_user(session.user_id, session.id)
-        self._touch(session.token_id)
+        self.last_used.mark(session.token_id)  # never waits on the database
         return Principal(session.token_id, session.name, Role.parse(session.role),
                          session_id=session.id)
 
@@ -199,17 +200,8 @@ class Authenticator:
             return None
         if not hmac.compare_digest(record.hash, token_hash(token)):
             return None
-        self._touch(record.id)
+        self.last_used.mark(record.id)  # never waits on the database
         return Principal(record.id, record.name, Role.parse(record.role))
-
-    def _touch(self, token_id: str) -> None:
-        """Record last use at most once a minute per token (a write per request would not
-        be free on SQLite)."""
-        now = time.monotonic()
-        if now - self._touched.get(token_id, -1e9) < 60:
-            return
-        self._touched[token_id] = now
-        self.store.token_touch(token_id)
 
 
 def require(principal: Principal, role: Role) -> None:

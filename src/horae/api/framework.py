@@ -20,8 +20,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from horae.api.auth import Principal, Role, require
+from horae.api.bodies import BodyTooLarge
+from horae.api.bodies import loads as loads_body
 from horae.api.problems import (
     ApiError,
+    database_unavailable,
     from_invalid_input,
     from_validation_error,
     invalid,
@@ -176,6 +179,7 @@ class Operation:
     etag: bool = False
     location: bool = False
     sse: bool = False  # also answers text/event-stream
+    unavailable: type[BaseModel] | None = None  # the 503 body, instead of a problem document
     description: str = ""
 
 
@@ -225,6 +229,10 @@ def problem_for(exc: BaseException) -> ApiError:
         return from_validation_error(exc)
     if isinstance(exc, OverflowError):
         return invalid("body", f"a time or number is out of range: {exc}")
+    unavailable = database_unavailable(exc)
+    if unavailable is not None:
+        log.warning("answered 503: %s", exc)
+        return unavailable
     log.exception("unexpected error in the API")
     return ApiError(500, f"unexpected {type(exc).__name__}; the server log has the details",
                     slug="internal-error")
@@ -349,33 +357,25 @@ async def _read_body(request: Request, limit: int) -> bytes:
         raise ApiError(415, f"send the body as application/json, not {ctype or 'nothing'!r}",
                        errors=[{"field": "Content-Type", "reason": "must be application/json"}],
                        slug="unsupported-media-type")
+    # horae.api.bodies.BodyLimit already bounds every body of the app; this bound is the
+    # API's own, for an app served without that middleware.
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise BodyTooLarge(limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise BodyTooLarge(limit)
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-def _too_large(limit: int) -> ApiError:
-    return ApiError(413, f"the body is larger than {limit} bytes",
-                    errors=[{"field": "body", "reason": f"at most {limit} bytes"}],
-                    slug="body-too-large")
-
-
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not a JSON number")
 
 
 def _parse_body(model: type[BaseModel], raw: bytes) -> BaseModel:
     if not raw.strip():
         raise invalid("body", "a JSON object is required")
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        data = loads_body(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, f"the body is not valid JSON: {exc}",
                        errors=[{"field": "body", "reason": f"not valid JSON: {exc}"}],

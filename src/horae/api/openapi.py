@@ -25,7 +25,8 @@ _DESCRIPTIONS = {200: "OK", 201: "Created", 204: "No content", 400: "Malformed J
                  404: "Not found", 406: "Not acceptable", 409: "Conflict with the current state",
                  412: "If-Match names an old version (lost update)", 413: "Body too large",
                  415: "Not application/json", 422: "Invalid input: see errors[].field",
-                 503: "The database is unreachable"}
+                 503: "The database is unavailable (locked, full or unreachable); see "
+                      "Retry-After"}
 
 
 def openapi_path(path: str) -> str:
@@ -148,10 +149,14 @@ def _responses(op: Operation, ref: Any) -> dict[str, Any]:
     if headers:
         ok["headers"] = headers
     out: dict[str, Any] = {str(op.status): ok}
-    codes = set(op.errors) | (set(_COMMON) if op.role is not None else set())
+    codes = set(op.errors) | (set(_COMMON) | {503} if op.role is not None else set())
     for code in sorted(codes):
         out[str(code)] = {"description": _COMMON.get(code) or _DESCRIPTIONS.get(code, "Error"),
                           "content": _problem()}
+    if op.unavailable is not None:
+        out["503"] = {"description": "Not ready: the body names the failing check",
+                      "content": {"application/json": {
+                          "schema": ref(op.unavailable, "serialization")}}}
     out["default"] = {"description": "An error, as a problem document", "content": _problem()}
     return out
 

@@ -82,3 +82,44 @@ def _is_noise(part: object) -> bool:
     if not isinstance(part, str):
         return False
     return part in _TRIGGER_KINDS or "[" in part or part.startswith(("function-", "json-"))
+
+
+#: What SQLite says when the database cannot take a write now: another connection held the
+#: write lock past the busy timeout, the disk is full, or the file cannot be written.
+_SQLITE_UNAVAILABLE = ("database is locked", "database table is locked", "disk i/o error",
+                       "database or disk is full", "unable to open database",
+                       "readonly database")
+
+
+def database_unavailable(exc: BaseException) -> ApiError | None:
+    """503 with Retry-After when ``exc`` says the database is unavailable (locked past the
+    busy timeout, full, unreadable, unreachable); None for any other error."""
+    import sqlite3
+
+    if isinstance(exc, sqlite3.OperationalError):
+        text = str(exc).lower()
+        if not any(part in text for part in _SQLITE_UNAVAILABLE):
+            return None
+        locked = "locked" in text
+        reason = ("locked (another connection held its write lock past the busy timeout)"
+                  if locked else f"failing ({exc})")
+        return _unavailable(f"the database is {reason}; retry later", 1 if locked else 5)
+    if _is_psycopg_unavailable(exc):
+        return _unavailable(f"the database is unreachable ({type(exc).__name__}); retry later",
+                            5)
+    return None
+
+
+def _is_psycopg_unavailable(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    if not module.startswith("psycopg"):
+        return False
+    import psycopg
+
+    # Connection lost or refused, the server shutting down, out of disk (DiskFull is one).
+    return isinstance(exc, psycopg.OperationalError)
+
+
+def _unavailable(detail: str, retry_after: int) -> ApiError:
+    return ApiError(503, detail, headers={"Retry-After": str(retry_after)},
+                    slug="database-unavailable")

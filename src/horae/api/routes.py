@@ -1,4 +1,5 @@
-"""The operations of /api/v1: schedules, runs, tasks, workers, audit, tokens, health.
+"""The operations of /api/v1: schedules, runs, tasks, workers, audit, tokens (health is
+in :mod:`horae.api.health`).
 
 Each handler calls the same Python API everyone uses (``app.schedules``, ``app.runs``), so
 validation happens once, before any write, in :mod:`horae.schedules` and :mod:`horae.runs`.
@@ -15,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, Field
 
-from horae import __version__
 from horae.api import schemas as S
 from horae.api.auth import Role, mint_token
 from horae.api.framework import Call, Operation, Reply
@@ -327,7 +327,7 @@ def retry_run(c: Call) -> Reply:
     return c.reply
 
 
-# -- catalogue, workers, audit, tokens, health ---------------------------------------------
+# -- catalogue, workers, audit, tokens -----------------------------------------------------
 
 
 def _catalogue(c: Call) -> dict[str, Any]:
@@ -392,22 +392,10 @@ def revoke_token(c: Call) -> Reply:
     return Reply(S.token_wire(after))
 
 
-def health(c: Call) -> Reply:
-    try:
-        c.api.horae.store.now()
-    except Exception as exc:
-        return Reply({"status": "unavailable", "database": f"{type(exc).__name__}",
-                      "version": __version__}, 503)
-    return Reply({"status": "ok", "database": c.api.horae.store.dialect,
-                  "version": __version__})
-
-
 E_READ = (404,)
 E_WRITE = (400, 404, 409, 413, 415, 422)
 
 OPERATIONS: list[Operation] = [
-    Operation("GET", "/health", "health", "Is the API up and the database reachable?",
-              "meta", None, health, response=S.Health, errors=(503,)),
     Operation("GET", "/schedules", "listSchedules",
               "List schedules by id or next fire, with filters and a cursor", "schedules",
               Role.VIEWER, list_schedules, query=ScheduleQuery, response=S.SchedulePage,

@@ -344,9 +344,24 @@ class Preview(BaseModel):
     fires: list[FireTime]
 
 
+class HealthCheck(BaseModel):
+    status: Literal["ok", "absent", "failing", "stalled", "stopped"]
+    detail: str | None = None
+    age: float | None = Field(default=None, description="seconds since the loop last went round")
+    took: float | None = Field(default=None, description="seconds the database write took")
+
+
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     database: str
+    version: str
+    checks: dict[str, HealthCheck] = Field(
+        description="database (a write commits), scheduler and worker (their loops in this "
+                    "process went round lately and did not fail)")
+
+
+class Liveness(BaseModel):
+    status: Literal["ok"]
     version: str
 
 

@@ -14,6 +14,7 @@ import uvicorn
 
 from horae.api.app import Api, ApiSettings, create_app
 from horae.api.auth import ensure_admin_token
+from horae.api.connections import guarded_protocol, raise_open_files_limit
 from horae.api.timing import ServerTiming
 from horae.app import Horae
 from horae.config import setting
@@ -75,11 +76,15 @@ class ApiServer:
         self.app = create_app(horae, settings or ApiSettings.from_config())
         self.api: Api = self.app.state.api
         self.trusted_proxies = trusted_proxies(proxies)
+        limits = self.api.settings
         self._config = uvicorn.Config(ServerTiming(self.app), host=host, port=port,
                                       log_level=log_level, lifespan="off", access_log=False,
                                       timeout_graceful_shutdown=5,
                                       proxy_headers=bool(self.trusted_proxies),
-                                      forwarded_allow_ips=self.trusted_proxies)
+                                      forwarded_allow_ips=self.trusted_proxies,
+                                      http=guarded_protocol(limits.header_timeout),
+                                      timeout_keep_alive=limits.keep_alive,
+                                      limit_concurrency=limits.max_connections)
         self._server = uvicorn.Server(self._config)
         self._thread: threading.Thread | None = None
 
@@ -88,6 +93,11 @@ class ApiServer:
         return f"http://{self.host}:{self.port}/api/v1"
 
     def start(self) -> None:
+        open_files = raise_open_files_limit()
+        if open_files < self.api.settings.max_connections + 64:
+            log.warning("this process may open only %d files: fewer than max_connections "
+                        "(%d) allows; raise `ulimit -n`", open_files,
+                        self.api.settings.max_connections)
         announce_first_token(self.horae)
         self._thread = threading.Thread(target=self._run, name="horae-api", daemon=True)
         self._thread.start()

@@ -25,6 +25,9 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from horae.api.bodies import BodyTooLarge
+from horae.api.bodies import loads as loads_body
+from horae.api.problems import ApiError, invalid
 from horae.console import i18n
 from horae.console.auth import (
     CSRF_COOKIE,
@@ -42,6 +45,7 @@ from horae.triggers import trigger_from_dict
 from horae.triggers.window import preview
 
 ROLES = ("viewer", "operator", "editor", "admin")
+FORM_LIMIT = 64 * 1024  # bytes of a console form
 #: Checks a token: (token id, name, role) when valid, else None; SignInRefused(429) when
 #: the address made too many failed attempts.
 TokenCheck = Callable[[str, str], "tuple[str, str, str] | None"]
@@ -297,25 +301,32 @@ class Console:
         if not self.sessions.csrf_ok(request, request.headers.get("x-csrf-token"), signed_in):
             return JSONResponse({"detail": "missing or wrong X-CSRF-Token"}, status_code=403)
         try:
-            body = await request.json()
-            return JSONResponse(trigger_preview(body))
+            return JSONResponse(trigger_preview(loads_body(await request.body())))
+        except ApiError as exc:
+            return exc.response()
         except InvalidInput as exc:
             field = exc.field if exc.field.startswith("trigger") else f"trigger.{exc.field}"
-            return JSONResponse({"status": 422, "detail": f"{field}: {exc.reason}",
-                                 "errors": [{"field": field, "reason": exc.reason}]},
-                                status_code=422, media_type="application/problem+json")
-        except (ValueError, TypeError, AttributeError):
-            return JSONResponse({"status": 400, "detail": "send {\"trigger\": {...}}"},
-                                status_code=400, media_type="application/problem+json")
+            return invalid(field, exc.reason).response()
+        except (ValueError, TypeError, AttributeError) as exc:
+            return invalid("body", f"not valid JSON: {exc}", status=400).response()
 
     def _refused(self, request: Request, signed_in: SignedIn | None) -> Response:
         return self.render(request, "denied.html", signed_in, title="Not allowed",
                            status=403, reason="csrf")
 
 
-def trigger_preview(body: dict[str, Any]) -> dict[str, Any]:
-    data = body["trigger"]
-    n = min(max(int(body.get("n", 10)), 1), 100)
+def trigger_preview(body: Any) -> dict[str, Any]:
+    """The preview of ``{"trigger": {...}, "n": 10, "locale": "en"}``; ApiError 422 naming
+    the field when the body is not of that shape, InvalidInput when the trigger is wrong."""
+    if not isinstance(body, dict):
+        raise invalid("body", f"must be a JSON object, not {type(body).__name__}")
+    data = body.get("trigger")
+    if not isinstance(data, dict):
+        raise invalid("trigger", "required: a JSON object (the trigger being edited)")
+    count = body.get("n", 10)
+    if isinstance(count, bool) or not isinstance(count, int):
+        raise invalid("n", "must be an integer")
+    n = min(max(count, 1), 100)
     locale = "zh" if body.get("locale") == "zh" else "en"
     trigger = trigger_from_dict(data)
     zone = data.get("tz") if data.get("kind") == "cron" else "UTC"
@@ -327,10 +338,15 @@ def trigger_preview(body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _form(request: Request) -> dict[str, str]:
-    """A url-encoded form (the console posts no files), bounded in size."""
-    body = await request.body()
-    if len(body) > 64 * 1024:
-        return {}
+    """A url-encoded form (the console posts no files), bounded in size while it streams:
+    past the bound, 413 (through horae.api.bodies.BodyLimit) and nothing more is read."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > FORM_LIMIT:
+            raise BodyTooLarge(FORM_LIMIT)
+        chunks.append(chunk)
+    body = b"".join(chunks)
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 

@@ -159,6 +159,15 @@ class ApiStore:
             tx.run(f"UPDATE horae_api_tokens SET last_used_at = {self.db.now_sql}"
                    " WHERE id = :id", {"id": token_id})
 
+    # -- readiness -------------------------------------------------------------------
+
+    def probe_write(self) -> None:
+        """A real, tiny write (a counter in horae_meta): the database takes the write lock,
+        has room, and commits. Readiness asks this."""
+        with self.db.write() as tx:
+            tx.run("INSERT INTO horae_meta (key, value) VALUES ('ready_probes', 1)"
+                   " ON CONFLICT (key) DO UPDATE SET value = horae_meta.value + 1")
+
     # -- audit -----------------------------------------------------------------------
 
     def audit_add(self, *, actor: str, role: str, action: str, target_kind: str,

@@ -17,7 +17,12 @@ from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from horae.config import setting
 from horae.errors import InvalidInput
+
+#: The most the write-ahead log keeps on disk after a checkpoint (bytes): a burst of writes
+#: (or a disk-full episode) does not leave a WAL that refills the disk at once.
+WAL_SIZE_LIMIT = 64 * 1024 * 1024
 
 Row = dict[str, Any]
 Params = dict[str, Any] | Sequence[Any]
@@ -174,6 +179,7 @@ class SQLiteDatabase(Database):
         self._shared: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
+        self.busy_timeout = _busy_timeout()
 
     def in_list(self, column: str, param: str) -> str:
         return f"{column} IN (SELECT value FROM json_each(:{param}))"
@@ -184,14 +190,14 @@ class SQLiteDatabase(Database):
         return json.dumps(list(values))
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path or ":memory:", isolation_level=None, check_same_thread=False, timeout=30.0
-        )
+        conn = sqlite3.connect(self.path or ":memory:", isolation_level=None,
+                               check_same_thread=False, timeout=self.busy_timeout)
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout = 30000")
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         if not self.memory:
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
         with self._lock:
             self._all.append(conn)
         return conn
@@ -267,6 +273,20 @@ class SQLiteDatabase(Database):
         with self._lock:
             if conn in self._all:
                 self._all.remove(conn)
+
+
+def _busy_timeout() -> float:
+    """Seconds a SQLite statement waits for another connection's write lock
+    (``HORAE_SQLITE_BUSY_TIMEOUT``, default 30) before it fails with "database is locked"."""
+    raw = setting("sqlite_busy_timeout", default=30.0)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput("sqlite_busy_timeout", f"{raw!r} is not a number of seconds") \
+            from None
+    if not 0 <= value <= 3600:
+        raise InvalidInput("sqlite_busy_timeout", "between 0 and 3600 seconds")
+    return value
 
 
 class PostgresDatabase(Database):

@@ -77,6 +77,11 @@ class Worker:
         self._waker: Waker | None = None
         self.started = threading.Event()
         self.claim_rounds = 0  # decisions taken by the claim loop: lets tests wait for one
+        #: Readiness (horae.api.health): when the claim and heartbeat loops last went
+        #: round (monotonic), and the error of the last claim or heartbeat if it failed.
+        self.beat = self.heartbeat_beat = time.monotonic()
+        self.failing: str | None = None
+        self.heartbeat_failing: str | None = None
 
     # -- lifecycle -------------------------------------------------------------------
 
@@ -106,6 +111,11 @@ class Worker:
         self.started.set()
         log.info("worker %s serving %s with %d slots", self.id, ",".join(self.queues),
                  self.concurrency)
+
+    @property
+    def alive(self) -> bool:
+        """Both loops (claim, heartbeat) are running."""
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
 
     def stop(self, grace: float | None = None) -> None:
         """Stop claiming, let running work finish within ``grace`` s, release the rest."""
@@ -175,6 +185,7 @@ class Worker:
         backoff = 0.1
         while not self._stopping.is_set():
             self.claim_rounds += 1
+            self.beat = time.monotonic()
             with self._lock:
                 free = self.concurrency - len(self._active)
                 room = free + self.prefetch - len(self._ahead)
@@ -186,7 +197,9 @@ class Worker:
             try:
                 runs = self._claim(free, room)
                 backoff = 0.1
+                self.failing = None
             except Exception as exc:
+                self.failing = f"{type(exc).__name__}: {exc}"
                 log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
@@ -294,6 +307,7 @@ class Worker:
     def _heartbeat_loop(self) -> None:
         last_renew = 0.0
         while not self._stopping.wait(self.flush_interval):
+            self.heartbeat_beat = time.monotonic()
             self._enforce_timeouts()
             due = time.monotonic() - last_renew >= self.lease / 3
             if self._flush(renew=due) and due:
@@ -319,8 +333,10 @@ class Worker:
             else:  # nothing to write: only look for cancel requests, without a write lock
                 cancels = self.app.store.runs_cancel_requested(self.id)
         except Exception as exc:
+            self.heartbeat_failing = f"{type(exc).__name__}: {exc}"
             log.warning("heartbeat failed: %s", exc)
             return False
+        self.heartbeat_failing = None
         if cancels:
             self._cancel_ahead(cancels)
         for ex in active:

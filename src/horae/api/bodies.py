@@ -1,0 +1,132 @@
+"""Bounds on what a request body may cost: its size while it streams, and the nesting depth
+of its JSON before it is parsed.
+
+:class:`BodyLimit` wraps the whole ASGI app (API and console), so no endpoint can read more
+than the limit, whatever it does with the body: a declared ``Content-Length`` over the limit
+is answered 413 before a byte of the body is read, and a body sent without a length
+(chunked) is cut where it passes the limit. Memory stays flat however large the body is.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from horae.api.problems import PROBLEM_MEDIA_TYPE, ApiError
+
+#: How deeply JSON objects and arrays may nest in a request body. Python's parser and the
+#: body checks recurse; a body of a thousand ``[`` would end in a RecursionError (a 500).
+MAX_JSON_DEPTH = 64
+_OPENERS = frozenset(b"[{")
+_CLOSERS = frozenset(b"]}")
+
+
+class BodyTooLarge(ApiError):
+    """A request body past the limit: 413, naming the limit."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the body is larger than {limit} bytes",
+                         errors=[{"field": "body", "reason": f"at most {limit} bytes"}],
+                         headers={"Connection": "close"}, slug="body-too-large")
+
+
+class BodyLimit:
+    """ASGI middleware: at most ``limit`` bytes of request body reach ``app``."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = _content_length(scope)
+        if declared is not None and declared > self.limit:
+            await _answer(send, BodyTooLarge(self.limit))
+            return
+        received = 0
+        started = False
+
+        async def bounded_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise BodyTooLarge(self.limit)
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, bounded_receive, tracked_send)
+        except BodyTooLarge as exc:
+            # The API turns it into its own problem answer; anything else reading the body
+            # (the console's forms, /preview) lets it rise to here.
+            if not started:
+                await _answer(send, exc)
+
+
+def _content_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            text = value.decode("latin-1").strip()
+            return int(text) if text.isdigit() else None
+    return None
+
+
+async def _answer(send: Send, error: ApiError) -> None:
+    data = json.dumps(error.body(), ensure_ascii=False).encode()
+    headers = [(b"content-type", PROBLEM_MEDIA_TYPE.encode()),
+               (b"content-length", str(len(data)).encode())]
+    headers += [(k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in error.headers.items()]
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+def check_depth(raw: bytes, field: str = "body", limit: int = MAX_JSON_DEPTH) -> None:
+    """Refuse JSON text nested deeper than ``limit`` (400 naming ``field``), before any
+    recursive parser sees it."""
+    # Cheap first: a body with fewer brackets than the limit cannot be too deep.
+    if raw.count(b"[") + raw.count(b"{") <= limit:
+        return
+    depth = 0
+    in_string = escaped = False
+    for byte in raw:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in _OPENERS:
+            depth += 1
+            if depth > limit:
+                reason = f"nested deeper than {limit} levels"
+                raise ApiError(400, f"{field}: {reason}",
+                               errors=[{"field": field, "reason": reason}],
+                               slug="json-too-deep")
+        elif byte in _CLOSERS:
+            depth -= 1
+
+
+def loads(raw: bytes | str, field: str = "body") -> Any:
+    """``json.loads`` of a request body with the depth bound; ValueError when not JSON."""
+    data = raw.encode("utf-8", "surrogatepass") if isinstance(raw, str) else raw
+    check_depth(data, field)
+    return json.loads(raw, parse_constant=_reject_constant)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
