@@ -53,9 +53,10 @@ class InvalidBatch(InvalidInput):
     """Items of an atomic batch are invalid: ``field`` names the first (``items[3].trigger``),
     ``errors`` lists every ``(field, reason)``. Nothing was written."""
 
-    def __init__(self, errors: list[tuple[str, str]]) -> None:
-        super().__init__(*errors[0])
-        self.errors = errors
+    def __init__(self, name: str, items: list[tuple[int, str, str]]) -> None:
+        self.items = items  # (index, field within the item, reason)
+        self.errors = [(f"{name}[{i}].{field}", reason) for i, field, reason in items]
+        super().__init__(*self.errors[0])
 
 
 @dataclass
@@ -122,8 +123,8 @@ def _record(planned: dict[int, _Planned], order: list[int],
 def _raise(failed: list[BatchResult], name: str) -> None:
     invalid = [r for r in failed if r.error == "invalid"]
     if invalid:
-        raise InvalidBatch([(f"{name}[{r.index}].{r.field}", r.reason or "")
-                            for r in invalid])
+        raise InvalidBatch(name, [(r.index, r.field or "item", r.reason or "")
+                                  for r in invalid])
     first = failed[0]
     raise Conflict(f"{name}[{first.index}]: schedule {first.id!r} {first.reason}; nothing "
                    "was written")

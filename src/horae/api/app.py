@@ -17,6 +17,7 @@ from starlette.routing import Route
 from horae.api import events as E
 from horae.api import schemas as S
 from horae.api.auth import Authenticator, FailureLimiter, Role
+from horae.api.batch_routes import BATCH_OPERATIONS
 from horae.api.framework import Call, Operation, problem_for, serve_operation
 from horae.api.openapi import build_openapi, docs_html
 from horae.api.problems import ApiError
@@ -116,7 +117,8 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     """The REST API of ``horae`` as an ASGI app (serve it with uvicorn)."""
     api = Api(horae, settings or ApiSettings())
     holder: dict[str, Any] = {}
-    operations = [*OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS, *_meta_operations(holder)]
+    operations = [*OPERATIONS, *BATCH_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
+                  *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     app = Starlette(routes=_routes(api, operations),
                     exception_handlers={HTTPException: _http_error, Exception: _crash})

@@ -128,6 +128,7 @@ class Operation:
     etag: bool = False
     location: bool = False
     sse: bool = False  # also answers text/event-stream
+    max_body: int | None = None  # bytes of a request body; None: the API's max_body
     description: str = ""
 
 
@@ -142,7 +143,7 @@ async def serve_operation(op: Operation, api: Any, request: Request) -> Response
         query = _query(op.query, request)
         raw, body = b"", None
         if op.body is not None:
-            raw = await _read_body(request, api.settings.max_body)
+            raw = await _read_body(request, max(op.max_body or 0, api.settings.max_body))
             body = _parse_body(op.body, raw)
         call = Call(api, request, principal, path, query, body, raw)
         if op.streamer is not None:

@@ -4,7 +4,7 @@ the number of schedules, and one change notice for the lot."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from horae.models import Schedule
@@ -131,9 +131,10 @@ class ScheduleBatchQueries(StoreBase):
                 f"INSERT INTO horae_schedules ({cols}) VALUES ({vals})"
                 " ON CONFLICT (id) DO NOTHING RETURNING id", rows)
             inserted = {r["id"] for r in returned if r is not None}
-        return {i: (WriteOutcome(True, R.schedule_from_row(row)) if row["id"] in inserted
-                    else WriteOutcome(False, problem="exists"))
-                for i, row in zip(idx, rows, strict=True)}
+        return {i: (WriteOutcome(True, replace(w.schedule, created_at=now, updated_at=now,
+                                               version=1))  # what the row now holds
+                    if w.id in inserted else WriteOutcome(False, problem="exists"))
+                for i, w in zip(idx, writes, strict=True) if w.schedule is not None}
 
     def _replace(self, tx: Tx, writes: list[ScheduleWrite], idx: list[int],
                  now: float) -> dict[int, WriteOutcome]:
