@@ -48,10 +48,11 @@ def _latency(values: list[float]) -> dict[str, float]:
             "mean_ms": statistics.fmean(values) * 1000.0}
 
 
-def start_server(url: str, port: int) -> subprocess.Popen[bytes]:
+def start_server(url: str, port: int, command: str = "api") -> subprocess.Popen[bytes]:
+    """`horae api` (or `horae server`: scheduler, worker and API) of the no-op app."""
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "horae.cli", "--db", url, "-A", "bench.noop_app:app", "api",
+        [sys.executable, "-m", "horae.cli", "--db", url, "-A", "bench.noop_app:app", command,
          "--port", str(port), "--log-level", "warning"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30

@@ -61,7 +61,8 @@ def in_thread(
 
 
 class AsyncSchedules:
-    """``await ah.schedules.add/update/pause/resume/remove/get/list/trigger_now/preview``."""
+    """``await ah.schedules.add/update/pause/resume/remove/get/list/trigger_now/preview/
+    batch/add_many``."""
 
     def __init__(self, schedules: ScheduleManager, executor: Executor) -> None:
         self.sync = schedules
@@ -74,6 +75,8 @@ class AsyncSchedules:
         self.list = in_thread(executor, schedules.list)
         self.trigger_now = in_thread(executor, schedules.trigger_now)
         self.preview = in_thread(executor, schedules.preview)
+        self.batch = in_thread(executor, schedules.batch)
+        self.add_many = in_thread(executor, schedules.add_many)
 
 
 class AsyncRuns:

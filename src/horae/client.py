@@ -11,7 +11,8 @@ arguments, return types and errors, so code (and the CLI's ``--url``) can use ei
         run = app.runs.wait(app.runs.create("reports.build").id)
 
 - ``app.schedules``: ``add``, ``update`` (``expected_version`` is sent as ``If-Match``),
-  ``pause``, ``resume``, ``remove``, ``get``, ``list``, ``trigger_now``, ``preview``;
+  ``pause``, ``resume``, ``remove``, ``get``, ``list``, ``trigger_now``, ``preview``,
+  ``batch``, ``add_many``;
 - ``app.runs``: ``create``, ``get``, ``list``, ``cancel``, ``retry``, ``logs``, ``wait``;
 - ``app.task_info(name)``, ``app.tasks_list()``, ``app.workers_list()``, ``app.now()``.
 
@@ -27,6 +28,7 @@ millisecond precision, so a remote ``created_at`` may differ from the database's
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import fields
@@ -52,6 +54,7 @@ from horae.models import (
     WorkerInfo,
 )
 from horae.runs import wait_until_ended
+from horae.schedule_batch import BatchResult, InvalidBatch
 from horae.triggers import Trigger
 
 __all__ = ["RemoteError", "RemoteHorae", "RemoteRuns", "RemoteSchedules"]
@@ -358,6 +361,19 @@ class RemoteSchedules:
         data = self._c.request("GET", f"/schedules/{_sid(id)}/preview", params={"n": n})
         return [datetime.fromisoformat(f["utc"]).astimezone(UTC) for f in data["fires"]]
 
+    def batch(self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False,
+              dry_run: bool = False) -> list[BatchResult]:
+        """Many changes in one request (``POST /schedules:batch``, at most 10,000
+        operations): see :meth:`horae.schedules.ScheduleManager.batch`."""
+        return _batch(self._c, operations, atomic, dry_run, "operations", None)
+
+    def add_many(self, items: Sequence[Mapping[str, Any]], *,
+                 atomic: bool = True) -> list[Schedule]:
+        """Create many schedules in one request: see
+        :meth:`horae.schedules.ScheduleManager.add_many`."""
+        results = _batch(self._c, items, atomic, False, "items", "add")
+        return [r.schedule for r in results if r.ok and r.schedule is not None]
+
     def list(self, *, task: str | None = None, paused: bool | None = None,
              search: str | None = None, queue: str | None = None, tag: str | None = None,
              failing: bool | None = None, order: str = "id", after_id: str | None = None,
@@ -380,6 +396,70 @@ class RemoteSchedules:
             params["order"] = order
         return [schedule_from_wire(s) for s in
                 _pages(self._c, "/schedules", params, after_id, limit)]
+
+
+_ITEM_FIELD = re.compile(r"^operations\[(\d+)\](?:\.(.*))?$")
+
+
+def _batch(client: RemoteHorae, operations: Sequence[Any], atomic: bool, dry_run: bool,
+           name: str, only: str | None) -> list[BatchResult]:
+    if isinstance(operations, str | bytes | Mapping) or not isinstance(operations, Sequence):
+        raise InvalidInput(name, "must be a list")
+    body = {"operations": [_wire_op(item, i, name, only) for i, item in
+                           enumerate(operations)], "atomic": atomic, "dry_run": dry_run}
+    try:
+        data = client.request("POST", "/schedules:batch", json=body)
+    except InvalidInput as exc:
+        index, field = _item_field(exc.field)
+        if index is None:
+            raise
+        raise InvalidBatch(name, [(index, field, exc.reason)]) from None
+    except Conflict as exc:
+        raise Conflict(str(exc).replace("operations[", f"{name}[")) from None
+    out = []
+    for r in data["results"]:
+        error = r.get("error") or {}
+        out.append(BatchResult(r["index"], r["op"], r["id"], r["status"],
+                               schedule_from_wire(r["schedule"]) if r["schedule"] else None,
+                               error.get("kind"),
+                               _item_field(error["field"])[1] if error else None,
+                               error.get("reason")))
+    return out
+
+
+def _item_field(field: str) -> tuple[int | None, str]:
+    """``operations[3].policies.retries`` -> (3, ``retries``), as the Python API names it."""
+    m = _ITEM_FIELD.match(field)
+    if m is None:
+        return None, field
+    return int(m.group(1)), _api_field(m.group(2) or "item")
+
+
+def _wire_op(item: Any, index: int, name: str, only: str | None) -> Any:
+    """An operation of the Python API as the REST API takes it (policies nested)."""
+    if not isinstance(item, Mapping):
+        return item  # the server says what is wrong with it
+    if only is not None and "op" in item:
+        raise InvalidInput(f"{name}[{index}].op", f"not an argument of {only}()")
+    out: dict[str, Any] = {} if only is None else {"op": only}
+    policies: dict[str, Any] = {}
+    try:
+        for key, value in item.items():
+            if key in POLICY_NAMES:
+                policies[key] = _policy_value(key, value)
+            elif key == "trigger":
+                out[key] = _trigger(value)
+            elif key == "task":
+                out[key] = _task_name(value)
+            elif key in ("args", "tags") and isinstance(value, tuple):
+                out[key] = list(value)
+            else:
+                out[key] = value
+    except InvalidInput as exc:
+        raise InvalidInput(f"{name}[{index}].{exc.field}", exc.reason) from None
+    if policies:
+        out["policies"] = policies
+    return out
 
 
 def _pages(client: RemoteHorae, path: str, params: dict[str, Any], cursor: Any,

@@ -12,7 +12,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from horae.errors import Conflict, InvalidInput
 from horae.instants import to_epoch
-from horae.models import Fanout, Policies, Run, Schedule
+from horae.models import Fanout, Policies, Run, Schedule, TaskInfo
 from horae.policies import first_fire
 from horae.store import NewRun
 from horae.tasks import Task, validate_arguments
@@ -20,6 +20,7 @@ from horae.triggers import IntervalTrigger, Trigger, at, preview, trigger_from_d
 
 if TYPE_CHECKING:
     from horae.app import Horae
+    from horae.schedule_batch import BatchResult
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 _POLICIES = TypeAdapter(Policies)
@@ -80,6 +81,35 @@ def check_argument_types(args: Any, kwargs: Any) -> None:
         raise InvalidInput("kwargs", "must be an object")
 
 
+class Inputs:
+    """What validation reads besides the input: the database's clock and the task
+    catalogue, each read once however many schedules one call validates."""
+
+    def __init__(self, app: Horae) -> None:
+        self._app = app
+        self._now: float | None = None
+        self._tasks: dict[str, TaskInfo | InvalidInput] = {}
+
+    def now(self) -> float:
+        if self._now is None:
+            self._now = self._app.store.now()
+        return self._now
+
+    def task_info(self, name: Any) -> TaskInfo:
+        if not isinstance(name, str):
+            return self._app.task_info(name)  # raises the usual error
+        found = self._tasks.get(name)
+        if found is None:
+            try:
+                found = self._app.task_info(name)
+            except InvalidInput as exc:
+                found = exc
+            self._tasks[name] = found
+        if isinstance(found, InvalidInput):
+            raise InvalidInput(found.field, found.reason)
+        return found
+
+
 class ScheduleManager:
     """``app.schedules``: add, update, pause, resume, remove, trigger now, preview."""
 
@@ -100,20 +130,39 @@ class ScheduleManager:
         **policies: Any,
     ) -> Schedule:
         """Create a schedule; raises InvalidInput (nothing written) or Conflict (id taken)."""
+        return self._app.store.schedule_add(self.new_schedule(
+            Inputs(self._app), id, task, trigger, args=args, kwargs=kwargs, paused=paused,
+            description=description, tags=tags, **policies))
+
+    def new_schedule(
+        self,
+        inputs: Inputs,
+        id: str,
+        task: str | Task,
+        trigger: Trigger | Mapping[str, Any] | str,
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        paused: bool = False,
+        description: str = "",
+        tags: Sequence[str] = (),
+        **policies: Any,
+    ) -> Schedule:
+        """The schedule :meth:`add` would write, validated; nothing is written."""
         if not isinstance(id, str) or not _ID.match(id):
             raise InvalidInput("id", "1-200 characters: letters, digits and _ . : @ -, "
                                      "starting with a letter or digit")
         check_argument_types(args, kwargs)
+        if isinstance(tags, str) or not isinstance(tags, Sequence):
+            raise InvalidInput("tags", "must be a list of strings")
         name = task.name if isinstance(task, Task) else task
-        info = self._app.task_info(name)
+        info = inputs.task_info(name)
         defaults: dict[str, Any] = {"queue": info.queue, "retries": info.retries,
                                     "timeout": info.timeout}
         schedule = Schedule(id=id, task=name, trigger={}, args=list(args),
                             kwargs=dict(kwargs or {}), paused=bool(paused),
                             description=str(description), tags=[str(t) for t in tags])
-        return self._app.store.schedule_add(
-            self._prepare(schedule, trigger, defaults | policies, fresh=True)
-        )
+        return self._prepare(inputs, schedule, trigger, defaults | policies, fresh=True)
 
     def update(
         self, id: str, *, expected_version: int | None = None, **changes: Any
@@ -140,11 +189,23 @@ class ScheduleManager:
         # Without an expected version, write against the version just read: a concurrent
         # edit makes the write fail and retry, so fields we do not change stay as it left them.
         version = current.version if expected_version is None else expected_version
+        prepared, retime = self.changed_schedule(Inputs(self._app), current, changes)
+        return self._app.store.schedule_replace(prepared, expected_version=version,
+                                                retime=retime)
+
+    def changed_schedule(
+        self, inputs: Inputs, current: Schedule, changes: Mapping[str, Any]
+    ) -> tuple[Schedule, bool]:
+        """``current`` with ``changes`` applied and validated, and whether its next fire
+        must be computed again (a new trigger or window, or a resume); nothing is written."""
         fields = {"task", "trigger", "args", "kwargs", "paused", "description", "tags"}
         unknown = set(changes) - fields - set(POLICY_NAMES)
         if unknown:
             raise InvalidInput(sorted(unknown)[0], "not a field of a schedule")
         check_argument_types(changes.get("args", ()), changes.get("kwargs"))
+        tags = changes.get("tags", current.tags)
+        if isinstance(tags, str) or not isinstance(tags, Sequence):
+            raise InvalidInput("tags", "must be a list of strings")
         pol = dataclasses.asdict(current.policies) | {
             k: v for k, v in changes.items() if k in POLICY_NAMES
         }
@@ -156,25 +217,24 @@ class ScheduleManager:
             kwargs=dict(changes.get("kwargs", current.kwargs)),
             paused=bool(changes.get("paused", current.paused)),
             description=str(changes.get("description", current.description)),
-            tags=[str(t) for t in changes.get("tags", current.tags)],
+            tags=[str(t) for t in tags],
         )
-        self._app.task_info(updated.task)
-        retime = "trigger" in changes or _TIMING & set(changes) or (
+        retime = bool("trigger" in changes or _TIMING & set(changes) or (
             current.paused and not updated.paused
-        )
-        prepared = self._prepare(updated, changes.get("trigger", current.trigger), pol,
-                                 fresh=bool(retime))
-        return self._app.store.schedule_replace(prepared, expected_version=version,
-                                                retime=bool(retime))
+        ))
+        prepared = self._prepare(inputs, updated, changes.get("trigger", current.trigger),
+                                 pol, fresh=retime)
+        return prepared, retime
 
     def _prepare(
-        self, s: Schedule, trigger: Any, policies: Mapping[str, Any], *, fresh: bool
+        self, inputs: Inputs, s: Schedule, trigger: Any, policies: Mapping[str, Any], *,
+        fresh: bool
     ) -> Schedule:
         """Validate everything; recompute next_fire_at from now when ``fresh``."""
         pol = validate_policies(policies)
-        info = self._app.task_info(s.task)
+        info = inputs.task_info(s.task)
         validate_arguments(s.task, info.schema, s.args, s.kwargs)
-        now = self._app.store.now()
+        now = inputs.now()
         trig = coerce_trigger(trigger, now)
         s = dataclasses.replace(s, trigger=trig.to_dict(), policies=pol)
         if fresh:
@@ -215,6 +275,44 @@ class ScheduleManager:
         trig = trigger_from_dict(s.trigger)
         after = self._app.store.now() if s.next_fire_at is None else s.next_fire_at - 1e-6
         return preview(trig, after, n, start_at=s.policies.start_at, end_at=s.policies.end_at)
+
+    def batch(self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False,
+              dry_run: bool = False) -> list[BatchResult]:
+        """Add, update, upsert and remove many schedules in one transaction.
+
+        Each operation is a dict: ``{"op": "add" | "update" | "upsert" | "remove", "id":
+        ..., **fields}``, whose fields are the keyword arguments of :meth:`add` (add,
+        upsert: the whole definition, task and trigger required), of :meth:`update`
+        (update: the fields to change), and ``expected_version`` (update, upsert, remove:
+        only at that version). An upsert creates the schedule, or replaces its definition
+        (what it leaves out returns to its default) and reports ``unchanged`` when it is
+        the same; an interval given without an anchor keeps the stored schedule's phase.
+        One id appears at most once per batch.
+
+        Every item is validated first, as the single calls validate. ``atomic``: if any
+        item fails, nothing is written and this raises :class:`InvalidBatch` (an
+        ``InvalidInput`` naming ``operations[i].field``) or ``Conflict`` (naming the item).
+        Otherwise each item succeeds or fails alone; the results, in order, say which.
+        ``dry_run``: validate and report what would change; nothing is written.
+        """
+        from horae.schedule_batch import run_batch
+
+        return run_batch(self, operations, atomic=atomic, dry_run=dry_run)
+
+    def add_many(self, items: Sequence[Mapping[str, Any]], *,
+                 atomic: bool = True) -> list[Schedule]:
+        """Create many schedules, each item the keyword arguments of :meth:`add`, in one
+        transaction; the schedules created, in order.
+
+        ``atomic`` (default): all or nothing; a bad item raises InvalidInput naming
+        ``items[i].field``, an id taken raises Conflict. ``atomic=False`` creates the
+        items that can be created and leaves out the others: use :meth:`batch` to learn
+        why each one failed.
+        """
+        from horae.schedule_batch import run_batch
+
+        results = run_batch(self, items, atomic=atomic, name="items", only="add")
+        return [r.schedule for r in results if r.ok and r.schedule is not None]
 
     def list(self, **filters: Any) -> list[Schedule]:
         return self._app.store.schedule_list(**filters)

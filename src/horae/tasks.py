@@ -7,6 +7,7 @@ also in processes that do not have the task's code.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
@@ -194,6 +195,12 @@ def bind_arguments(
     return bound | dict(kwargs)
 
 
+@functools.lru_cache(maxsize=1024)
+def _validator(schema_json: str) -> jsonschema.Draft202012Validator:
+    """Building a validator costs more than validating: many schedules share a task."""
+    return jsonschema.Draft202012Validator(json.loads(schema_json))
+
+
 def validate_arguments(
     task_name: str, schema: Mapping[str, Any], args: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> None:
@@ -209,7 +216,7 @@ def validate_arguments(
         if where == "kwargs" and not isinstance(value, Mapping):
             raise InvalidInput("kwargs", "must be an object")
     bound = bind_arguments(schema, args, kwargs)
-    validator = jsonschema.Draft202012Validator(dict(schema))
+    validator = _validator(json.dumps(schema, sort_keys=True))
     error = jsonschema.exceptions.best_match(validator.iter_errors(bound))
     if error is not None:
         path = ".".join(str(p) for p in error.absolute_path)

@@ -18,8 +18,8 @@ from tests.api.conftest import Clients, snapshot
 from tests.api.test_authz import BUILDERS, EXPECTED, SUCCESS
 
 MUTATING = sorted(op for op in EXPECTED if op in SUCCESS or op in {
-    "patchSchedule", "replaceSchedule", "pauseSchedule", "resumeSchedule", "cancelRun",
-    "revokeToken", "patchUser", "disableUser", "setUserPassword"})
+    "patchSchedule", "replaceSchedule", "batchSchedules", "pauseSchedule", "resumeSchedule",
+    "cancelRun", "revokeToken", "patchUser", "disableUser", "setUserPassword"})
 
 
 def _sql(store: Store, statements: list[str]) -> None:

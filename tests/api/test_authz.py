@@ -24,7 +24,7 @@ EXPECTED: dict[str, str | None] = {
     "health": None, "healthLive": None, "healthReady": None,
     "listSchedules": "viewer", "getSchedule": "viewer", "previewSchedule": "viewer",
     "createSchedule": "editor", "patchSchedule": "editor", "replaceSchedule": "editor",
-    "deleteSchedule": "editor",
+    "deleteSchedule": "editor", "batchSchedules": "editor",
     "pauseSchedule": "operator", "resumeSchedule": "operator", "triggerSchedule": "operator",
     "listRuns": "viewer", "getRun": "viewer", "getRunLogs": "viewer", "getStats": "viewer",
     "createRun": "operator", "cancelRun": "operator", "retryRun": "operator",
@@ -66,6 +66,10 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "createSchedule": lambda c: ("POST", "/api/v1/schedules", {
         "id": f"new{next(_seq)}", "task": "scan", "kwargs": {"targets": ["a"]},
         "trigger": {"kind": "date", "at": "2099-01-01T00:00:00Z"}}),
+    "batchSchedules": lambda c: ("POST", "/api/v1/schedules:batch", {"atomic": True,
+        "operations": [{"op": "add", "id": f"new{next(_seq)}", "task": "scan",
+                        "kwargs": {"targets": ["a"]},
+                        "trigger": {"kind": "interval", "seconds": 60}}]}),
     "patchSchedule": lambda c: ("PATCH", f"/api/v1/schedules/{_schedule(c.horae)}",
                                 {"description": "changed"}),
     "replaceSchedule": lambda c: ("PUT", f"/api/v1/schedules/{_schedule(c.horae)}", {

@@ -320,3 +320,31 @@ def test_queues_show_backlog_lag_and_workers_over_http(remote: RemoteHorae,
     assert text.exit_code == 0 and "nobody-serves-this" in text.output
     assert "LAG" in text.output and "WORKERS" in text.output
     remote.runs.cancel(run.id)
+
+
+def test_batch_and_add_many_over_the_api_answer_like_the_python_api(
+        remote: RemoteHorae) -> None:
+    from horae.schedule_batch import InvalidBatch
+
+    made = remote.schedules.add_many([
+        {"id": f"bulk{i}", "task": "scan", "trigger": interval(seconds=60),
+         "kwargs": {"targets": ["a"]}, "retries": 2} for i in range(3)])
+    assert [(s.id, s.policies.retries) for s in made] == [(f"bulk{i}", 2) for i in range(3)]
+    with pytest.raises(InvalidBatch) as err:
+        remote.schedules.add_many([{"id": "bulk9", "task": "scan", "trigger": interval(60),
+                                    "kwargs": {"targets": ["a"]}, "retries": -1}])
+    assert err.value.field == "items[0].retries"
+    with pytest.raises(Conflict, match=r"items\[0\]"):
+        remote.schedules.add_many([{"id": "bulk0", "task": "scan", "trigger": interval(60),
+                                    "kwargs": {"targets": ["a"]}}])
+    results = remote.schedules.batch([
+        {"op": "update", "id": "bulk0", "retries": 5},
+        {"op": "remove", "id": "bulk1"},
+        {"op": "add", "id": "bulk3", "task": "scan", "trigger": interval(60)},
+        {"op": "update", "id": "bulk-none", "paused": True},
+    ])
+    assert [(r.status, r.error, r.field) for r in results] == [
+        ("updated", None, None), ("removed", None, None), ("failed", "invalid", "kwargs"),
+        ("failed", "not_found", "id")]
+    assert results[0].schedule is not None and results[0].schedule.policies.retries == 5
+    assert {s.id for s in remote.schedules.list(search="bulk")} == {"bulk0", "bulk2"}

@@ -18,6 +18,7 @@ from starlette.routing import Route
 from horae.api import events as E
 from horae.api import schemas as S
 from horae.api.auth import Authenticator, Role
+from horae.api.batch_routes import BATCH_OPERATIONS
 from horae.api.bodies import BodyLimit
 from horae.api.framework import Call, Operation, problem_for, serve_operation
 from horae.api.health import HEALTH_OPERATIONS
@@ -130,14 +131,16 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     """The REST API of ``horae`` as an ASGI app (serve it with uvicorn)."""
     api = Api(horae, settings or ApiSettings())
     holder: dict[str, Any] = {}
-    operations = [*HEALTH_OPERATIONS, *OPERATIONS, *QUEUE_OPERATIONS, *USER_OPERATIONS,
-                  *EVENT_OPERATIONS,
+    operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *QUEUE_OPERATIONS,
+                  *USER_OPERATIONS, *EVENT_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     # Every body this app reads -- API, and the console's pages mounted on it later -- is
     # bounded while it streams.
     app = Starlette(routes=_routes(api, operations),
-                    middleware=[Middleware(BodyLimit, limit=api.settings.max_body)],
+                    middleware=[Middleware(BodyLimit, limit=api.settings.max_body, larger={
+                        (op.method, "/api/v1" + op.path): op.max_body
+                        for op in operations if op.max_body})],
                     exception_handlers={HTTPException: _http_error, Exception: _crash})
     app.state.api = api
     return app

@@ -33,19 +33,23 @@ class BodyTooLarge(ApiError):
 
 
 class BodyLimit:
-    """ASGI middleware: at most ``limit`` bytes of request body reach ``app``."""
+    """ASGI middleware: at most ``limit`` bytes of request body reach ``app``; the
+    ``(method, path)`` pairs of ``larger`` have their own, larger limit (a batch)."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int,
+                 larger: dict[tuple[str, str], int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.larger = larger or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get((scope["method"], scope["path"]), self.limit)
         declared = _content_length(scope)
-        if declared is not None and declared > self.limit:
-            await _answer(send, BodyTooLarge(self.limit))
+        if declared is not None and declared > limit:
+            await _answer(send, BodyTooLarge(limit))
             return
         received = 0
         started = False
@@ -55,8 +59,8 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLarge(self.limit)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         async def tracked_send(message: Message) -> None:

@@ -126,6 +126,18 @@ class Call:
         assert self._reply is not None, "audited(reply=...) made no answer"
         return self._reply
 
+    def remember_after(self, reply: Reply) -> Reply:
+        """Store ``reply`` under the request's Idempotency-Key after a change that spans
+        several transactions (a batch replans what others changed meanwhile), in a
+        transaction of its own. A crash between the change and this write leaves the key
+        free: a retry performs the batch again, which adds nothing twice (an id that exists
+        fails as a conflict; an upsert that changes nothing writes nothing)."""
+        if self.idempotency is not None:
+            self._reply = reply
+            with self.api.store.store.db.write() as tx:
+                self._remember(tx)
+        return reply
+
     def _remember(self, tx: Tx) -> None:
         """Store the answer under the request's Idempotency-Key, in ``tx``."""
         k = self.idempotency
@@ -180,6 +192,7 @@ class Operation:
     location: bool = False
     sse: bool = False  # also answers text/event-stream
     unavailable: type[BaseModel] | None = None  # the 503 body, instead of a problem document
+    max_body: int | None = None  # bytes of a request body; None: the API's max_body
     description: str = ""
 
 
@@ -194,7 +207,7 @@ async def serve_operation(op: Operation, api: Any, request: Request) -> Response
         query = _query(op.query, request)
         raw, body = b"", None
         if op.body is not None:
-            raw = await _read_body(request, api.settings.max_body)
+            raw = await _read_body(request, max(op.max_body or 0, api.settings.max_body))
             body = _parse_body(op.body, raw)
         call = Call(api, request, principal, path, query, body, raw)
         if op.streamer is not None:

@@ -115,11 +115,13 @@ def _register() -> None:
     from horae.cli.admin import db, tasks
     from horae.cli.api_cmds import api, tokens
     from horae.cli.runs import runs
+    from horae.cli.schedule_apply import apply
     from horae.cli.schedules import schedules
     from horae.cli.serve import scheduler, server, worker
     from horae.cli.users_cmd import users
     from horae.cli.workers_cmd import queues, workers
 
+    schedules.add_command(apply)
     for command in (server, scheduler, worker, workers, queues, schedules, runs, tasks, db,
                     api, tokens, users):
         cli.add_command(command)

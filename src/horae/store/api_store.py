@@ -189,6 +189,19 @@ class ApiStore:
              "target": target_id, "before": _dumps(before), "after": _dumps(after)},
         )
 
+    def audit_many(self, tx: Tx, *, actor: str, role: str, target_kind: str,
+                   records: list[tuple[str, str | None, Any, Any]]) -> None:
+        """Write one audit record per ``(action, target_id, before, after)`` inside ``tx``,
+        in one statement per thousand (a batch of changes)."""
+        if not records:
+            return
+        now = self.store._now(tx)
+        rows = [{"ts": now, "actor": actor, "role": role, "action": action,
+                 "target_kind": target_kind, "target_id": target, "before_data": _dumps(before),
+                 "after_data": _dumps(after)} for action, target, before, after in records]
+        for start in range(0, len(rows), 1000):
+            self.db.insert_many(tx, "horae_audit", rows[start:start + 1000])
+
     def audit_list(self, *, actor: str | None = None, target_kind: str | None = None,
                    target_id: str | None = None, action: str | None = None,
                    before_id: int | None = None, limit: int = 100) -> list[AuditRecord]:

@@ -156,7 +156,16 @@ class StoreBase:
             hook(tx, result)
 
     def _schedules_changed(self, tx: Tx) -> None:
-        tx.run("UPDATE horae_meta SET value = value + 1 WHERE key = 'schedules_changed'")
+        """Tell schedulers that schedules changed, in the change's transaction.
+
+        PostgreSQL: ``NOTIFY`` alone (delivered at commit, to every listening process); a
+        shared counter row would make every schedule write in every process wait for the
+        previous one to commit. SQLite has one writer at a time anyway, and its schedulers
+        in other processes poll this counter (after ``PRAGMA data_version`` says something
+        was written), so it keeps it.
+        """
+        if self.db.dialect != "postgres":
+            tx.run("UPDATE horae_meta SET value = value + 1 WHERE key = 'schedules_changed'")
         self._notify(tx, "horae_schedules")
 
     def _notify(self, tx: Tx, channel: str) -> None:

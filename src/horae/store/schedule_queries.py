@@ -106,7 +106,11 @@ class ScheduleQueries(StoreBase):
             self._changed(tx, None)
 
     def schedules_changed_mark(self) -> int:
-        """A counter that grows with every schedule write: cheap to poll across processes."""
+        """SQLite: a counter that grows with every schedule write, cheap to poll across
+        processes. PostgreSQL keeps no such counter (NOTIFY carries changes there)."""
+        if self.db.dialect == "postgres":
+            raise NotImplementedError("PostgreSQL announces schedule changes with NOTIFY "
+                                      "horae_schedules; it keeps no change counter")
         with self.db.read() as tx:
             row = tx.one("SELECT value FROM horae_meta WHERE key = 'schedules_changed'")
         return int(row["value"]) if row else 0

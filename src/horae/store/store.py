@@ -29,6 +29,7 @@ from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
 from horae.store.queue_queries import QueueQueries
 from horae.store.run_queries import RunQueries
+from horae.store.schedule_batch import ScheduleBatchQueries
 from horae.store.schedule_queries import ScheduleQueries
 from horae.store.worker_queries import WorkerQueries
 
@@ -36,8 +37,8 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
            "Store"]
 
 
-class Store(ScheduleQueries, RunQueries, LeaseQueries, WorkerQueries, ListQueries,
-            QueueQueries):
+class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
+            ListQueries, QueueQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.
