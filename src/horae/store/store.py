@@ -26,6 +26,7 @@ from __future__ import annotations
 from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
 from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
+from horae.store.retention import RetentionQueries
 from horae.store.run_queries import RunQueries
 from horae.store.schedule_queries import ScheduleQueries
 from horae.store.worker_queries import WorkerQueries
@@ -33,7 +34,8 @@ from horae.store.worker_queries import WorkerQueries
 __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "RunFilter", "Store"]
 
 
-class Store(ScheduleQueries, RunQueries, LeaseQueries, WorkerQueries, ListQueries):
+class Store(ScheduleQueries, RunQueries, LeaseQueries, WorkerQueries, ListQueries,
+            RetentionQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.
