@@ -180,13 +180,14 @@ def test_an_orphaned_child_follows_the_age_rule(store: Store) -> None:
     assert prune_all(store, DAY).runs == 2
 
 
-def test_each_batch_examines_at_most_batch_runs_and_the_cursor_passes_kept_ones(
+def test_each_batch_examines_the_next_batch_of_runs_and_the_cursor_passes_kept_ones(
         store: Store) -> None:
     kept = fired(store, "weekly", 3)  # the oldest: kept, at the head of the scan
     adhoc = add_runs(store, 5)
     finish_all(store)
     backdate(store, [r.id for r in kept], 30 * DAY)
-    backdate(store, [r.id for r in adhoc], 20 * DAY)
+    for i, r in enumerate(adhoc):  # distinct finished times: a window never ends in a tie
+        backdate(store, [r.id], 20 * DAY - i)
     first = store.runs_prune_batch(DAY, keep_per_schedule=3, batch=2)
     assert first.runs == 0 and first.cursor is not None  # two kept runs examined
     second = store.runs_prune_batch(DAY, keep_per_schedule=3, batch=2, after=first.cursor)
@@ -219,7 +220,7 @@ def test_events_go_by_age_and_by_count_oldest_first(store: Store) -> None:
     with store.db.read() as tx:
         left = [int(r["id"]) for r in tx.all("SELECT id FROM horae_events ORDER BY id")]
     assert left == first[-4:]
-    n, after = store.events_prune_batch(0, batch=2)  # a full batch: more may remain
+    n, after = store.events_prune_batch(None, keep_max=1, batch=2)  # full: more may remain
     assert n == 2 and after is not None
 
 

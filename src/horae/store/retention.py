@@ -56,19 +56,19 @@ class RetentionQueries(StoreBase):
         ``after``, and delete those the rules let go (see the module docstring)."""
         if self.db.dialect == "postgres" and not dry_run:
             with self.db.write() as tx:  # the chosen rows stay locked until they are gone
-                chosen, last, examined = self._choose(tx, older_than, keep_per_schedule,
-                                                      batch, after, lock=True)
+                chosen, cursor = self._choose(tx, older_than, keep_per_schedule, batch,
+                                              after, lock=True)
                 out = self._delete_runs(tx, chosen)
         else:
             with self.db.read() as tx:  # SQLite: choose outside the write lock
-                chosen, last, examined = self._choose(tx, older_than, keep_per_schedule,
-                                                      batch, after, lock=False)
+                chosen, cursor = self._choose(tx, older_than, keep_per_schedule, batch,
+                                              after, lock=False)
                 if dry_run:
                     out = self._count_runs(tx, chosen)
             if not dry_run:
                 with self.db.write() as tx:
                     out = self._delete_runs(tx, chosen)
-        out.cursor = last if examined >= batch else None
+        out.cursor = cursor
         return out
 
     def runs_prune(self, older_than: float, *, keep_per_schedule: int = 0,
@@ -135,25 +135,38 @@ class RetentionQueries(StoreBase):
     # -- choosing ----------------------------------------------------------------------
 
     def _choose(self, tx: Tx, older_than: float, keep: int, batch: int,
-                after: Cursor | None, *, lock: bool) -> tuple[list[int], Cursor | None, int]:
-        """The ids to delete among the next ``batch`` finished runs (fan-out children are
-        not examined: they go with their parent), the last (finished_at, id) examined and
-        how many were examined."""
-        params: dict[str, Any] = {
-            "age": older_than, "batch": batch, "skip": max(keep - 1, 0),
-            "af": after[0] if after else -1e300, "aid": after[1] if after else 0,
-        }
-        # The partial index horae_runs_finished (0005) serves the scan: its predicate is
-        # repeated literally, and (finished_at, id) continues from the cursor. Children of
-        # a parent that still exists are skipped (and so never locked by a scan).
+                after: Cursor | None, *, lock: bool) -> tuple[list[int], Cursor | None]:
+        """The ids to delete among the next ``batch`` finished runs after ``after`` in
+        ``(finished_at, id)`` order (fan-out children are not examined: they go with
+        their parent), and the cursor to continue from (None: the age limit was reached)."""
+        af, aid = after if after is not None else (-1e300, 0)
+        params: dict[str, Any] = {"age": older_than, "nth": batch - 1, "af": af, "aid": aid,
+                                  "skip": max(keep - 1, 0)}
+        after_sql = ("r.finished_at IS NOT NULL AND r.finished_at >= :af"
+                     " AND (r.finished_at > :af OR r.id > :aid)")
+        # First the window: its end is the batch-th run, read by walking the partial index
+        # horae_runs_finished (0005; its predicate repeated literally) from the cursor.
+        # The runs are then read by that range, so whatever plan the database picks for
+        # them (on a table never analysed, too) reads about `batch` rows.
+        end = tx.one(
+            f"SELECT r.finished_at AS hf, r.id AS hid, r.finished_at >= {self.db.now_sql}"
+            f" - :age AS late FROM horae_runs AS r WHERE {after_sql}"
+            " ORDER BY r.finished_at, r.id LIMIT 1 OFFSET :nth", params)
+        done = end is None or bool(end["late"])
+        params["hf"] = 1e300 if end is None else float(end["hf"])
+        params["hid"] = 0 if end is None else int(end["hid"])
+        # Children of a parent that still exists are skipped (and so never locked by a
+        # scan). Every other look-up is a scalar sub-query or a join on a key, one index
+        # probe per row: an EXISTS under OR may be planned as a hashed sub-plan over a
+        # whole table, and a state test in a WHERE as a scan of the partial index of every
+        # active run (on a table never analysed, both are what PostgreSQL picks).
         scan = (
             "SELECT id, schedule_id, fire_time, created_at, finished_at, state, parent_id,"
-            " fanout FROM horae_runs AS r WHERE r.finished_at IS NOT NULL"
-            f" AND r.finished_at < {self.db.now_sql} - :age AND r.finished_at >= :af"
-            " AND (r.finished_at > :af OR r.id > :aid)"
-            " AND (r.parent_id IS NULL OR NOT EXISTS"
-            "  (SELECT 1 FROM horae_runs AS p WHERE p.id = r.parent_id))"
-            " ORDER BY r.finished_at, r.id LIMIT :batch"
+            f" fanout FROM horae_runs AS r WHERE {after_sql} AND r.finished_at <= :hf"
+            " AND (r.finished_at < :hf OR r.id <= :hid OR :hid = 0)"
+            f" AND r.finished_at < {self.db.now_sql} - :age"
+            " AND (r.parent_id IS NULL"
+            "  OR (SELECT p.id FROM horae_runs AS p WHERE p.id = r.parent_id) IS NULL)"
             + (self.db.skip_locked if lock else "")
         )
         if keep > 0:
@@ -161,7 +174,8 @@ class RetentionQueries(StoreBase):
             # finished fire: one walk of at most `keep` entries of the unique
             # (schedule_id, fire_time) index, newest first. NULL: fewer fires than that.
             kept = (
-                ", kept AS (SELECT s.id AS schedule_id, (SELECT k.fire_time FROM horae_runs"
+                ", kept AS MATERIALIZED (SELECT s.id AS schedule_id, 1 AS present,"
+                " (SELECT k.fire_time FROM horae_runs"
                 " AS k WHERE k.schedule_id = s.id AND k.fire_time IS NOT NULL"
                 " AND k.finished_at IS NOT NULL ORDER BY k.fire_time DESC"
                 " LIMIT 1 OFFSET :skip) AS since FROM horae_schedules AS s"
@@ -172,8 +186,7 @@ class RetentionQueries(StoreBase):
             # all of them while it has fewer); runs of deleted schedules are not kept.
             schedule_rule = (
                 " WHEN b.schedule_id IS NULL THEN 1"
-                " WHEN NOT EXISTS (SELECT 1 FROM horae_schedules AS s"
-                "  WHERE s.id = b.schedule_id) THEN 1"
+                " WHEN k.present IS NULL THEN 1"
                 " WHEN k.since IS NULL THEN 0"
                 " WHEN COALESCE(b.fire_time, b.created_at) < k.since THEN 1"
             )
@@ -181,19 +194,17 @@ class RetentionQueries(StoreBase):
             kept, join, schedule_rule = "", "", ""
         rows = tx.all(
             f"WITH batch AS ({scan}){kept}"
-            " SELECT b.id, b.finished_at, CASE"
+            " SELECT b.id, CASE"
             f" WHEN b.state NOT IN {TERMINAL_SQL} THEN 0"
-            " WHEN b.fanout IS NOT NULL AND EXISTS (SELECT 1 FROM horae_runs AS c"
-            f"  WHERE c.parent_id = b.id AND c.state IN {ACTIVE_SQL}) THEN 0"
+            " WHEN b.fanout IS NOT NULL AND (SELECT max(CASE WHEN c.state IN"
+            f" {ACTIVE_SQL} THEN 1 ELSE 0 END) FROM horae_runs AS c"
+            "  WHERE c.parent_id = b.id AND c.parent_id IS NOT NULL) = 1 THEN 0"
             f"{schedule_rule} ELSE {0 if keep > 0 else 1} END AS gone"
-            f" FROM batch AS b{join} ORDER BY b.finished_at, b.id",
-            params,
+            f" FROM batch AS b{join}",
+            params, planned=True,
         )
-        if not rows:
-            return [], None, 0
-        last = rows[-1]
-        return ([int(r["id"]) for r in rows if r["gone"]],
-                (float(last["finished_at"]), int(last["id"])), len(rows))
+        cursor = None if done else (params["hf"], params["hid"])
+        return [int(r["id"]) for r in rows if r["gone"]], cursor
 
     # -- deleting ----------------------------------------------------------------------
 
