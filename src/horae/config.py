@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from horae.errors import InvalidInput
 
 DEFAULT_DATABASE_URL = "sqlite:///horae.db"
 
@@ -32,3 +36,81 @@ def setting(name: str, explicit: Any = None, default: Any = None) -> Any:
 
 def database_url(explicit: str | None = None) -> str:
     return str(setting("database_url", explicit, DEFAULT_DATABASE_URL))
+
+
+def number_setting(name: str, default: float, *, integer: bool = False,
+                   minimum: float = 0.0) -> float:
+    """A numeric setting (see :func:`setting`), checked: a clear error names it otherwise."""
+    raw = setting(name, default=default)
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        raise InvalidInput(name, f"{raw!r} is not a number") from None
+    if not math.isfinite(value) or value < minimum:
+        raise InvalidInput(name, f"must be a finite number >= {minimum:g}, not {raw!r}")
+    if integer and value != int(value):
+        raise InvalidInput(name, f"must be a whole number, not {raw!r}")
+    return int(value) if integer else value
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """What the scheduler's retention pass keeps (docs/operations.md, "Retention").
+
+    Each is set as ``HORAE_<NAME>`` or ``<name>`` in horae.toml; 0 turns a rule off.
+    """
+
+    #: Finished runs (and their log lines) are deleted this many days after they ended: a
+    #: month of history covers a monthly review and most investigations, and bounds the
+    #: table (the demo alone makes ~8,600 runs a day). 0: runs are never deleted.
+    runs_keep_days: float = 30.0
+    #: ...except the newest N finished fires of every schedule that still exists, whatever
+    #: their age, so a weekly or monthly job keeps its history (20 weeks of a weekly job).
+    #: Runs of deleted schedules and ad-hoc runs follow the age rule alone. 0: no exception.
+    runs_keep_per_schedule: int = 20
+    #: Events (the /api/v1/events stream and the console's live updates) are a cursor,
+    #: not history: a client away longer than this reloads its lists. A day is what a
+    #: client reconnecting after a night still finds. 0: no age of their own (they still go
+    #: with the runs' age and the count limit).
+    events_keep_hours: float = 24.0
+    #: ...and at most this many, the newest (a day at thousands of runs a second would be
+    #: hundreds of millions of rows). 0: no count limit.
+    events_keep_max: int = 1_000_000
+    #: Seconds between retention passes once nothing old is left; while a backlog remains,
+    #: batches follow each other with short pauses instead.
+    retention_interval: float = 60.0
+    #: Runs examined per transaction (their log lines go in the same one; events go in
+    #: batches five times as large): small enough that the SQLite write lock is held for
+    #: milliseconds, so fires never wait for retention.
+    retention_batch: int = 1000
+
+    @classmethod
+    def from_config(cls) -> RetentionSettings:
+        """Defaults, overridden by HORAE_<NAME> (environment) or <name> (horae.toml)."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            default = getattr(cls, f.name)
+            integer = isinstance(default, int)
+            minimum = 1.0 if f.name == "retention_batch" else 0.0
+            values[f.name] = number_setting(f.name, default, integer=integer, minimum=minimum)
+        if values["retention_interval"] <= 0:
+            raise InvalidInput("retention_interval", "must be more than 0 seconds")
+        return cls(**values)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is ever deleted."""
+        return (self.runs_age is not None or self.events_age(None) is not None
+                or self.events_keep_max > 0)
+
+    @property
+    def runs_age(self) -> float | None:
+        """Seconds after which finished runs go; None: never."""
+        return self.runs_keep_days * 86400.0 if self.runs_keep_days > 0 else None
+
+    def events_age(self, runs_age: float | None) -> float | None:
+        """Seconds after which events go: never later than the runs deleted by age (an
+        event never outlives its run); None: by count alone."""
+        ages = [a for a in (self.events_keep_hours * 3600.0 if self.events_keep_hours > 0
+                            else None, runs_age) if a is not None]
+        return min(ages) if ages else None

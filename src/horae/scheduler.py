@@ -4,7 +4,8 @@ Each pass turns due fires into runs (see ``Store.schedules_fire_due``), then, at
 per ``sweep_interval``, rescues runs whose lease expired and marks silent workers gone.
 Between passes it sleeps until the next due instant, or until told that a schedule
 changed (in-process signal, PostgreSQL NOTIFY, or SQLite's change counter). Any number of
-schedulers may run against one database: the store makes each fire happen once.
+schedulers may run against one database: the store makes each fire happen once. Beside
+the loop, a retention thread deletes old runs, log lines and events (horae.retention).
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
+from horae.config import RetentionSettings
 from horae.models import Policies
 from horae.policies import DueSchedule, FirePlan, plan_fires
+from horae.retention import Retention
 from horae.store import DueRow
 from horae.store.connection import SQLiteDatabase
 from horae.store.rows import policies_from_json
@@ -39,6 +42,7 @@ class Scheduler:
         sweep_interval: float = 1.0,
         worker_timeout: float = 60.0,
         change_poll: float = 0.02,
+        retention: RetentionSettings | None = None,
     ) -> None:
         self.app = app
         self.batch = batch
@@ -61,6 +65,9 @@ class Scheduler:
         #: the error of the last pass if it failed.
         self.beat = time.monotonic()
         self.failing: str | None = None
+        # Read now, so a bad setting fails the start with its name, not a thread later.
+        self.retention_settings = retention or RetentionSettings.from_config()
+        self.retention: Retention | None = None
 
     def start(self) -> None:
         store = self.app.store
@@ -74,9 +81,14 @@ class Scheduler:
         self._waker.start()
         self._thread = threading.Thread(target=self._loop, name="horae-scheduler", daemon=True)
         self._thread.start()
+        if self.retention_settings.enabled:
+            self.retention = Retention(store, self.retention_settings)
+            self.retention.start()
 
     def stop(self) -> None:
         self._stopping.set()
+        if self.retention is not None:
+            self.retention.stop()
         if self._waker is not None:
             self._waker.set()
         if self._thread is not None:

@@ -1,7 +1,8 @@
-"""``horae runs list|show|logs|cancel|retry|wait``."""
+"""``horae runs list|show|logs|cancel|retry|wait|prune``."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import time
@@ -10,6 +11,7 @@ from contextlib import nullcontext
 import click
 from rich.text import Text
 
+from horae import retention
 from horae.cli.env import Client, Env, parse_seconds, pass_env
 from horae.cli.render import (
     LEVEL_STYLES,
@@ -25,6 +27,8 @@ from horae.cli.render import (
     state_cell,
     styled,
 )
+from horae.config import RetentionSettings
+from horae.errors import InvalidInput
 from horae.instants import iso
 from horae.models import TERMINAL_STATES, LogLine, Run, RunState
 
@@ -34,7 +38,7 @@ LOG_PAGE = 1000
 
 @click.group()
 def runs() -> None:
-    """Inspect and control runs: list, show, logs, cancel, retry, wait."""
+    """Inspect and control runs: list, show, logs, cancel, retry, wait, prune."""
 
 
 @runs.command("list")
@@ -243,3 +247,47 @@ def wait(ctx: click.Context, run_id: int, timeout: str | None) -> None:
         click.echo(line.plain)
     if run.state is not RunState.SUCCEEDED:
         ctx.exit(1)
+
+
+@runs.command()
+@click.option("--older-than", "older_than", metavar="DURATION",
+              help="Delete finished runs that ended longer ago than this (e.g. 30d, 12h, "
+                   "90m; default: the runs_keep_days setting).")
+@click.option("--keep-per-schedule", "keep", type=click.IntRange(min=0), metavar="N",
+              help="Keep the newest N fires of every existing schedule whatever their age "
+                   "(default: the runs_keep_per_schedule setting; 0 keeps none).")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted; delete nothing.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object.")
+@pass_env
+def prune(env: Env, older_than: str | None, keep: int | None, dry_run: bool,
+          as_json: bool) -> None:
+    """Delete old finished runs with their log lines, and old events, now.
+
+    The scheduler does this by itself (docs/operations.md, "Retention"); this command
+    does it at once, or shows with --dry-run what it would delete. It needs the database
+    (--db): pruning is not offered over a server's API.
+    """
+    app = env.app()  # refuses --url first; connects only below, once the input is good
+    settings = RetentionSettings.from_config()
+    if keep is not None:
+        settings = dataclasses.replace(settings, runs_keep_per_schedule=keep)
+    age: float
+    if older_than is not None:
+        age = parse_seconds(older_than, "older-than")
+        if age <= 0:
+            raise InvalidInput("older-than", "must be a positive duration, e.g. 30d or 12h")
+    elif settings.runs_age is not None:
+        age = settings.runs_age
+    else:
+        raise InvalidInput("older-than", "give a duration: the runs_keep_days setting is 0 "
+                                         "(runs are kept forever)")
+    got = retention.prune(app.store, settings, runs_age=age, dry_run=dry_run)
+    if as_json:
+        echo_json({"runs": got.runs, "logs": got.logs, "events": got.events,
+                   "dry_run": dry_run, "older_than": age,
+                   "keep_per_schedule": settings.runs_keep_per_schedule})
+        return
+    verb = "would delete" if dry_run else "deleted"
+    click.echo(f"{verb} {got.runs} runs, {got.logs} log lines and {got.events} events "
+               f"(finished more than {duration(age)} ago; kept the newest "
+               f"{settings.runs_keep_per_schedule} fires of every schedule)")

@@ -195,6 +195,10 @@ class SQLiteDatabase(Database):
         conn.row_factory = sqlite3.Row
         conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
         if not self.memory:
+            # A new file gets incremental auto-vacuum, so retention can give the pages of
+            # deleted runs back to the file system (Store.sqlite_release_free_pages). SQLite
+            # ignores this on a file that already has tables (only VACUUM changes it there).
+            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
@@ -249,6 +253,13 @@ class SQLiteDatabase(Database):
     def read(self) -> Iterator[Tx]:
         with self._connection() as conn:
             yield Tx(conn.cursor(), _same)
+
+    def incremental_vacuum(self, pages: int) -> None:
+        """Give up to ``pages`` free pages back to the file system, in a transaction of its
+        own. ``executescript`` runs the pragma to completion: ``execute`` steps a statement
+        once, and each step of this one frees a single page."""
+        with self._connection() as conn:
+            conn.executescript(f"PRAGMA incremental_vacuum({int(pages)})")
 
     def data_version(self) -> int:
         """SQLite's ``PRAGMA data_version`` on this thread's connection: it changes when

@@ -1,4 +1,5 @@
-"""Runs as operators see them: add, list, cancel, retry, logs, prune, fan-out expansion."""
+"""Runs as operators see them: add, list, cancel, retry, logs, fan-out expansion (pruning
+is in store/retention.py)."""
 
 from __future__ import annotations
 
@@ -240,25 +241,6 @@ class RunQueries(StoreBase):
                 {"run": run_id, "after": after_id, "limit": limit},
             )
         return [R.log_from_row(r) for r in rows]
-
-    def runs_prune(self, older_than: float, *, batch: int = 1000) -> int:
-        """Delete up to ``batch`` finished runs that ended more than ``older_than`` s ago."""
-        with self.db.write() as tx:
-            # SKIP LOCKED: a run someone holds is pruned next time, so prune never waits
-            # (and needs no place in the lock order).
-            rows = tx.all(
-                "DELETE FROM horae_runs WHERE id IN (SELECT id FROM horae_runs"
-                f" WHERE finished_at < {self.db.now_sql} - :age AND state IN {TERMINAL_SQL}"
-                f" LIMIT :batch{self.db.skip_locked}) RETURNING id",
-                {"age": older_than, "batch": batch},
-            )
-            ids = [r["id"] for r in rows]
-            if ids:
-                tx.run(
-                    f"DELETE FROM horae_run_logs WHERE {self.db.in_list('run_id', 'ids')}",
-                    {"ids": self.db.list_param(ids)},
-                )
-        return len(ids)
 
     def runs_expand(self, worker_ttl: float = 60.0) -> int:
         """Expand due broadcast/shard parents into children (see store/fanout.py).

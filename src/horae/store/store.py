@@ -28,6 +28,7 @@ from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFi
 from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
 from horae.store.queue_queries import QueueQueries
+from horae.store.retention import RetentionQueries
 from horae.store.run_queries import RunQueries
 from horae.store.schedule_batch import ScheduleBatchQueries
 from horae.store.schedule_queries import ScheduleQueries
@@ -38,7 +39,7 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
-            ListQueries, QueueQueries):
+            ListQueries, QueueQueries, RetentionQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.
