@@ -158,8 +158,8 @@ class StoreBase:
     def _schedules_changed(self, tx: Tx) -> None:
         """Tell schedulers that schedules changed, in the change's transaction.
 
-        PostgreSQL: ``NOTIFY`` alone (delivered at commit, to every listening process); a
-        shared counter row would make every schedule write in every process wait for the
+        PostgreSQL: ``NOTIFY`` alone (sent right after commit, to every listening process);
+        a shared counter row would make every schedule write in every process wait for the
         previous one to commit. SQLite has one writer at a time anyway, and its schedulers
         in other processes poll this counter (after ``PRAGMA data_version`` says something
         was written), so it keeps it.
@@ -169,10 +169,9 @@ class StoreBase:
         self._notify(tx, "horae_schedules")
 
     def _notify(self, tx: Tx, channel: str) -> None:
-        """Wake waiters: in this process after commit, and in others through PostgreSQL."""
+        """Wake waiters after commit: in this process at once, and in others through
+        PostgreSQL's NOTIFY, sent after the commit (see :mod:`horae.store.notices`)."""
         tx.pending.add(channel)
-        if self.db.dialect == "postgres":
-            tx.run(f"NOTIFY {channel}")
 
     def _count_outcomes(self, tx: Tx, outcomes: list[tuple[str, str]], now: float) -> None:
         """Add outcomes (in order) to their schedules' counters and last state."""

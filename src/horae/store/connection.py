@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 
 from horae.config import setting
 from horae.errors import InvalidInput
+from horae.store.notices import Notifier
 
 #: The most the write-ahead log keeps on disk after a checkpoint (bytes): a burst of writes
 #: (or a disk-full episode) does not leave a WAL that refills the disk at once.
@@ -318,6 +319,7 @@ class PostgresDatabase(Database):
         self._lock = threading.Lock()
         self._all: list[Any] = []
         self._subscribers: dict[str, list[Callable[[], None]]] = {}
+        self.notices = Notifier(self.connect, self.forget)
 
     def in_list(self, column: str, param: str) -> str:
         return f"{column} = ANY(:{param})"
@@ -373,10 +375,16 @@ class PostgresDatabase(Database):
         with self._connection() as conn, conn.cursor() as cur:
             yield Tx(cur, _pg_params)
 
+    def _committed(self, tx: Tx) -> None:
+        if tx.pending:
+            self.notices.send(tx.pending)  # other processes: NOTIFY, after commit
+        super()._committed(tx)
+
     def _lock_migrations(self, tx: Tx) -> None:
         tx.run("SELECT pg_advisory_xact_lock(727716)")
 
     def close(self) -> None:
+        self.notices.close()
         with self._lock:
             for conn in self._all:
                 conn.close()
