@@ -213,7 +213,8 @@ def polling(backend: str, n: int, duration: float, warmup: float,
         batch_rate, _ = maker.batch(batches, SAMPLE_BATCH, limit_s=min(60.0, duration / 3))
         if n_single < len(singles):
             notes.append(f"one at a time: {n_single} of {len(singles)} in the time allowed")
-        if batch_rate is None:
+        if batch_rate is None:  # the sample still joins the population: N in all
+            maker.rows(batches)
             notes.append("batch " + NO_BATCH)
         time.sleep(max(0.0, t0 + duration - time.time()))
         t1 = time.time()

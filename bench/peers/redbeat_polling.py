@@ -42,7 +42,7 @@ R = redis.Redis.from_url(C.REDIS_URL)
 class DueBeat(RedBeatScheduler):
     """Adds ``due`` (epoch s) to each message: the poll measures its start against it."""
 
-    fires: ClassVar[list[tuple[str, float]]] = []
+    fires: ClassVar[list[tuple[str, float, float]]] = []  # (entry, due, published)
 
     def apply_async(self, entry: Any, producer: Any = None, advance: bool = True,
                     **kwargs: Any) -> Any:
@@ -50,8 +50,9 @@ class DueBeat(RedBeatScheduler):
         due = time.time() + rem.total_seconds()
         # in memory only: the stored definition is not rewritten (reserve saves meta)
         entry.kwargs = dict(entry.kwargs, due=due)
-        DueBeat.fires.append((entry.name, due))
-        return super().apply_async(entry, producer, advance, **kwargs)
+        result = super().apply_async(entry, producer, advance, **kwargs)
+        DueBeat.fires.append((entry.name, due, time.time()))
+        return result
 
 
 def add(s: Spec) -> None:
@@ -75,7 +76,7 @@ def create(orders: list[Any], specs: list[Spec], limit_s: float) -> tuple[float,
     return done / max(time.monotonic() - t, 1e-6), done
 
 
-def polls_of(records: list[bytes], fires: list[tuple[str, float]]
+def polls_of(records: list[bytes], fires: list[tuple[str, float, float]]
              ) -> tuple[list[Poll], dict[str, float]]:
     polls, removed, seen = [], {}, set()
     for raw in records:
@@ -85,7 +86,7 @@ def polls_of(records: list[bytes], fires: list[tuple[str, float]]
         if gone is not None:
             removed[order] = float(gone)
     # published but not started when observation ended
-    polls += [Poll(name, due, "waiting") for name, due in fires
+    polls += [Poll(name, due, "waiting") for name, due, _ in fires
               if (name, round(due, 3)) not in seen]
     return polls, removed
 
@@ -135,7 +136,9 @@ def polling(p: dict[str, Any]) -> dict[str, Any]:
         peak = rss.finish()
     polls, removed = polls_of(R.lrange("bench:polls", 0, -1), list(DueBeat.fires))
     out = polling_result(specs, polls, removed, t0, t1, observed_until)
-    notes = ["batch n/a: no batch API (entry.save() one at a time)",
+    pub = C.percentiles([at - due for _, due, at in DueBeat.fires if t0 <= due < t1])
+    notes = [f"beat's publish lateness p50 {pub['p50']} ms, p99 {pub['p99']} ms",
+             "batch n/a: no batch API (entry.save() one at a time)",
              "no overlap policy: nothing is skipped",
              "database CPU = the whole Redis server (broker and schedule)"]
     if n_bulk < len(bulk):
