@@ -50,7 +50,7 @@ SIZES: dict[str, dict[str, Any]] = {
                  ("sustained-100000", "horae-sqlite-server"),
                  ("sustained-100000", "horae-postgres-server")],
     },
-    # one size per workload, small: the whole run stays under five minutes
+    # one size per workload, small: the whole run takes about ten minutes (polling: 4.5)
     "quick": {
         "burst": 2_000, "peer_burst_limit_s": 3,
         "sustained": [1_000], "duration": 4, "slow_peer_duration": 4, "lead": 2.5,
@@ -479,7 +479,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="install the peers' venvs and run the benchmarks")
-    r.add_argument("--quick", action="store_true", help="small sizes, under five minutes")
+    r.add_argument("--quick", action="store_true", help="small sizes, about ten minutes")
     r.add_argument("--only", metavar="NAME[,NAME]",
                    help="workloads and/or systems to run (merged into the results file)")
     r.add_argument("--skip-install", action="store_true",
