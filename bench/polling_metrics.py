@@ -95,10 +95,21 @@ def offered(specs: Iterable[Spec], removed: dict[str, float], t0: float, t1: flo
         end = min(t1, removed.get(s.id, math.inf))
         if end <= t0 or end <= s.anchor:
             continue
-        first = max(0, math.ceil((max(t0, s.anchor) - s.anchor) / s.period))
-        last = math.ceil((end - s.anchor) / s.period)  # instants anchor + j*p < end
+        first = _first_at_or_after(s, max(t0, s.anchor))
+        last = _first_at_or_after(s, end)  # instants anchor + j*p < end: j < last
         total += max(0, last - first)
     return total
+
+
+def _first_at_or_after(s: Spec, t: float) -> int:
+    """The least j >= 0 with ``anchor + j*period >= t``, in the trigger's own arithmetic
+    (a division alone is off by one when an instant falls on ``t`` within rounding)."""
+    j = max(0, math.ceil((t - s.anchor) / s.period))
+    while j > 0 and s.anchor + (j - 1) * s.period >= t:
+        j -= 1
+    while s.anchor + j * s.period < t:
+        j += 1
+    return j
 
 
 def stall(starts: Sequence[float], t0: float, t1: float) -> float:
