@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import random
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -41,7 +42,7 @@ SEED = 4  # seed 004
 CREATE_LIMIT_S = 600.0  # creating the population stops there; the note says how far it got
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Order:
     id: str
     period: float
@@ -49,7 +50,7 @@ class Order:
     k: int  # settles k periods after creation
 
 
-@dataclass
+@dataclass(slots=True)
 class Spec:
     """An order as created: absolute instants."""
 
@@ -75,7 +76,7 @@ def spec(order: Order, now: float) -> Spec:
     return Spec(order.id, order.period, now + order.phase, now + order.k * order.period)
 
 
-@dataclass
+@dataclass(slots=True)
 class Poll:
     """One fire as the system handled it."""
 
@@ -86,6 +87,52 @@ class Poll:
     finished: float | None = None
     appeared: float | None = None  # run row created / job submitted (after-removal check)
     reason: str | None = None  # of a skipped/missed fire
+
+
+class PollLog:
+    """A peer's poll records as lines appended to a file, so the measured processes keep
+    none in memory (their RSS is measured). One ``write`` per line on an ``O_APPEND``
+    descriptor: lines from several threads and processes never interleave.
+
+    ``S id due at`` a poll started; ``E id due at removed|-`` it finished (and when it
+    removed its schedule); ``F id due at`` a fire handed to execution (published);
+    ``K id due skipped|missed reason...`` a fire not run. ``due`` is ``repr`` of the
+    float, so the lines of one fire match exactly.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    def line(self, *fields: object) -> None:
+        os.write(self.fd, (" ".join(str(f) for f in fields) + "\n").encode())
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+
+def read_poll_log(path: str) -> tuple[list[Poll], dict[str, float]]:
+    """The polls (fires published but never started are ``waiting``) and each schedule's
+    self-removal instant, from a :class:`PollLog` file."""
+    polls: dict[tuple[str, str], Poll] = {}
+    removed: dict[str, float] = {}
+    with open(path) as f:
+        for raw in f:
+            kind, sid, due, *rest = raw.split(" ", 4)
+            key = (sid, due)
+            if kind == "F":
+                polls.setdefault(key, Poll(sid, float(due), "waiting"))
+            elif kind == "S":
+                at = float(rest[0])
+                p = polls.setdefault(key, Poll(sid, float(due), "running"))
+                p.state, p.started, p.appeared = "running", at, at
+            elif kind == "E":
+                p = polls.setdefault(key, Poll(sid, float(due), "running"))
+                p.state, p.finished = "done", float(rest[0])
+                if rest[1].strip() != "-":
+                    removed[sid] = float(rest[1])
+            elif kind == "K":
+                polls[key] = Poll(sid, float(due), rest[0], reason=rest[1].strip())
+    return list(polls.values()), removed
 
 
 def offered(specs: Iterable[Spec], removed: dict[str, float], t0: float, t1: float) -> int:

@@ -12,7 +12,8 @@ is no batch call) whose coroutine awaits 20 ms and, once settled, removes itself
 the latest fire only) and ``max_instances=1`` (a fire while the previous poll still runs
 is *skipped*, as Horae's ``overlap="skip"``). A poll's start is taken in the coroutine;
 its scheduled instant is handed to it by the executor (a context variable copied into the
-asyncio task it creates).
+asyncio task it creates). Polls are recorded as lines in a file (``PollLog``), not in
+this process's memory, whose RSS is measured.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import asyncio
 import contextvars
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobSubmissionEvent
@@ -33,33 +35,34 @@ from apscheduler.triggers.interval import IntervalTrigger
 from bench import common as C
 from bench.polling_metrics import (
     CREATE_LIMIT_S,
-    Poll,
+    PollLog,
     Spec,
     polling_result,
     population,
+    read_poll_log,
     skip_reasons,
     spec,
 )
 
 DUE: contextvars.ContextVar[float] = contextvars.ContextVar("due", default=0.0)
 SCHED: AsyncIOScheduler | None = None
-POLLS: list[Poll] = []
-REMOVED: dict[str, float] = {}
+LOG: PollLog | None = None
+LOG_PATH = str(C.WORK / "aps3_polls.txt")
 
 
 async def poll(order_id: str, settle_at: float) -> None:
-    started = time.time()
-    rec = Poll(order_id, DUE.get(), "running", started, None, started)
-    POLLS.append(rec)
+    assert LOG is not None and SCHED is not None
+    due = repr(DUE.get())
+    LOG.line("S", order_id, due, repr(time.time()))
     await asyncio.sleep(0.02)
+    removed = "-"
     if time.time() >= settle_at:
-        assert SCHED is not None
         try:
             SCHED.remove_job(order_id)
-            REMOVED[order_id] = time.time()
+            removed = repr(time.time())
         except JobLookupError:
             pass
-    rec.state, rec.finished = "done", time.time()
+    LOG.line("E", order_id, due, repr(time.time()), removed)
 
 
 class Executor(AsyncIOExecutor):
@@ -75,13 +78,14 @@ class Executor(AsyncIOExecutor):
 
 def on_skip(event: JobSubmissionEvent) -> None:
     """A fire APScheduler did not run: max instances reached (skipped) or too late."""
+    assert LOG is not None
     if event.code == EVENT_JOB_MAX_INSTANCES:
         for rt in event.scheduled_run_times:
-            POLLS.append(Poll(event.job_id, rt.timestamp(), "skipped",
-                              reason="maximum number of running instances reached"))
+            LOG.line("K", event.job_id, repr(rt.timestamp()), "skipped",
+                     "maximum number of running instances reached")
     else:  # EVENT_JOB_MISSED: one event per run time
-        POLLS.append(Poll(event.job_id, event.scheduled_run_time.timestamp(), "missed",
-                          reason="misfire_grace_time exceeded"))
+        LOG.line("K", event.job_id, repr(event.scheduled_run_time.timestamp()), "missed",
+                 "misfire_grace_time exceeded")
 
 
 def add(sched: AsyncIOScheduler, s: Spec) -> None:
@@ -109,7 +113,10 @@ async def create(sched: AsyncIOScheduler, orders: list[Any], specs: list[Spec],
 
 
 async def main(p: dict[str, Any]) -> dict[str, Any]:
-    global SCHED
+    global SCHED, LOG
+    C.WORK.mkdir(parents=True, exist_ok=True)
+    Path(LOG_PATH).unlink(missing_ok=True)
+    LOG = PollLog(LOG_PATH)
     n, duration, warmup = p["n"], p["duration"], p["warmup"]
     sample = min(p.get("sample", 2000), n // 10)
     orders = population(n, p.get("periods", (30.0, 60.0)))
@@ -143,15 +150,17 @@ async def main(p: dict[str, Any]) -> dict[str, Any]:
     observed_until = time.time()
     sched.shutdown(wait=False)
     peak = rss.finish()
+    LOG.close()
     # fires the scheduler never handed out have no Poll: done_ratio and fired/offered
     # show them
-    out = polling_result(specs, POLLS, REMOVED, t0, t1, observed_until)
+    polls, removed = read_poll_log(LOG_PATH)
+    out = polling_result(specs, polls, removed, t0, t1, observed_until)
     notes = ["batch n/a: no batch API (add_job one at a time)"]
     if n_bulk < len(bulk):
         notes.append(f"created {n_bulk} of {len(bulk)} in {CREATE_LIMIT_S:.0f}s")
     if n_single < len(singles):
         notes.append(f"one at a time: {n_single} of {len(singles)} in the time allowed")
-    reasons = skip_reasons(POLLS, t0, t1)
+    reasons = skip_reasons(polls, t0, t1)
     notes += [reasons] if reasons else []
     notes.append("database CPU = the whole Redis server")
     out |= {"create_bulk_per_s": round(bulk_rate, 1), "create_bulk_s": round(created, 1),

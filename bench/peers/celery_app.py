@@ -8,7 +8,6 @@ record of a finished task without a result backend, and a count is what the drai
 
 from __future__ import annotations
 
-import json
 import os
 import time
 
@@ -18,6 +17,7 @@ from celery.signals import task_postrun
 
 from bench.common import REDIS_URL
 from bench.peers.qharness import record_pickup
+from bench.polling_metrics import PollLog
 
 app = Celery("bench", broker=REDIS_URL)
 app.conf.update(
@@ -39,23 +39,29 @@ def pickup(sent_at: float) -> None:
     record_pickup(sent_at)
 
 
+_poll_log: PollLog | None = None
+
+
 @app.task(name="poll")
-def poll(order_id: str, settle_at: float, key: str, due: float | None = None) -> None:
+def poll(order_id: str, settle_at: float, key: str, due: float = 0.0) -> None:
     """Seed 004's poll: 20 ms of I/O, then, once settled, the entry deletes itself. The
-    beat of the benchmark adds ``due`` (the instant the entry was due); one RPUSH records
-    the poll for the benchmark (a round trip the other systems do not pay)."""
+    beat of the benchmark adds ``due`` (the instant the entry was due); the poll is
+    recorded as two lines in the file ``BENCH_POLL_FILE`` names (see PollLog)."""
     from redbeat.schedulers import RedBeatSchedulerEntry
 
-    started = time.time()
+    global _poll_log
+    if _poll_log is None:
+        _poll_log = PollLog(os.environ["BENCH_POLL_FILE"])
+    _poll_log.line("S", order_id, repr(due), repr(time.time()))
     time.sleep(0.02)  # a thread of the worker's pool waits, as the I/O would
-    removed = None
+    removed = "-"
     if time.time() >= settle_at:
         try:
             RedBeatSchedulerEntry.from_key(key, app=app).delete()
-            removed = time.time()
+            removed = repr(time.time())
         except KeyError:  # deleted by an earlier poll already
             pass
-    _redis.rpush("bench:polls", json.dumps([order_id, due, started, time.time(), removed]))
+    _poll_log.line("E", order_id, repr(due), repr(time.time()), removed)
 
 
 @task_postrun.connect

@@ -11,14 +11,14 @@ runs in this process (a ``RedBeatScheduler`` subclass that adds the instant the 
 due to the message's kwargs); one ``celery worker --pool threads -c 128`` process (Redis
 broker) runs the ``poll`` task of ``bench/peers/celery_app.py``: it sleeps 20 ms in its
 thread, deletes its own entry once the order settled (``from_key(...).delete()``) and
-RPUSHes its record to Redis. Celery has no overlap policy: no fire is ever skipped, a
-worker that falls behind leaves messages in the broker, and an interval counts from the
-last publish, so a late beat makes fewer fires (``done_ratio``).
+appends its record to a file (``PollLog``; the beat appends each publish there too).
+Celery has no overlap policy: no fire is ever skipped, a worker that falls behind leaves
+messages in the broker, and an interval counts from the last publish, so a late beat
+makes fewer fires (``done_ratio``).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import threading
@@ -34,15 +34,26 @@ from redbeat.schedulers import RedBeatScheduler, RedBeatSchedulerEntry, ensure_c
 
 from bench import common as C
 from bench.peers.celery_app import app
-from bench.polling_metrics import CREATE_LIMIT_S, Poll, Spec, polling_result, population, spec
+from bench.polling_metrics import (
+    CREATE_LIMIT_S,
+    PollLog,
+    Spec,
+    polling_result,
+    population,
+    read_poll_log,
+    spec,
+)
 
 R = redis.Redis.from_url(C.REDIS_URL)
+
+
+LOG_PATH = str(C.WORK / "redbeat_polls.txt")
 
 
 class DueBeat(RedBeatScheduler):
     """Adds ``due`` (epoch s) to each message: the poll measures its start against it."""
 
-    fires: ClassVar[list[tuple[str, float, float]]] = []  # (entry, due, published)
+    log: ClassVar[PollLog | None] = None
 
     def apply_async(self, entry: Any, producer: Any = None, advance: bool = True,
                     **kwargs: Any) -> Any:
@@ -51,7 +62,8 @@ class DueBeat(RedBeatScheduler):
         # in memory only: the stored definition is not rewritten (reserve saves meta)
         entry.kwargs = dict(entry.kwargs, due=due)
         result = super().apply_async(entry, producer, advance, **kwargs)
-        DueBeat.fires.append((entry.name, due, time.time()))
+        assert DueBeat.log is not None
+        DueBeat.log.line("F", entry.name, repr(due), repr(time.time()))
         return result
 
 
@@ -76,23 +88,23 @@ def create(orders: list[Any], specs: list[Spec], limit_s: float) -> tuple[float,
     return done / max(time.monotonic() - t, 1e-6), done
 
 
-def polls_of(records: list[bytes], fires: list[tuple[str, float, float]]
-             ) -> tuple[list[Poll], dict[str, float]]:
-    polls, removed, seen = [], {}, set()
-    for raw in records:
-        order, due, started, finished, gone = json.loads(raw)
-        polls.append(Poll(order, float(due), "done", started, finished, started))
-        seen.add((order, round(float(due), 3)))
-        if gone is not None:
-            removed[order] = float(gone)
-    # published but not started when observation ended
-    polls += [Poll(name, due, "waiting") for name, due, _ in fires
-              if (name, round(due, 3)) not in seen]
-    return polls, removed
+def publish_lateness(path: str, t0: float, t1: float) -> dict[str, float | None]:
+    """Beat's own part of the lateness: publish instant - due, for fires due in the window."""
+    late = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith("F "):
+                _, _, due, at = line.split()
+                if t0 <= float(due) < t1:
+                    late.append(float(at) - float(due))
+    return C.percentiles(late)
 
 
 def polling(p: dict[str, Any]) -> dict[str, Any]:
     ensure_conf(app)
+    C.WORK.mkdir(parents=True, exist_ok=True)
+    Path(LOG_PATH).unlink(missing_ok=True)
+    DueBeat.log = PollLog(LOG_PATH)
     n, duration, warmup = p["n"], p["duration"], p["warmup"]
     concurrency = p.get("concurrency", 128)
     sample = min(p.get("sample", 2000), n // 10)
@@ -103,7 +115,7 @@ def polling(p: dict[str, Any]) -> dict[str, Any]:
     worker = C.spawn([str(Path(sys.executable).with_name("celery")), "-A",
                       "bench.peers.celery_app", "worker", "--pool", "threads", "-c",
                       str(concurrency), "-l", "WARNING", "--without-gossip", "--without-mingle",
-                      "--without-heartbeat"], log=log)
+                      "--without-heartbeat"], log=log, env={"BENCH_POLL_FILE": LOG_PATH})
     svc = Service(app, scheduler_cls=DueBeat, max_interval=app.conf.beat_max_loop_interval)
     beat = threading.Thread(target=svc.start, daemon=True)
     rss = C.PeakRss(lambda: [os.getpid(), worker.pid])
@@ -134,9 +146,10 @@ def polling(p: dict[str, Any]) -> dict[str, Any]:
         svc.stop()
         C.stop(worker)
         peak = rss.finish()
-    polls, removed = polls_of(R.lrange("bench:polls", 0, -1), list(DueBeat.fires))
+    DueBeat.log.close()
+    polls, removed = read_poll_log(LOG_PATH)
     out = polling_result(specs, polls, removed, t0, t1, observed_until)
-    pub = C.percentiles([at - due for _, due, at in DueBeat.fires if t0 <= due < t1])
+    pub = publish_lateness(LOG_PATH, t0, t1)
     notes = [f"beat's publish lateness p50 {pub['p50']} ms, p99 {pub['p99']} ms",
              "batch n/a: no batch API (entry.save() one at a time)",
              "no overlap policy: nothing is skipped",

@@ -3,7 +3,18 @@ are judged on, so they are checked against plain enumeration."""
 
 from __future__ import annotations
 
-from bench.polling_metrics import Poll, Spec, offered, polling_result, population, stall
+from pathlib import Path
+
+from bench.polling_metrics import (
+    Poll,
+    PollLog,
+    Spec,
+    offered,
+    polling_result,
+    population,
+    read_poll_log,
+    stall,
+)
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -54,3 +65,22 @@ def test_a_fire_not_started_counts_with_its_lateness_so_far_and_late_runs_are_ca
     # offered: a at 100, 110 (removed at 110.4); b at 105, 115
     assert out["fires_per_s_offered"] == round(4 / 20, 1)
     assert out["done_ratio"] == 1.0  # 4 started (one of them after removal) of 4 offered
+
+
+def test_poll_log_lines_become_polls_and_removals(tmp_path: Path) -> None:
+    path = str(tmp_path / "polls.txt")
+    log = PollLog(path)
+    due = repr(100.123456789)
+    log.line("F", "a", due, repr(100.2))
+    log.line("S", "a", due, repr(100.3))
+    log.line("E", "a", due, repr(100.4), repr(100.35))
+    log.line("F", "b", repr(101.0), repr(101.1))  # published, never started
+    log.line("K", "c", repr(102.0), "skipped", "maximum number of running instances reached")
+    log.close()
+    polls, removed = read_poll_log(path)
+    by_id = {p.schedule: p for p in polls}
+    assert by_id["a"] == Poll("a", 100.123456789, "done", 100.3, 100.4, 100.3)
+    assert by_id["b"].state == "waiting" and by_id["b"].started is None
+    assert by_id["c"].state == "skipped"
+    assert by_id["c"].reason == "maximum number of running instances reached"
+    assert removed == {"a": 100.35}
