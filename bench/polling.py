@@ -183,53 +183,55 @@ def polling(backend: str, n: int, duration: float, warmup: float,
     orders = population(n, periods)
     bulk, singles, batches = orders[:n - 2 * sample], orders[n - 2 * sample:n - sample], \
         orders[n - sample:]
-    log = C.WORK / "horae_polling.log"
-    log.unlink(missing_ok=True)
-    proc = C.spawn([W.HORAE, "--db", url, "-A", "bench.polling_app:app", "server",
-                    "--no-api", "-c", str(concurrency)], log=log)
-    rss = C.PeakRss(lambda: [proc.pid])
-    rss.start()
-    notes = []
-    try:
-        if not C.wait_for(lambda: any(t.name == "poll" for t in app.store.tasks_list()),
-                          timeout=120, every=0.1):
-            return {"error": "the server did not register its task: " + tail(log)}
-        deadlocks0 = db.deadlocks()
-        maker = Creator(app)
-        t = time.monotonic()
-        bulk_rate, n_bulk = maker.batch(bulk, BATCH, limit_s=CREATE_LIMIT_S)
-        if bulk_rate is None:
-            bulk_rate, n_bulk = maker.rows(bulk), len(bulk)
-            notes.append("population written as rows (" + NO_BATCH + ")")
-        if n_bulk < len(bulk):
-            notes.append(f"created {n_bulk} of {len(bulk)} in {CREATE_LIMIT_S:.0f}s")
-        created = time.monotonic() - t
-        time.sleep(warmup)  # every schedule has fired at least once
-        t0 = time.time()
-        cpu0, size0 = C.cpu_seconds([proc.pid]), db.size_mb()
-        db.cpu_mark()
-        # creation while firing at full load; the samples' schedules join the population
-        single_rate, n_single = maker.single(singles, limit_s=min(60.0, duration / 3))
-        batch_rate, _ = maker.batch(batches, SAMPLE_BATCH, limit_s=min(60.0, duration / 3))
-        if n_single < len(singles):
-            notes.append(f"one at a time: {n_single} of {len(singles)} in the time allowed")
-        if batch_rate is None:  # the sample still joins the population: N in all
-            maker.rows(batches)
-            notes.append("batch " + NO_BATCH)
-        time.sleep(max(0.0, t0 + duration - time.time()))
-        t1 = time.time()
-        cpu1, db_cpu, size1 = C.cpu_seconds([proc.pid]), db.cpu_since_mark(), db.size_mb()
-        time.sleep(straggle)  # late starts of fires due in the window still count
-        observed_until = time.time()
-        if proc.poll() is not None:
-            notes.append(f"the server exited early (code {proc.returncode}): {tail(log)}")
+    try:  # the database goes whatever happens
+        log = C.WORK / "horae_polling.log"
+        log.unlink(missing_ok=True)
+        proc = C.spawn([W.HORAE, "--db", url, "-A", "bench.polling_app:app", "server",
+                        "--no-api", "-c", str(concurrency)], log=log)
+        rss = C.PeakRss(lambda: [proc.pid])
+        rss.start()
+        notes = []
+        try:
+            if not C.wait_for(lambda: any(t.name == "poll" for t in app.store.tasks_list()),
+                              timeout=120, every=0.1):
+                return {"error": "the server did not register its task: " + tail(log)}
+            deadlocks0 = db.deadlocks()
+            maker = Creator(app)
+            t = time.monotonic()
+            bulk_rate, n_bulk = maker.batch(bulk, BATCH, limit_s=CREATE_LIMIT_S)
+            if bulk_rate is None:
+                bulk_rate, n_bulk = maker.rows(bulk), len(bulk)
+                notes.append("population written as rows (" + NO_BATCH + ")")
+            if n_bulk < len(bulk):
+                notes.append(f"created {n_bulk} of {len(bulk)} in {CREATE_LIMIT_S:.0f}s")
+            created = time.monotonic() - t
+            time.sleep(warmup)  # every schedule has fired at least once
+            t0 = time.time()
+            cpu0, size0 = C.cpu_seconds([proc.pid]), db.size_mb()
+            db.cpu_mark()
+            # creation while firing at full load; the samples' schedules join the population
+            single_rate, n_single = maker.single(singles, limit_s=min(60.0, duration / 3))
+            batch_rate, _ = maker.batch(batches, SAMPLE_BATCH, limit_s=min(60.0, duration / 3))
+            if n_single < len(singles):
+                notes.append(f"one at a time: {n_single} of {len(singles)} in the time allowed")
+            if batch_rate is None:  # the sample still joins the population: N in all
+                maker.rows(batches)
+                notes.append("batch " + NO_BATCH)
+            time.sleep(max(0.0, t0 + duration - time.time()))
+            t1 = time.time()
+            cpu1, db_cpu, size1 = C.cpu_seconds([proc.pid]), db.cpu_since_mark(), db.size_mb()
+            time.sleep(straggle)  # late starts of fires due in the window still count
+            observed_until = time.time()
+            if proc.poll() is not None:
+                notes.append(f"the server exited early (code {proc.returncode}): {tail(log)}")
+        finally:
+            C.stop(proc)
+            peak = rss.finish()
+        polls, removed = read_polls(app)
+        deadlocks = None if deadlocks0 is None else (db.deadlocks() or 0) - deadlocks0
     finally:
-        C.stop(proc)
-        peak = rss.finish()
-    polls, removed = read_polls(app)
-    deadlocks = None if deadlocks0 is None else (db.deadlocks() or 0) - deadlocks0
-    app.stop()
-    W.cleanup(url)
+        app.stop()
+        W.cleanup(url)
     out = polling_result(maker.specs, polls, removed, t0, t1, observed_until)
     out |= {
         "create_bulk_per_s": round(bulk_rate, 1), "create_bulk_s": round(created, 1),
