@@ -25,6 +25,7 @@ from bench.polling_metrics import (
     CREATE_LIMIT_S,
     Poll,
     Spec,
+    behind,
     polling_result,
     population,
     skip_reasons,
@@ -244,6 +245,7 @@ def polling(backend: str, n: int, duration: float, warmup: float,
     }
     reasons = skip_reasons(polls, t0, t1)
     notes += [reasons] if reasons else []
+    notes += [x for x in [behind(out)] if x]
     if db.sqlite:
         notes.append("database CPU is inside Horae's process")
     if out["not_started"]:

@@ -206,6 +206,15 @@ def polling_result(specs: Sequence[Spec], polls: Sequence[Poll], removed: dict[s
     return out
 
 
+def behind(out: dict[str, Any]) -> str:
+    """The note of a system that did not keep up (empty when it did)."""
+    ratio = out.get("done_ratio")
+    if ratio is None or ratio >= 0.99:
+        return ""
+    return (f"fell behind: {ratio:.0%} of the offered fires started "
+            f"({out['fires_per_s_fired']} of {out['fires_per_s_offered']} fires/s handed out)")
+
+
 def skip_reasons(polls: Iterable[Poll], t0: float, t1: float) -> str:
     """"skipped: 12 (reason: 10; other: 2)" for the note; empty when none."""
     parts = []

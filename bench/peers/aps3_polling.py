@@ -37,6 +37,7 @@ from bench.polling_metrics import (
     CREATE_LIMIT_S,
     PollLog,
     Spec,
+    behind,
     polling_result,
     population,
     read_poll_log,
@@ -162,6 +163,7 @@ async def main(p: dict[str, Any]) -> dict[str, Any]:
         notes.append(f"one at a time: {n_single} of {len(singles)} in the time allowed")
     reasons = skip_reasons(polls, t0, t1)
     notes += [reasons] if reasons else []
+    notes += [x for x in [behind(out)] if x]
     notes.append("database CPU = the whole Redis server")
     out |= {"create_bulk_per_s": round(bulk_rate, 1), "create_bulk_s": round(created, 1),
             "create_single_per_s": round(single_rate, 1), "create_batch_per_s": None,

@@ -38,6 +38,7 @@ from bench.polling_metrics import (
     CREATE_LIMIT_S,
     PollLog,
     Spec,
+    behind,
     polling_result,
     population,
     read_poll_log,
@@ -158,6 +159,7 @@ def polling(p: dict[str, Any]) -> dict[str, Any]:
         notes.append(f"created {n_bulk} of {len(bulk)} in {CREATE_LIMIT_S:.0f}s")
     if n_single < len(singles):
         notes.append(f"one at a time: {n_single} of {len(singles)} in the time allowed")
+    notes += [x for x in [behind(out)] if x]
     if backlog:
         notes.append(f"{backlog} messages still in the broker at the end")
     if not alive:
