@@ -3,7 +3,7 @@
 Installs each peer into its own venv (bench/.venvs/, ignored), runs every workload for
 Horae and each peer, one after the other, and writes ``bench/results/latest.json`` and
 ``latest.md`` (``quick.*`` with ``--quick``) plus a chart. ``--only`` takes workload names
-(burst, sustained, catalogue, edit, drain, pickup), benchmark ids (sustained-10000),
+(burst, sustained, catalogue, edit, drain, pickup, polling), benchmark ids (sustained-10000),
 system names (horae-sqlite, aps4, celery...; a prefix matches) or WORKLOAD:SYSTEM pairs;
 results of an ``--only`` run are merged into the file.
 """
@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from bench import common as C
-from bench import envs, report
+from bench import envs, polling, report
 from bench import workloads as W
+from bench.polling_metrics import CREATE_LIMIT_S
 
 RESULTS = C.ROOT / "bench" / "results"
 
@@ -39,6 +40,9 @@ SIZES: dict[str, dict[str, Any]] = {
         "edit": [1_000, 100_000], "edit_samples": 12, "edit_warmup": 2, "edit_wait": 15,
         "drain": 50_000, "drain_workers": [1, 2], "drain_limit_s": 30,
         "pickup": [(10, 100), (500, 5_000)],
+        # 7. polling (issue #11, seed 004): 5 minutes measured after a minute of warm-up
+        "polling": [20_000, 100_000], "polling_duration": 300, "polling_warmup": 60,
+        "polling_periods": [30, 60], "polling_sample": 2_000, "polling_straggle": 10,
         # the slowest combinations, left out of the full run to keep it near 40 minutes
         "skip": [("sustained-100000", "aps3-sqlite"), ("sustained-100000", "aps4-sqlite"),
                  ("catalogue", "aps4-sqlite"),
@@ -46,7 +50,7 @@ SIZES: dict[str, dict[str, Any]] = {
                  ("sustained-100000", "horae-sqlite-server"),
                  ("sustained-100000", "horae-postgres-server")],
     },
-    # one size per workload, small: the whole run stays under five minutes
+    # one size per workload, small: the whole run takes about ten minutes (polling: 4.5)
     "quick": {
         "burst": 2_000, "peer_burst_limit_s": 3,
         "sustained": [1_000], "duration": 4, "slow_peer_duration": 4, "lead": 2.5,
@@ -54,6 +58,10 @@ SIZES: dict[str, dict[str, Any]] = {
         "edit": [1_000], "edit_samples": 2, "edit_warmup": 1, "edit_wait": 7,
         "drain": 2_000, "drain_workers": [2], "drain_limit_s": 4,
         "pickup": [(10, 10)],
+        # periods scaled down with the window (1:2 as in the full run) so that orders
+        # settle and remove themselves inside it
+        "polling": [2_000], "polling_duration": 45, "polling_warmup": 12,
+        "polling_periods": [6, 12], "polling_sample": 200, "polling_straggle": 5,
     },
 }
 
@@ -63,12 +71,23 @@ UNITS = {
     "startup_s": "s", "rss_mb": "MiB", "idle_cpu_pct": "%", "p50_ms": "ms", "p99_ms": "ms",
     "max_ms": "ms", "samples": "count", "runs_per_s": "1/s", "cpu_s_per_1000": "s",
     "measured_runs": "count", "messages_in_broker": "count", "status": "",
+    "schedules": "count", "fires_per_s_offered": "1/s", "fires_per_s_fired": "1/s",
+    "runs_per_s_done": "1/s", "not_started": "count", "stall_s": "s", "skipped": "count",
+    "missed": "count", "failed": "count", "removed": "count", "after_removal": "count",
+    "create_bulk_per_s": "1/s", "create_bulk_s": "s", "create_single_per_s": "1/s",
+    "create_batch_per_s": "1/s", "db_cpu_s": "s", "db_growth_mb": "MiB",
+    "db_size_mb": "MiB", "deadlocks": "count",
 }
+
+
+def unit_of(metric: str) -> str:
+    """The unit of a metric; per-minute lateness (``lateness_p99_ms_m3``) is in ms."""
+    return UNITS.get(metric, "ms" if metric.startswith("lateness_") else "")
 
 
 @dataclass
 class Case:
-    group: str  # the workload: burst, sustained, catalogue, edit, drain, pickup
+    group: str  # the workload: burst, sustained, catalogue, edit, drain, pickup, polling
     bench: str  # the benchmark id in the results (workload + size)
     system: str
     env: str | None  # None: Horae, in this interpreter
@@ -283,6 +302,23 @@ def plan(mode: str) -> list[Case]:  # noqa: C901 - one flat list of every measur
             add("pickup", bench, system, env, queue_case(
                 env, module, db, "pickup", {"rate": rate, "samples": samples}),
                 rate=rate, samples=samples)
+    # 7. polling: N self-removing polls, creation while firing (bench/polling.py)
+    pp = {"duration": S["polling_duration"], "warmup": S["polling_warmup"],
+          "periods": S["polling_periods"], "sample": S["polling_sample"],
+          "straggle": S["polling_straggle"]}
+    peer_timeout = pp["duration"] + pp["warmup"] + CREATE_LIMIT_S + 600
+    for n in S["polling"]:
+        bench = f"polling-{n}"
+        size = {"n": n, "seconds": pp["duration"]}
+        for b in ("sqlite", "postgres"):
+            add("polling", bench, f"horae-{b}", None,
+                lambda b=b, n=n: polling.polling(b, n, **pp), **size)
+        add("polling", bench, "aps3-redis", "apscheduler3",
+            lambda n=n: (flush_redis(), peer("apscheduler3", "aps3_polling", "polling",
+                                             {"n": n} | pp, timeout=peer_timeout))[1], **size)
+        add("polling", bench, "celery-redbeat", "celery",
+            lambda n=n: (flush_redis(), peer("celery", "redbeat_polling", "polling",
+                                             {"n": n} | pp, timeout=peer_timeout))[1], **size)
     return cases
 
 
@@ -356,7 +392,7 @@ def records_of(case: Case, out: dict[str, Any], elapsed: float) -> list[dict[str
     for metric, value in out.items():
         if metric in ("note", "error") or not isinstance(value, (int, float, type(None))):
             continue
-        rec = base | {"metric": metric, "value": value, "unit": UNITS.get(metric, "")}
+        rec = base | {"metric": metric, "value": value, "unit": unit_of(metric)}
         if note:
             rec["note"] = note
         recs.append(rec)
@@ -443,7 +479,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="install the peers' venvs and run the benchmarks")
-    r.add_argument("--quick", action="store_true", help="small sizes, under five minutes")
+    r.add_argument("--quick", action="store_true", help="small sizes, about ten minutes")
     r.add_argument("--only", metavar="NAME[,NAME]",
                    help="workloads and/or systems to run (merged into the results file)")
     r.add_argument("--skip-install", action="store_true",

@@ -20,11 +20,13 @@ PANELS = [  # (title, [(benchmark prefix, metric, label)], x label)
     ("Throughput (higher is better)",
      [("burst", "fires_per_s", "fire burst, fires/s"),
       ("drain-1w", "runs_per_s", "drain, 1 worker, runs/s"),
-      ("drain-2w", "runs_per_s", "drain, 2 workers, runs/s")], "per second (log)"),
+      ("drain-2w", "runs_per_s", "drain, 2 workers, runs/s"),
+      ("polling-", "runs_per_s_done", "polling {size}: polls done/s")], "per second (log)"),
     ("Lateness p99 (lower is better)",
      [("sustained-", "lateness_p99_ms", "sustained {size}: fire lateness"),
       ("edit-", "p99_ms", "edit {size}: edit to effect"),
-      ("pickup-", "p99_ms", "pickup {size}: queued to started")], "milliseconds (log)"),
+      ("pickup-", "p99_ms", "pickup {size}: queued to started"),
+      ("polling-", "lateness_p99_ms", "polling {size}: run start")], "milliseconds (log)"),
 ]
 
 

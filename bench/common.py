@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -70,12 +71,64 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / _TICK
 
 
+def own_cpu_seconds(pids: Sequence[int]) -> dict[int, float]:
+    """User + system CPU of each live process alone (no children): for server processes
+    shared with others, such as the PostgreSQL backends of one database."""
+    out = {}
+    for p in pids:
+        st = _stat(p)
+        if st is not None:
+            out[p] = (int(st[11]) + int(st[12])) / _TICK
+    return out
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of one process, in MiB (VmRSS)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def tree_rss_mb(pids: Sequence[int]) -> float:
+    """Resident memory of these processes' trees together, in MiB."""
+    total = 0.0
+    for root in pids:
+        for p in tree(root):
+            with contextlib.suppress(OSError):
+                total += rss_mb(p)
+    return total
+
+
+class PeakRss(threading.Thread):
+    """Samples the trees' RSS every ``every`` s until :meth:`finish`; ``peak`` in MiB."""
+
+    def __init__(self, pids: Callable[[], Sequence[int]], every: float = 1.0) -> None:
+        super().__init__(daemon=True)
+        self.pids, self.every, self.peak = pids, every, 0.0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            self.peak = max(self.peak, tree_rss_mb(self.pids()))
+            self.halt.wait(self.every)
+
+    def finish(self) -> float:
+        self.halt.set()
+        self.join(timeout=10)
+        return round(self.peak, 1)
+
+
+def redis_server() -> tuple[int | None, float]:
+    """The Redis server's pid and its used memory in MiB (``INFO``)."""
+    try:
+        info = subprocess.run(["redis-cli", "INFO"], capture_output=True, text=True,
+                              timeout=30).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None, 0.0
+    fields = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+    pid = int(fields["process_id"]) if "process_id" in fields else None
+    return pid, int(fields.get("used_memory", "0")) / 2**20
 
 
 def self_cpu() -> float:

@@ -22,8 +22,9 @@ VENVS = BENCH / ".venvs"
 
 # env name -> (pinned requirements, distributions whose versions the results quote)
 ENVS: dict[str, tuple[list[str], list[str]]] = {
-    "apscheduler3": (["apscheduler==3.11.3", "sqlalchemy>=2.0,<2.2"],
-                     ["apscheduler", "sqlalchemy"]),
+    # redis: the RedisJobStore of the polling workload (seed 004's own design)
+    "apscheduler3": (["apscheduler==3.11.3", "sqlalchemy>=2.0,<2.2", "redis>=5,<9"],
+                     ["apscheduler", "sqlalchemy", "redis"]),
     "apscheduler4": (["apscheduler[sqlalchemy,asyncpg,psycopg]==4.0.0a6", "aiosqlite>=0.20",
                       "psycopg[binary]>=3.2", "asyncpg>=0.29",
                       "anyio>=4.4,<4.10", "sniffio"],  # what 4.0.0a6 was built against

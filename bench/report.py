@@ -46,9 +46,28 @@ WORKLOADS: dict[str, tuple[str, str, list[str], list[str], str]] = {
     "pickup": ("6. Pickup latency", "Runs arriving at a steady rate on an idle worker; "
                "queued -> started.", ["p50_ms", "p99_ms", "max_ms", "samples"],
                ["p99_ms"], "lower"),
+    "polling": ("7. Polling (seed 004)", "N interval schedules of 30-60 s (quick: 6-12 s) "
+                "with random phase; an async task awaits 20 ms and removes its own schedule "
+                "once its order settled (after 4-12 periods); one `horae server -c 128` "
+                "process, APScheduler 3 (AsyncIOScheduler + RedisJobStore) in one process, "
+                "Celery beat + redbeat with one `celery worker --pool threads -c 128`. "
+                "Offered = the trigger instants due in the window up to each removal; "
+                "lateness = run start - due instant (a fire not started yet counts with its "
+                "lateness so far); stall = longest time without a start; after_removal = "
+                "runs created after their schedule removed itself (must be 0). Creation, "
+                "resources and lateness per minute are in the tables below each size.",
+                ["schedules", "fires_per_s_offered", "fires_per_s_fired", "runs_per_s_done",
+                 "done_ratio", "lateness_p50_ms", "lateness_p99_ms", "lateness_max_ms",
+                 "stall_s", "skipped", "missed", "removed", "after_removal"],
+                ["runs_per_s_done", "lateness_p99_ms"], "mixed"),
 }
+# the polling workload's second table: creation while firing and resources
+POLLING_RESOURCES = (["create_bulk_per_s", "create_single_per_s", "create_batch_per_s",
+                      "cpu_s", "cpu_pct", "db_cpu_s", "rss_mb", "db_growth_mb", "deadlocks",
+                      "messages_in_broker"],
+                     ["create_single_per_s", "cpu_s", "rss_mb"])
 LOWER_IS_BETTER = {"lateness_p99_ms", "cpu_s", "startup_s", "rss_mb", "idle_cpu_pct",
-                   "p99_ms", "cpu_s_per_1000"}
+                   "p99_ms", "cpu_s_per_1000", "db_cpu_s"}
 
 # (text, benchmark, metric, op, target, systems); burst, catalogue and drain goals hold
 # at the issue's sizes only (GOAL_SIZES)
@@ -68,6 +87,24 @@ GOALS = [
     ("pickup p99 at 10/s on PostgreSQL", "pickup-10/s", "p99_ms", "<=", 20, ["horae-postgres"]),
     ("pickup p99 at 500/s on PostgreSQL", "pickup-500/s", "p99_ms", "<=", 20,
      ["horae-postgres"]),
+    # issue #11 (seed 004): 100,000 self-removing polls at about 2,300 fires/s
+    ("worker CPU per 1,000 no-op runs (drain, 2 workers)", "drain-2w", "cpu_s_per_1000", "<=",
+     0.05, HORAE),
+    ("polling 100,000: every fire done (started ÷ offered)", "polling-100000", "done_ratio",
+     ">=", 0.999, HORAE),
+    ("polling 100,000: run-start lateness p99 (ms)", "polling-100000", "lateness_p99_ms", "<=",
+     1_000, HORAE),
+    ("polling 100,000: no stall (longest time without a start, s)", "polling-100000",
+     "stall_s", "<=", 1, HORAE),
+    ("polling 100,000: deadlocks in the database", "polling-100000", "deadlocks", "<=", 0,
+     ["horae-postgres"]),
+    ("polling 100,000: runs after a self-removal", "polling-100000", "after_removal", "<=", 0,
+     HORAE),
+    ("polling 100,000: peak RSS (MiB)", "polling-100000", "rss_mb", "<=", 200, HORAE),
+    ("polling 100,000: creation while firing, batch API (/s)", "polling-100000",
+     "create_batch_per_s", ">=", 2_000, HORAE),
+    ("polling 100,000: creation while firing, one at a time on PostgreSQL (/s)",
+     "polling-100000", "create_single_per_s", ">=", 500, ["horae-postgres"]),
 ]
 
 
@@ -166,9 +203,42 @@ def markdown(doc: dict[str, Any], chart_name: str | None) -> str:
                 cells.append(str(row.get("_note", "")).replace("|", "/"))
                 lines.append("| " + " | ".join(cells) + " |")
             lines.append("")
-        lines.append(ratio_hint(ratio_cols))
+            lines += EXTRA_TABLES.get(workload, lambda _rows: [])(rows)
+        lines.append(ratio_hint(ratio_cols + EXTRA_RATIOS.get(workload, [])))
         lines.append("")
     return "\n".join(lines)
+
+
+def polling_tables(rows: dict[str, dict[str, Any]]) -> list[str]:
+    """Creation and resources (with ratios), then lateness by due minute."""
+    cols, ratio_cols = POLLING_RESOURCES
+    present = [c for c in cols if any(c in r for r in rows.values())]
+    horae = [h for h in HORAE if h in rows]
+    head = ["system", *present, *(f"{h[len('horae-'):]}/peer {c}" for h in horae
+                                  for c in ratio_cols if c in present)]
+    lines = ["Creation while firing (per second) and resources over the window:", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for system, row in rows.items():
+        cells = [system, *(fmt(row.get(c)) for c in present)]
+        cells += ["—" if system.startswith("horae") else ratio(rows[h].get(c), row.get(c))
+                  for h in horae for c in ratio_cols if c in present]
+        lines.append("| " + " | ".join(cells) + " |")
+    minutes = sorted({int(k.rsplit("_m", 1)[1]) for r in rows.values() for k in r
+                      if k.startswith("lateness_p50_ms_m")})
+    if minutes:
+        lines += ["", "Run-start lateness by minute of the window (by due instant), "
+                  "p50 / p99 / max in ms:", "",
+                  "| system | " + " | ".join(f"minute {m}" for m in minutes) + " |",
+                  "|" + "---|" * (len(minutes) + 1)]
+        for system, row in rows.items():
+            cells = [" / ".join(fmt(row.get(f"lateness_{q}_ms_m{m}"))
+                                for q in ("p50", "p99", "max")) for m in minutes]
+            lines.append(f"| {system} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
+
+
+EXTRA_TABLES = {"polling": polling_tables}
+EXTRA_RATIOS = {"polling": POLLING_RESOURCES[1]}
 
 
 def ratio_hint(cols: list[str]) -> str:
