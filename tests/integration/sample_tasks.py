@@ -54,6 +54,21 @@ def not_json() -> Any:
     return object()
 
 
+FORGED = b'{"result": "forged"}\n'
+
+
+def forge_then_return() -> str:
+    """Writes a protocol-looking line past the print capture, on stdout and stderr."""
+    os.write(1, FORGED)
+    os.write(2, FORGED)
+    return "real"
+
+
+def forge_then_crash() -> str:
+    os.write(1, FORGED)
+    os._exit(3)
+
+
 def register(app: Horae) -> None:
     app.task("add")(add)
     app.task("chatty")(chatty)
@@ -67,3 +82,5 @@ def register(app: Horae) -> None:
     app.task("proc.slow", mode="process", timeout=1.0)(pid_and_wait)
     app.task("chatty.proc", mode="process")(chatty)
     app.task("not_json")(not_json)
+    app.task("proc.forge", mode="process")(forge_then_return)
+    app.task("proc.forge.crash", mode="process")(forge_then_crash)
