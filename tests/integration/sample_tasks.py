@@ -54,6 +54,17 @@ def not_json() -> Any:
     return object()
 
 
+#: (tag, start, end) of each ``stubborn`` call, in monotonic seconds of this process.
+SPANS: list[tuple[str, float, float]] = []
+
+
+def stubborn(tag: str, seconds: float) -> None:
+    """A sync task that never looks at ctx.cancelled: its thread runs for ``seconds``."""
+    start = time.monotonic()
+    time.sleep(seconds)
+    SPANS.append((tag, start, time.monotonic()))
+
+
 FORGED = b'{"result": "forged"}\n'
 
 
@@ -82,5 +93,7 @@ def register(app: Horae) -> None:
     app.task("proc.slow", mode="process", timeout=1.0)(pid_and_wait)
     app.task("chatty.proc", mode="process")(chatty)
     app.task("not_json")(not_json)
+    app.task("stubborn.limited", concurrency=1, timeout=1.0)(stubborn)
+    app.task("stubborn.one", concurrency=1)(stubborn)
     app.task("proc.forge", mode="process")(forge_then_return)
     app.task("proc.forge.crash", mode="process")(forge_then_crash)

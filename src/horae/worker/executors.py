@@ -2,8 +2,9 @@
 
 What each mode can enforce, honestly:
 - ``async``: cancellation and timeouts interrupt the coroutine at its next ``await``.
-- ``thread``: Python cannot stop a thread. A timeout or cancel marks the run at once and
-  sets ``ctx.cancelled``; the thread keeps its pool slot until the function returns.
+- ``thread``: Python cannot stop a thread. A timeout or cancel sets ``ctx.cancelled``; the
+  run stays ``running`` (holding its pool slot and its place in every concurrency count)
+  until the function returns, and is then recorded ``timed_out`` or ``cancelled``.
 - ``process``: a child process per run; a timeout or cancel kills it.
 """
 

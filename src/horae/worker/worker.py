@@ -152,6 +152,11 @@ class Worker:
             time.sleep(0.02)
         leftovers = []
         for ex in self._running():
+            if ex.stop_reason in ("timeout", "cancel"):
+                # Already past its end: recorded as such rather than run again. The worker
+                # gives up on it (a thread it cannot stop; it dies with the process).
+                self._record(ex, Outcome())
+                continue
             with ex.lock:
                 if ex.recorded:
                     continue
@@ -324,11 +329,8 @@ class Worker:
         if cancels:
             self._cancel_ahead(cancels)
         for ex in active:
-            if ex.run_id in cancels:
-                ex.ask_to_stop("cancel")
-                if ex.task.mode == "thread":
-                    self._record(ex, Outcome(error="cancelled while running; the thread was "
-                                                   "asked to stop through ctx.cancelled"))
+            if ex.run_id in cancels and ex.stop_reason is None:
+                self._stop(ex, "cancel", "cancellation asked")
         return True
 
     def _cancel_ahead(self, cancels: set[int]) -> None:
@@ -347,6 +349,14 @@ class Worker:
         now = time.monotonic()
         for ex in self._running():
             if ex.deadline is not None and now >= ex.deadline and ex.stop_reason is None:
-                ex.ask_to_stop("timeout")
-                if ex.task.mode == "thread":
-                    self._record(ex, Outcome())
+                self._stop(ex, "timeout", f"timed out after {ex.tracker.run.timeout:g}s")
+
+    @staticmethod
+    def _stop(ex: Execution, reason: str, why: str) -> None:
+        """Ask a run to stop. Its outcome is recorded when its code has really stopped: a
+        thread cannot be killed, so until the function returns the run stays ``running``
+        and keeps its slot here and in every concurrency count (task limit, overlap)."""
+        ex.ask_to_stop(reason)
+        if ex.task.mode == "thread":
+            ex.tracker.log("WARNING", f"{why}: ctx.cancelled is set; the run ends when the "
+                                      "function returns (a thread cannot be stopped)")
