@@ -44,7 +44,7 @@ def test_timed_out_threads_never_exceed_the_task_concurrency(app: Horae) -> None
         run = app.runs.wait(run_id, timeout=30)
         assert run.state is RunState.TIMED_OUT
         assert run.error == "timed out after 1s"
-        assert run.duration is not None and run.duration >= 2.0  # ended with its code
+        assert run.duration is not None and run.duration > 1.9  # ended with its code (2 s)
 
 
 def test_a_cancelled_thread_keeps_its_slot_until_it_returns(app: Horae) -> None:

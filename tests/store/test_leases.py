@@ -142,3 +142,37 @@ def test_progress_is_fenced_on_the_attempt(store: Store) -> None:
     assert store.run_get(run.id).progress is None
     store.runs_heartbeat("w", 30, progress=[(run.id, run.attempt, 0.5, None)])
     assert store.run_get(run.id).progress == 0.5
+
+
+def test_runs_claimed_ahead_and_never_started_are_rescued_unspent(store: Store) -> None:
+    """Only runs whose code started lose an attempt: held ones go back to the queue."""
+    add_runs(store, 4, max_attempts=1)
+    claimed = store.runs_claim("w1", ["default"], 4, 0.05, start_claimed=1)
+    started, held = claimed[0], claimed[1:]
+    assert store.run_get(started.id).started_at is not None
+    assert [store.run_get(r.id).started_at for r in held] == [None] * 3
+    store.runs_start("w1", [held[0].id])  # handed to execution later
+    store.runs_start("w2", [held[1].id])  # not w2's: refused
+    store.run_cancel(held[2].id)
+    back = {r.id: r for r in rescued(store)}
+    assert len(back) == 4
+    assert back[started.id].state is back[held[0].id].state is RunState.LOST
+    unspent = back[held[1].id]
+    assert (unspent.state, unspent.attempt, unspent.started_at) == (RunState.QUEUED, 0, None)
+    assert (unspent.lease_owner, unspent.error, unspent.finished_at) == (None, None, None)
+    assert back[held[2].id].state is RunState.CANCELLED
+    assert back[held[2].id].attempt == 0
+    [again] = store.runs_claim("w2", ["default"], 1, 30)
+    assert (again.id, again.attempt) == (unspent.id, 1)
+    assert again.started_at is not None
+
+
+def test_a_claim_marks_the_held_runs_it_is_given_as_started(store: Store) -> None:
+    add_runs(store, 3)
+    [held] = store.runs_claim("w1", ["default"], 1, 30, start_claimed=0)
+    assert store.run_get(held.id).started_at is None
+    [new] = store.runs_claim("w1", ["default"], 1, 30, start=[held.id], start_claimed=0)
+    assert store.run_get(held.id).started_at is not None
+    assert store.run_get(new.id).started_at is None
+    assert store.runs_claim("w1", ["nothing-here"], 1, 30, start=[new.id]) == []
+    assert store.run_get(new.id).started_at is not None

@@ -36,6 +36,8 @@ class LeaseQueries(StoreBase):
         *,
         tasks: Sequence[str] | None = None,
         task_limit: int | None = None,
+        start: Sequence[int] = (),
+        start_claimed: int | None = None,
     ) -> list[Run]:
         """Claim up to ``limit`` eligible runs in one statement; they become running.
 
@@ -43,6 +45,13 @@ class LeaseQueries(StoreBase):
         it has no code for). A run with a ``target_worker`` is eligible only for that
         worker. With ``task_limit`` (and one task), at most that many runs of the task are
         running afterwards: claimers of the task serialise on its catalogue row.
+
+        ``started_at`` means the code started. The claimed runs are marked started unless
+        ``start_claimed`` says only the first n of them (in claim order) start at once: the
+        rest are held ahead, leased but unstarted, and a rescue gives them back with their
+        attempt unspent. ``start`` names held runs the worker hands to execution now: they
+        are marked started in this claim's transaction, so starting them costs no round
+        trip of its own (see :meth:`runs_start`).
         """
         params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
                                   "tasks": self.db.list_param(list(tasks or ()))}
@@ -63,31 +72,51 @@ class LeaseQueries(StoreBase):
                 f" AS b{i}"
             )
         if not branches:
+            self.runs_start(worker_id, start)
             return []
         candidates = " UNION ALL ".join(branches)
-        if self.db.dialect == "sqlite":
+        if self.db.dialect == "sqlite" and not start:
             # Look before taking SQLite's single write lock: idle polls stay read-only.
             with self.db.read() as tx:
                 if tx.one(f"SELECT id FROM ({candidates}) AS c LIMIT 1", params) is None:
                     return []
         with self.db.write() as tx:
+            self._mark_started(tx, worker_id, start)
             if task_limit is not None:
                 assert tasks is not None and len(tasks) == 1
                 params["limit"] = min(limit, self._task_room(tx, tasks[0], task_limit))
                 if params["limit"] <= 0:
                     return []
+            started = self.db.now_sql if start_claimed is None else "NULL"
             rows = tx.all(
                 f"UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
-                f" lease_owner = :me, worker_id = :me, started_at = {self.db.now_sql},"
+                f" lease_owner = :me, worker_id = :me, started_at = {started},"
                 f" lease_expires_at = {self.db.now_sql} + :lease"
                 f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
                 f" ORDER BY priority DESC, not_before, id LIMIT :limit)"
                 f" RETURNING {_RUN_COLS}",
                 params,
             )
-        runs = [R.run_from_row(r) for r in rows]
-        runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
+            runs = [R.run_from_row(r) for r in rows]
+            runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
+            if start_claimed:
+                self._mark_started(tx, worker_id, [r.id for r in runs[:start_claimed]])
         return runs
+
+    def runs_start(self, worker_id: str, run_ids: Sequence[int]) -> None:
+        """Mark runs the worker claimed ahead as started: their code starts now."""
+        if run_ids:
+            with self.db.write() as tx:
+                self._mark_started(tx, worker_id, run_ids)
+
+    def _mark_started(self, tx: Tx, worker_id: str, run_ids: Sequence[int]) -> None:
+        if run_ids:
+            tx.run(
+                f"UPDATE horae_runs SET started_at = {self.db.now_sql}"
+                " WHERE lease_owner = :me AND state = 'running' AND started_at IS NULL"
+                f" AND {self.db.in_list('id', 'ids')}",
+                {"me": worker_id, "ids": self.db.list_param(list(run_ids))},
+            )
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
         """How many more runs of ``task`` may start, holding the task's row (PostgreSQL).
@@ -243,8 +272,10 @@ class LeaseQueries(StoreBase):
     def runs_rescue(self, *, owner: str | None = None, limit: int = 1000) -> list[Run]:
         """Take back running runs whose lease expired (or, with ``owner``, all of its runs).
 
-        Each becomes cancelled (if cancellation was asked), retrying (an attempt is left,
-        after its backoff) or lost. Returns the runs as they are now.
+        A run that never started (claimed ahead, ``started_at`` empty) goes back to
+        ``queued`` with its attempt restored, or becomes ``cancelled`` if cancellation was
+        asked. One that started becomes cancelled (if cancellation was asked), retrying
+        (an attempt is left, after its backoff) or lost. Returns the runs as they are now.
         """
         cond = "lease_owner = :owner" if owner else f"lease_expires_at < {self.db.now_sql}"
         with self.db.read() as tx:  # one read at almost every sweep: nothing expired
@@ -265,12 +296,19 @@ class LeaseQueries(StoreBase):
             rows = tx.all(
                 "UPDATE horae_runs SET"
                 " state = CASE WHEN cancel_requested = 1 THEN 'cancelled'"
+                "  WHEN started_at IS NULL THEN 'queued'"
                 "  WHEN attempt < max_attempts THEN 'retrying' ELSE 'lost' END,"
-                " finished_at = CASE WHEN cancel_requested = 1 OR attempt >= max_attempts"
+                " finished_at = CASE WHEN cancel_requested = 1"
+                "  OR (started_at IS NOT NULL AND attempt >= max_attempts)"
                 "  THEN :now ELSE NULL END,"
-                " not_before = :now + retry_backoff,"
-                " error = 'lease expired: worker ' || COALESCE(lease_owner, '?')"
-                "  || ' stopped renewing it',"
+                " not_before = CASE WHEN started_at IS NULL THEN not_before"
+                "  ELSE :now + retry_backoff END,"
+                " error = CASE WHEN started_at IS NULL"
+                "  THEN CASE WHEN cancel_requested = 1 THEN 'cancelled before it started'"
+                "   ELSE error END"
+                "  ELSE 'lease expired: worker ' || COALESCE(lease_owner, '?')"
+                "  || ' stopped renewing it' END,"
+                " attempt = CASE WHEN started_at IS NULL THEN attempt - 1 ELSE attempt END,"
                 " lease_owner = NULL, lease_expires_at = NULL"
                 f" WHERE id IN (SELECT id FROM horae_runs WHERE {self.db.in_list('id', 'ids')}"
                 f" AND state = 'running' AND {cond}{self.db.skip_locked}) RETURNING {_RUN_COLS}",
@@ -284,7 +322,7 @@ class LeaseQueries(StoreBase):
                  if r.schedule_id is not None and r.state in TERMINAL_STATES],
                 now,
             )
-            if any(r.state is RunState.RETRYING for r in runs):
+            if any(r.state in (RunState.RETRYING, RunState.QUEUED) for r in runs):
                 self._notify(tx, "horae_runs")
         return runs
 

@@ -183,49 +183,62 @@ class Worker:
             with self._lock:
                 free = self.concurrency - len(self._active)
                 room = free + self.prefetch - len(self._ahead)
-            if self._start_ahead(free):
-                continue
-            if room <= 0:
-                self._waker.wait(self._poll)
-                continue
+                # Held runs first, oldest claim first, into the free slots.
+                starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
+            free -= len(starting)
             try:
-                runs = self._claim(free, room)
+                runs = self._claim(free, room, starting)
                 backoff = 0.1
-            except Exception as exc:
+            except Exception as exc:  # nothing was written: the held runs wait again
+                with self._lock:
+                    self._ahead.extendleft(reversed(starting))
                 log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            for run in starting:
+                self._start(run)
             if self._stopping.is_set():
                 self._give_back(runs)
                 return
+            for run in runs[:free]:  # the claim marked these started
+                self._start(run)
             with self._lock:
-                self._ahead.extend(runs)
-            self._start_ahead(free)
-            if len(runs) < room:
+                # A run this worker held, lost (its lease expired) and claimed again is
+                # held once, as its newest claim.
+                again = {r.id for r in runs}
+                if again & {r.id for r in self._ahead}:
+                    self._ahead = deque(r for r in self._ahead if r.id not in again)
+                self._ahead.extend(runs[free:])
+            if len(runs) < room or (room <= 0 and not starting):
                 self._waker.wait(self._poll)
 
-    def _start_ahead(self, free: int) -> bool:
-        """Start up to ``free`` of the runs held ahead, oldest claim first; whether any."""
-        with self._lock:
-            starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
-        for run in starting:
-            self._start(run)
-        return bool(starting)
-
-    def _claim(self, free: int, room: int) -> list[Run]:
-        """Claim up to ``room`` runs: unlimited tasks in one statement, then each task with
-        a concurrency limit under its own lock, for free slots only (a limit counts runs
-        held ahead too, so holding them would starve other workers)."""
+    def _claim(self, free: int, room: int, starting: list[Run]) -> list[Run]:
+        """Claim up to ``room`` runs, the first ``free`` of them to start at once:
+        unlimited tasks in one statement, then each task with a concurrency limit under
+        its own lock, for free slots only (a limit counts runs held ahead too, so holding
+        them would starve other workers). The held runs in ``starting`` are marked
+        started in the first transaction, so handing them to execution costs no round
+        trip of its own while there is anything to claim."""
         store = self.app.store
         tasks = list(self.app.registry)
         unlimited = [t.name for t in tasks if t.concurrency is None]
-        runs = store.runs_claim(self.id, self.queues, min(room, 64), self.lease,
-                                tasks=unlimited) if unlimited else []
+        start = [r.id for r in starting]
+        runs: list[Run] = []
+        if unlimited and room > 0:
+            runs = store.runs_claim(self.id, self.queues, min(room, 64), self.lease,
+                                    tasks=unlimited, start=start, start_claimed=free)
+        else:
+            store.runs_start(self.id, start)
         for t in tasks:
             if t.concurrency is not None and len(runs) < free:
-                runs += store.runs_claim(self.id, self.queues, free - len(runs), self.lease,
-                                         tasks=[t.name], task_limit=t.concurrency)
+                try:
+                    runs += store.runs_claim(self.id, self.queues, free - len(runs),
+                                             self.lease, tasks=[t.name],
+                                             task_limit=t.concurrency)
+                except Exception as exc:  # keep what was claimed: it is leased to us
+                    log.warning("claim of task %s failed: %s", t.name, exc)
+                    break
         return runs
 
     def _give_back(self, runs: list[Run]) -> None:
