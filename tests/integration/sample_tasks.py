@@ -65,6 +65,17 @@ def stubborn(tag: str, seconds: float) -> None:
     SPANS.append((tag, start, time.monotonic()))
 
 
+def ticker(ctx: Context, seconds: float = 30.0) -> str:
+    """Logs a line every 10 ms until asked to stop."""
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline and not ctx.cancelled:
+        print(f"tick {i}")
+        i += 1
+        time.sleep(0.01)
+    return "ticked"
+
+
 FORGED = b'{"result": "forged"}\n'
 
 
@@ -95,5 +106,6 @@ def register(app: Horae) -> None:
     app.task("not_json")(not_json)
     app.task("stubborn.limited", concurrency=1, timeout=1.0)(stubborn)
     app.task("stubborn.one", concurrency=1)(stubborn)
+    app.task("ticker")(ticker)
     app.task("proc.forge", mode="process")(forge_then_return)
     app.task("proc.forge.crash", mode="process")(forge_then_crash)

@@ -104,14 +104,13 @@ def test_a_stale_worker_changes_nothing(store: Store) -> None:
         assert not store.run_finish(old, "old", RunState.RETRYING, retry_delay=100)
         assert store.runs_heartbeat(
             "old", 3600, progress=[(old.id, old.attempt, 0.5, "stale")],
-            logs=[LogLine(old.id, t, "INFO", "stale heartbeat")],
+            logs=[(old.attempt, LogLine(old.id, t, "INFO", "stale heartbeat"))],
         ) == set()
 
     stale_writes()
     assert raw_run(store, old.id) == frozen
-    # a refused finish keeps none of its lines; until another worker claims the run, the
-    # old worker's heartbeat lines are the history of its own attempt and are kept
-    assert [x.message for x in store.run_logs(old.id)] == ["stale heartbeat"]
+    # a refused finish or heartbeat keeps none of its lines
+    assert store.run_logs(old.id) == []
 
     deadline = store.now() + 15
     while not (taken := store.runs_claim("new", ["default"], 1, 30)):
@@ -123,15 +122,15 @@ def test_a_stale_worker_changes_nothing(store: Store) -> None:
     # the old owner with the new attempt number is still not the owner
     assert not store.run_finish(new, "old", RunState.FAILED, error="not mine")
     assert raw_run(store, old.id) == held
-    assert [x.message for x in store.run_logs(old.id)] == ["stale heartbeat"]
+    assert store.run_logs(old.id) == []
 
     store.runs_heartbeat("new", 30, progress=[(new.id, new.attempt, 0.25, "a quarter")],
-                         logs=[LogLine(new.id, store.now(), "INFO", "fresh")])
+                         logs=[(new.attempt, LogLine(new.id, store.now(), "INFO", "fresh"))])
     progressed = store.run_get(new.id)
     assert (progressed.progress, progressed.progress_message) == (0.25, "a quarter")
     assert store.run_finish(new, "new", RunState.SUCCEEDED, result="ok")
     assert store.run_get(new.id).result == "ok"
-    assert [x.message for x in store.run_logs(old.id)] == ["stale heartbeat", "fresh"]
+    assert [x.message for x in store.run_logs(old.id)] == ["fresh"]
 
 
 def test_progress_is_fenced_on_the_attempt(store: Store) -> None:
@@ -176,3 +175,26 @@ def test_a_claim_marks_the_held_runs_it_is_given_as_started(store: Store) -> Non
     assert store.run_get(new.id).started_at is None
     assert store.runs_claim("w1", ["nothing-here"], 1, 30, start=[new.id]) == []
     assert store.run_get(new.id).started_at is not None
+
+
+def test_log_lines_are_fenced_on_the_attempt_and_its_lease(store: Store) -> None:
+    """A worker that resumes after its run was rescued, even one that then took the run
+    again itself, adds nothing to the log of the attempt it lost."""
+    store.runs_add([NewRun("job", max_attempts=3, retry_backoff=0.01)])
+    first = claim_one(store, "w", lease=0.05)
+
+    def line(attempt: int, text: str) -> tuple[int, LogLine]:
+        return (attempt, LogLine(first.id, store.now(), "INFO", text))
+
+    store.runs_heartbeat("w", 0.05, logs=[line(first.attempt, "first, live")])
+    rescued(store)
+    store.runs_heartbeat("w", 30, logs=[line(first.attempt, "first, rescued")])
+    deadline = store.now() + 15
+    while not (again := store.runs_claim("w", ["default"], 1, 30)):
+        assert store.now() < deadline
+    second = again[0]
+    assert (second.id, second.attempt) == (first.id, first.attempt + 1)
+    store.runs_heartbeat("w", 30, logs=[line(first.attempt, "first, taken again"),
+                                        line(second.attempt, "second, live")])
+    store.runs_heartbeat("x", 30, logs=[line(second.attempt, "not x's")])
+    assert [x.message for x in store.run_logs(first.id)] == ["first, live", "second, live"]

@@ -148,13 +148,13 @@ class LeaseQueries(StoreBase):
         *,
         running: int = 0,
         progress: Sequence[tuple[int, int, float | None, str | None]] = (),
-        logs: Sequence[LogLine] = (),
+        logs: Sequence[tuple[int, LogLine]] = (),
     ) -> set[int]:
         """Renew the leases of the worker's runs, save progress and logs.
 
-        ``progress`` items are ``(run_id, attempt, fraction, message)``, fenced like every
-        worker write; log lines are kept for runs this worker claimed last. Returns the ids
-        of the worker's runs whose cancellation was asked.
+        ``progress`` items are ``(run_id, attempt, fraction, message)`` and ``logs`` items
+        ``(attempt, line)``, both fenced on (run, attempt, worker) like every worker write.
+        Returns the ids of the worker's runs whose cancellation was asked.
         """
         with self.db.write() as tx:
             params = {"me": worker_id, "lease": lease, "running": running}
@@ -169,7 +169,7 @@ class LeaseQueries(StoreBase):
                 [{"id": i, "attempt": a, "p": p, "m": m, "me": worker_id}
                  for i, a, p, m in progress],
             )
-            self._logs_insert(tx, logs, worker_id)
+            self._logs_insert_fenced(tx, logs, worker_id)
             tx.run(
                 f"UPDATE horae_workers SET heartbeat_at = {self.db.now_sql}, running = :running,"
                 " state = CASE WHEN state = 'gone' THEN 'active' ELSE state END WHERE id = :me",
@@ -217,7 +217,7 @@ class LeaseQueries(StoreBase):
                                           for f in items], worker_id)
             kept = [row is not None for row in rows]
             self._logs_insert(tx, [x for f, ok in zip(items, kept, strict=True) if ok
-                                   for x in f.logs], worker_id)
+                                   for x in f.logs])
             self._count_outcomes(tx, [
                 (row["schedule_id"], f.state.value) for f, row in zip(items, rows, strict=True)
                 if row is not None and row["schedule_id"] is not None

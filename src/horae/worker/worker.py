@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from horae.models import Run, RunState, WorkerInfo
+from horae.models import LogLine, Run, RunState, WorkerInfo
 from horae.policies import retry_delay
 from horae.store import Finish
 from horae.wakeup import Waker
@@ -69,6 +69,7 @@ class Worker:
         self._active: dict[int, Execution] = {}
         self._ahead: deque[Run] = deque()  # claimed, not started (under _lock)
         self._lock = threading.Lock()
+        self._lines_lock = threading.Lock()  # orders a run's log lines before its outcome
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._rng = random.Random()
@@ -283,12 +284,13 @@ class Worker:
                 json.dumps(outcome.result, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 state, outcome = RunState.FAILED, Outcome(error=f"result is not JSON: {exc}")
-        logs, progress = ex.tracker.take()
         assert self._reporter is not None
-        self._reporter.put(Finish(
-            ex.tracker.run, state, outcome.result if state is RunState.SUCCEEDED else None,
-            outcome.error, outcome.traceback, delay, logs, progress,
-        ))
+        with self._lines_lock:  # after any heartbeat that took earlier lines (see _flush)
+            logs, progress = ex.tracker.take()
+            self._reporter.put(Finish(
+                ex.tracker.run, state, outcome.result if state is RunState.SUCCEEDED else None,
+                outcome.error, outcome.traceback, delay, logs, progress,
+            ))
 
     def _decide(self, ex: Execution, outcome: Outcome) -> tuple[RunState, float]:
         run = ex.tracker.run
@@ -320,25 +322,31 @@ class Worker:
     def _flush(self, renew: bool = True) -> bool:
         with self._lock:
             active = list(self._active.values())
-        logs, progress = [], []
-        for ex in active:
-            lines, prog = ex.tracker.take()
-            logs.extend(lines)
-            if prog is not None:
-                progress.append((ex.run_id, ex.tracker.run.attempt, *prog))
-        holding = bool(active) or bool(self._ahead)
-        if not (renew or logs or progress or holding):
-            return False
-        try:
-            if renew or logs or progress:
-                cancels = self.app.store.runs_heartbeat(
-                    self.id, self.lease, running=len(active), progress=progress, logs=logs
-                )
-            else:  # nothing to write: only look for cancel requests, without a write lock
-                cancels = self.app.store.runs_cancel_requested(self.id)
-        except Exception as exc:
-            log.warning("heartbeat failed: %s", exc)
-            return False
+        # Held from taking the lines to the commit: a run's outcome (which takes the rest
+        # of its lines) is queued only after the lines taken before it are written, since
+        # the log fence refuses lines that arrive after their attempt ended.
+        with self._lines_lock:
+            logs: list[tuple[int, LogLine]] = []
+            progress = []
+            for ex in active:
+                lines, prog = ex.tracker.take()
+                logs.extend((ex.tracker.run.attempt, line) for line in lines)
+                if prog is not None:
+                    progress.append((ex.run_id, ex.tracker.run.attempt, *prog))
+            holding = bool(active) or bool(self._ahead)
+            if not (renew or logs or progress or holding):
+                return False
+            try:
+                if renew or logs or progress:
+                    cancels = self.app.store.runs_heartbeat(
+                        self.id, self.lease, running=len(active), progress=progress,
+                        logs=logs,
+                    )
+                else:  # nothing to write: only look for cancel requests, without a write lock
+                    cancels = self.app.store.runs_cancel_requested(self.id)
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+                return False
         if cancels:
             self._cancel_ahead(cancels)
         for ex in active:
