@@ -110,13 +110,20 @@ class LeaseQueries(StoreBase):
                 self._mark_started(tx, worker_id, run_ids)
 
     def _mark_started(self, tx: Tx, worker_id: str, run_ids: Sequence[int]) -> None:
-        if run_ids:
-            tx.run(
-                f"UPDATE horae_runs SET started_at = {self.db.now_sql}"
-                " WHERE lease_owner = :me AND state = 'running' AND started_at IS NULL"
-                f" AND {self.db.in_list('id', 'ids')}",
-                {"me": worker_id, "ids": self.db.list_param(list(run_ids))},
-            )
+        if not run_ids:
+            return
+        mine = ("lease_owner = :me AND state = 'running' AND started_at IS NULL"
+                f" AND {self.db.in_list('id', 'ids')}")
+        if self.db.dialect == "postgres":
+            # Rows locked in ascending id order (the one lock order): the heartbeat renews
+            # the same rows, and two UPDATEs locking them in their plans' orders deadlock.
+            mine = (f"id IN (SELECT id FROM horae_runs WHERE {mine}"
+                    " ORDER BY id FOR NO KEY UPDATE)")
+        tx.run(
+            f"UPDATE horae_runs SET started_at = {self.db.now_sql} WHERE {mine}"
+            " AND started_at IS NULL",
+            {"me": worker_id, "ids": self.db.list_param(list(run_ids))},
+        )
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
         """How many more runs of ``task`` may start, holding the task's row (PostgreSQL).
