@@ -81,7 +81,13 @@ class LeaseQueries(StoreBase):
                 if tx.one(f"SELECT id FROM ({candidates}) AS c LIMIT 1", params) is None:
                     return []
         with self.db.write() as tx:
-            self._mark_started(tx, worker_id, start)
+            marked = ""
+            if start and self.db.dialect == "postgres" and task_limit is None:
+                # The same statement as the claim: no round trip of its own.
+                marked = f"WITH marked AS ({self._started_sql()} RETURNING id) "
+                params["ids"] = self.db.list_param(list(start))
+            else:
+                self._mark_started(tx, worker_id, start)
             if task_limit is not None:
                 assert tasks is not None and len(tasks) == 1
                 params["limit"] = min(limit, self._task_room(tx, tasks[0], task_limit))
@@ -89,7 +95,7 @@ class LeaseQueries(StoreBase):
                     return []
             started = self.db.now_sql if start_claimed is None else "NULL"
             rows = tx.all(
-                f"UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
+                f"{marked}UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
                 f" lease_owner = :me, worker_id = :me, started_at = {started},"
                 f" lease_expires_at = {self.db.now_sql} + :lease"
                 f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
@@ -110,20 +116,23 @@ class LeaseQueries(StoreBase):
                 self._mark_started(tx, worker_id, run_ids)
 
     def _mark_started(self, tx: Tx, worker_id: str, run_ids: Sequence[int]) -> None:
-        if not run_ids:
-            return
-        mine = ("lease_owner = :me AND state = 'running' AND started_at IS NULL"
-                f" AND {self.db.in_list('id', 'ids')}")
+        if run_ids:
+            tx.run(self._started_sql(),
+                   {"me": worker_id, "ids": self.db.list_param(list(run_ids))})
+
+    def _started_sql(self) -> str:
+        """Mark the worker's (``:me``) held runs ``:ids`` started."""
+        # No `state = 'running'` term (a leased run is always running): it would lead the
+        # planner to the partial index of running runs, full of dead entries in a drain.
+        mine = (f"{self.db.in_list('id', 'ids')} AND lease_owner = :me"
+                " AND started_at IS NULL")
         if self.db.dialect == "postgres":
             # Rows locked in ascending id order (the one lock order): the heartbeat renews
             # the same rows, and two UPDATEs locking them in their plans' orders deadlock.
             mine = (f"id IN (SELECT id FROM horae_runs WHERE {mine}"
                     " ORDER BY id FOR NO KEY UPDATE)")
-        tx.run(
-            f"UPDATE horae_runs SET started_at = {self.db.now_sql} WHERE {mine}"
-            " AND started_at IS NULL",
-            {"me": worker_id, "ids": self.db.list_param(list(run_ids))},
-        )
+        return (f"UPDATE horae_runs SET started_at = {self.db.now_sql} WHERE {mine}"
+                " AND started_at IS NULL")
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
         """How many more runs of ``task`` may start, holding the task's row (PostgreSQL).
