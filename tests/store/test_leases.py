@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from horae.models import LogLine, Run, RunState
-from horae.store import NewRun, Store
+from horae.store import Finish, NewRun, Store
 from tests.store.support import add_due, add_runs, planner, raw_run
 
 
@@ -150,8 +150,9 @@ def test_runs_claimed_ahead_and_never_started_are_rescued_unspent(store: Store) 
     started, held = claimed[0], claimed[1:]
     assert store.run_get(started.id).started_at is not None
     assert [store.run_get(r.id).started_at for r in held] == [None] * 3
-    store.runs_start("w1", [held[0].id])  # handed to execution later
-    store.runs_start("w2", [held[1].id])  # not w2's: refused
+    # held[0] was handed to execution later; w2's word about held[1] is refused
+    store.runs_heartbeat("w1", 0.05, started=[(held[0].id, held[0].attempt, 0.0)])
+    store.runs_heartbeat("w2", 0.05, started=[(held[1].id, held[1].attempt, 0.0)])
     store.run_cancel(held[2].id)
     back = {r.id: r for r in rescued(store)}
     assert len(back) == 4
@@ -166,15 +167,23 @@ def test_runs_claimed_ahead_and_never_started_are_rescued_unspent(store: Store) 
     assert again.started_at is not None
 
 
-def test_a_claim_marks_the_held_runs_it_is_given_as_started(store: Store) -> None:
+def test_the_start_of_a_held_run_is_written_by_a_heartbeat_or_its_outcome(
+    store: Store,
+) -> None:
     add_runs(store, 3)
-    [held] = store.runs_claim("w1", ["default"], 1, 30, start_claimed=0)
-    assert store.run_get(held.id).started_at is None
-    [new] = store.runs_claim("w1", ["default"], 1, 30, start=[held.id], start_claimed=0)
-    assert store.run_get(held.id).started_at is not None
-    assert store.run_get(new.id).started_at is None
-    assert store.runs_claim("w1", ["nothing-here"], 1, 30, start=[new.id]) == []
-    assert store.run_get(new.id).started_at is not None
+    a, b, c = store.runs_claim("w", ["default"], 3, 30, start_claimed=0)
+    assert [store.run_get(r.id).started_at for r in (a, b, c)] == [None] * 3
+    store.runs_heartbeat("w", 30, started=[(a.id, a.attempt, 2.0)])
+    now = store.now()
+    assert now - 3 < store.run_get(a.id).started_at <= now - 2  # when its code started
+    store.runs_finish("w", [Finish(b, RunState.SUCCEEDED, ran_for=1.5),
+                            Finish(c, RunState.CANCELLED, error="cancelled before it started")])
+    done = store.run_get(b.id)
+    assert done.duration is not None and abs(done.duration - 1.5) < 0.01
+    assert store.run_get(c.id).started_at is None  # never started
+    # a start already written stays: the heartbeat's word comes first
+    store.runs_heartbeat("w", 30, started=[(a.id, a.attempt, 0.0)])
+    assert store.run_get(a.id).started_at <= now - 2
 
 
 def test_log_lines_are_fenced_on_the_attempt_and_its_lease(store: Store) -> None:

@@ -82,6 +82,9 @@ class Finish:
     retry_delay: float = 0.0
     logs: Sequence[LogLine] = ()
     progress: tuple[float | None, str | None] | None = None
+    #: Seconds the code ran, for a run held ahead whose start no heartbeat wrote yet:
+    #: sets ``started_at`` (if still empty) to that long before the outcome.
+    ran_for: float | None = None
 
 
 @dataclass

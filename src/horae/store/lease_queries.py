@@ -36,7 +36,6 @@ class LeaseQueries(StoreBase):
         *,
         tasks: Sequence[str] | None = None,
         task_limit: int | None = None,
-        start: Sequence[int] = (),
         start_claimed: int | None = None,
     ) -> list[Run]:
         """Claim up to ``limit`` eligible runs in one statement; they become running.
@@ -48,10 +47,10 @@ class LeaseQueries(StoreBase):
 
         ``started_at`` means the code started. The claimed runs are marked started unless
         ``start_claimed`` says only the first n of them (in claim order) start at once: the
-        rest are held ahead, leased but unstarted, and a rescue gives them back with their
-        attempt unspent. ``start`` names held runs the worker hands to execution now: they
-        are marked started in this claim's transaction, so starting them costs no round
-        trip of its own (see :meth:`runs_start`).
+        rest are held ahead, leased but unstarted (a rescue gives them back with their
+        attempt unspent), and the worker writes their start with its next heartbeat or
+        their outcome, whichever comes first (``started`` of :meth:`runs_heartbeat`,
+        ``ran_for`` of :class:`Finish`).
         """
         params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
                                   "tasks": self.db.list_param(list(tasks or ()))}
@@ -72,22 +71,14 @@ class LeaseQueries(StoreBase):
                 f" AS b{i}"
             )
         if not branches:
-            self.runs_start(worker_id, start)
             return []
         candidates = " UNION ALL ".join(branches)
-        if self.db.dialect == "sqlite" and not start:
+        if self.db.dialect == "sqlite":
             # Look before taking SQLite's single write lock: idle polls stay read-only.
             with self.db.read() as tx:
                 if tx.one(f"SELECT id FROM ({candidates}) AS c LIMIT 1", params) is None:
                     return []
         with self.db.write() as tx:
-            marked = ""
-            if start and self.db.dialect == "postgres" and task_limit is None:
-                # The same statement as the claim: no round trip of its own.
-                marked = f"WITH marked AS ({self._started_sql()} RETURNING id) "
-                params["ids"] = self.db.list_param(list(start))
-            else:
-                self._mark_started(tx, worker_id, start)
             if task_limit is not None:
                 assert tasks is not None and len(tasks) == 1
                 params["limit"] = min(limit, self._task_room(tx, tasks[0], task_limit))
@@ -95,7 +86,7 @@ class LeaseQueries(StoreBase):
                     return []
             started = self.db.now_sql if start_claimed is None else "NULL"
             rows = tx.all(
-                f"{marked}UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
+                f"UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
                 f" lease_owner = :me, worker_id = :me, started_at = {started},"
                 f" lease_expires_at = {self.db.now_sql} + :lease"
                 f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
@@ -106,33 +97,10 @@ class LeaseQueries(StoreBase):
             runs = [R.run_from_row(r) for r in rows]
             runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
             if start_claimed:
-                self._mark_started(tx, worker_id, [r.id for r in runs[:start_claimed]])
+                tx.run(f"UPDATE horae_runs SET started_at = {self.db.now_sql}"
+                       f" WHERE {self.db.in_list('id', 'ids')}",
+                       {"ids": self.db.list_param([r.id for r in runs[:start_claimed]])})
         return runs
-
-    def runs_start(self, worker_id: str, run_ids: Sequence[int]) -> None:
-        """Mark runs the worker claimed ahead as started: their code starts now."""
-        if run_ids:
-            with self.db.write() as tx:
-                self._mark_started(tx, worker_id, run_ids)
-
-    def _mark_started(self, tx: Tx, worker_id: str, run_ids: Sequence[int]) -> None:
-        if run_ids:
-            tx.run(self._started_sql(),
-                   {"me": worker_id, "ids": self.db.list_param(list(run_ids))})
-
-    def _started_sql(self) -> str:
-        """Mark the worker's (``:me``) held runs ``:ids`` started."""
-        # No `state = 'running'` term (a leased run is always running): it would lead the
-        # planner to the partial index of running runs, full of dead entries in a drain.
-        mine = (f"{self.db.in_list('id', 'ids')} AND lease_owner = :me"
-                " AND started_at IS NULL")
-        if self.db.dialect == "postgres":
-            # Rows locked in ascending id order (the one lock order): the heartbeat renews
-            # the same rows, and two UPDATEs locking them in their plans' orders deadlock.
-            mine = (f"id IN (SELECT id FROM horae_runs WHERE {mine}"
-                    " ORDER BY id FOR NO KEY UPDATE)")
-        return (f"UPDATE horae_runs SET started_at = {self.db.now_sql} WHERE {mine}"
-                " AND started_at IS NULL")
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
         """How many more runs of ``task`` may start, holding the task's row (PostgreSQL).
@@ -165,12 +133,15 @@ class LeaseQueries(StoreBase):
         running: int = 0,
         progress: Sequence[tuple[int, int, float | None, str | None]] = (),
         logs: Sequence[tuple[int, LogLine]] = (),
+        started: Sequence[tuple[int, int, float]] = (),
     ) -> set[int]:
-        """Renew the leases of the worker's runs, save progress and logs.
+        """Renew the leases of the worker's runs, save progress, logs and starts.
 
-        ``progress`` items are ``(run_id, attempt, fraction, message)`` and ``logs`` items
-        ``(attempt, line)``, both fenced on (run, attempt, worker) like every worker write.
-        Returns the ids of the worker's runs whose cancellation was asked.
+        ``progress`` items are ``(run_id, attempt, fraction, message)``, ``logs`` items
+        ``(attempt, line)`` and ``started`` items ``(run_id, attempt, seconds ago)`` (runs
+        held ahead whose code started since), all fenced on (run, attempt, worker) like
+        every worker write. Returns the ids of the worker's runs whose cancellation was
+        asked.
         """
         with self.db.write() as tx:
             params = {"me": worker_id, "lease": lease, "running": running}
@@ -184,6 +155,13 @@ class LeaseQueries(StoreBase):
                 " AND attempt = :attempt AND lease_owner = :me AND state = 'running'",
                 [{"id": i, "attempt": a, "p": p, "m": m, "me": worker_id}
                  for i, a, p, m in progress],
+            )
+            tx.many(
+                f"UPDATE horae_runs SET started_at = {self.db.now_sql} - :ago WHERE id = :id"
+                " AND attempt = :attempt AND lease_owner = :me AND state = 'running'"
+                " AND started_at IS NULL",
+                [{"id": i, "attempt": a, "ago": ago, "me": worker_id}
+                 for i, a, ago in sorted(started)],
             )
             self._logs_insert_fenced(tx, logs, worker_id)
             tx.run(
@@ -254,10 +232,11 @@ class LeaseQueries(StoreBase):
                 " error = v.error, traceback = v.tb, lease_owner = NULL,"
                 " lease_expires_at = NULL, finished_at = v.finished,"
                 " not_before = v.now + v.delay, progress = COALESCE(v.progress, r.progress),"
-                " progress_message = COALESCE(v.message, r.progress_message)"
+                " progress_message = COALESCE(v.message, r.progress_message),"
+                " started_at = COALESCE(r.started_at, v.now - v.ran)"
                 " FROM json_to_recordset(:rows::json) AS v(id bigint, attempt int, state text,"
                 " result text, error text, tb text, finished float8, now float8,"
-                " delay float8, progress float8, message text)"
+                " delay float8, progress float8, message text, ran float8)"
                 " WHERE r.id = v.id AND r.attempt = v.attempt AND r.lease_owner = :me"
                 " AND r.state = 'running' RETURNING r.id, r.schedule_id, r.parent_id",
                 {"rows": R.dumps(params), "me": worker_id},
@@ -268,7 +247,8 @@ class LeaseQueries(StoreBase):
             " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
             " finished_at = :finished, not_before = :now + :delay,"
             " progress = COALESCE(:progress, progress),"
-            " progress_message = COALESCE(:message, progress_message)"
+            " progress_message = COALESCE(:message, progress_message),"
+            " started_at = COALESCE(started_at, :now - :ran)"
             " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
             " AND state = 'running' RETURNING schedule_id, parent_id",
             params,
@@ -282,7 +262,7 @@ class LeaseQueries(StoreBase):
             "error": f.error, "tb": f.traceback, "delay": f.retry_delay, "id": f.run.id,
             "attempt": f.run.attempt, "me": worker_id, "now": now, "message": message,
             "progress": 1.0 if f.state is RunState.SUCCEEDED else fraction,
-            "finished": now if f.state in TERMINAL_STATES else None,
+            "finished": now if f.state in TERMINAL_STATES else None, "ran": f.ran_for,
         }
 
     def runs_rescue(self, *, owner: str | None = None, limit: int = 1000) -> list[Run]:

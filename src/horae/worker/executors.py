@@ -17,6 +17,7 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -46,6 +47,12 @@ class Execution:
     recorded: bool = False  # its outcome was written (or it was released)
     stopper: Callable[[], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Whether ``started_at`` is in the database (written by the claim, or a heartbeat).
+    start_written: bool = True
+    started: float = field(default_factory=time.monotonic)
+
+    def ran_for(self) -> float:
+        return time.monotonic() - self.started
 
     @property
     def run_id(self) -> int:

@@ -184,26 +184,24 @@ class Worker:
             with self._lock:
                 free = self.concurrency - len(self._active)
                 room = free + self.prefetch - len(self._ahead)
-                # Held runs first, oldest claim first, into the free slots.
-                starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
-            free -= len(starting)
+            if self._start_ahead(free):
+                continue
+            if room <= 0:
+                self._waker.wait(self._poll)
+                continue
             try:
-                runs = self._claim(free, room, starting)
+                runs = self._claim(free, room)
                 backoff = 0.1
-            except Exception as exc:  # nothing was written: the held runs wait again
-                with self._lock:
-                    self._ahead.extendleft(reversed(starting))
+            except Exception as exc:
                 log.warning("claim failed (%s); retrying in %.1fs", exc, backoff)
                 self._stopping.wait(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
-            for run in starting:
-                self._start(run)
             if self._stopping.is_set():
                 self._give_back(runs)
                 return
-            for run in runs[:free]:  # the claim marked these started
-                self._start(run)
+            for run in runs[:free]:  # the claim wrote their start
+                self._start(run, start_written=True)
             with self._lock:
                 # A run this worker held, lost (its lease expired) and claimed again is
                 # held once, as its newest claim.
@@ -211,26 +209,28 @@ class Worker:
                 if again & {r.id for r in self._ahead}:
                     self._ahead = deque(r for r in self._ahead if r.id not in again)
                 self._ahead.extend(runs[free:])
-            if len(runs) < room or (room <= 0 and not starting):
+            if len(runs) < room:
                 self._waker.wait(self._poll)
 
-    def _claim(self, free: int, room: int, starting: list[Run]) -> list[Run]:
+    def _start_ahead(self, free: int) -> bool:
+        """Start up to ``free`` of the runs held ahead, oldest claim first; whether any.
+        Their start is written by the next heartbeat or with their outcome."""
+        with self._lock:
+            starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
+        for run in starting:
+            self._start(run, start_written=False)
+        return bool(starting)
+
+    def _claim(self, free: int, room: int) -> list[Run]:
         """Claim up to ``room`` runs, the first ``free`` of them to start at once:
         unlimited tasks in one statement, then each task with a concurrency limit under
         its own lock, for free slots only (a limit counts runs held ahead too, so holding
-        them would starve other workers). The held runs in ``starting`` are marked
-        started in the first transaction, so handing them to execution costs no round
-        trip of its own while there is anything to claim."""
+        them would starve other workers)."""
         store = self.app.store
         tasks = list(self.app.registry)
         unlimited = [t.name for t in tasks if t.concurrency is None]
-        start = [r.id for r in starting]
-        runs: list[Run] = []
-        if unlimited and room > 0:
-            runs = store.runs_claim(self.id, self.queues, min(room, 64), self.lease,
-                                    tasks=unlimited, start=start, start_claimed=free)
-        else:
-            store.runs_start(self.id, start)
+        runs = store.runs_claim(self.id, self.queues, min(room, 64), self.lease,
+                                tasks=unlimited, start_claimed=free) if unlimited else []
         for t in tasks:
             if t.concurrency is not None and len(runs) < free:
                 try:
@@ -251,11 +251,11 @@ class Worker:
         except Exception as exc:  # their leases expire and the scheduler rescues them
             log.warning("could not release %d runs claimed while stopping: %s", len(runs), exc)
 
-    def _start(self, run: Run) -> None:
+    def _start(self, run: Run, *, start_written: bool) -> None:
         assert self._executors is not None
         task = self.app.registry.get(run.task)
         assert task is not None  # the claim only takes tasks this worker has
-        ex = Execution(task, RunTracker(run), self.id)
+        ex = Execution(task, RunTracker(run), self.id, start_written=start_written)
         if run.timeout:
             ex.deadline = time.monotonic() + run.timeout
         with self._lock:
@@ -290,6 +290,7 @@ class Worker:
             self._reporter.put(Finish(
                 ex.tracker.run, state, outcome.result if state is RunState.SUCCEEDED else None,
                 outcome.error, outcome.traceback, delay, logs, progress,
+                ran_for=None if ex.start_written else ex.ran_for(),
             ))
 
     def _decide(self, ex: Execution, outcome: Outcome) -> tuple[RunState, float]:
@@ -328,20 +329,26 @@ class Worker:
         with self._lines_lock:
             logs: list[tuple[int, LogLine]] = []
             progress = []
+            # Runs started from those held ahead: their start, batched here (or with their
+            # outcome if that comes first) instead of a write per start.
+            starts = [ex for ex in active if not ex.start_written]
+            started = [(ex.run_id, ex.tracker.run.attempt, ex.ran_for()) for ex in starts]
             for ex in active:
                 lines, prog = ex.tracker.take()
                 logs.extend((ex.tracker.run.attempt, line) for line in lines)
                 if prog is not None:
                     progress.append((ex.run_id, ex.tracker.run.attempt, *prog))
             holding = bool(active) or bool(self._ahead)
-            if not (renew or logs or progress or holding):
+            if not (renew or logs or progress or started or holding):
                 return False
             try:
-                if renew or logs or progress:
+                if renew or logs or progress or started:
                     cancels = self.app.store.runs_heartbeat(
                         self.id, self.lease, running=len(active), progress=progress,
-                        logs=logs,
+                        logs=logs, started=started,
                     )
+                    for ex in starts:
+                        ex.start_written = True
                 else:  # nothing to write: only look for cancel requests, without a write lock
                     cancels = self.app.store.runs_cancel_requested(self.id)
             except Exception as exc:
