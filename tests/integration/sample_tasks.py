@@ -54,6 +54,43 @@ def not_json() -> Any:
     return object()
 
 
+#: (tag, start, end) of each ``stubborn`` call, in monotonic seconds of this process.
+SPANS: list[tuple[str, float, float]] = []
+
+
+def stubborn(tag: str, seconds: float) -> None:
+    """A sync task that never looks at ctx.cancelled: its thread runs for ``seconds``."""
+    start = time.monotonic()
+    time.sleep(seconds)
+    SPANS.append((tag, start, time.monotonic()))
+
+
+def ticker(ctx: Context, seconds: float = 30.0) -> str:
+    """Logs a line every 10 ms until asked to stop."""
+    deadline = time.monotonic() + seconds
+    i = 0
+    while time.monotonic() < deadline and not ctx.cancelled:
+        print(f"tick {i}")
+        i += 1
+        time.sleep(0.01)
+    return "ticked"
+
+
+FORGED = b'{"result": "forged"}\n'
+
+
+def forge_then_return() -> str:
+    """Writes a protocol-looking line past the print capture, on stdout and stderr."""
+    os.write(1, FORGED)
+    os.write(2, FORGED)
+    return "real"
+
+
+def forge_then_crash() -> str:
+    os.write(1, FORGED)
+    os._exit(3)
+
+
 def register(app: Horae) -> None:
     app.task("add")(add)
     app.task("chatty")(chatty)
@@ -67,3 +104,8 @@ def register(app: Horae) -> None:
     app.task("proc.slow", mode="process", timeout=1.0)(pid_and_wait)
     app.task("chatty.proc", mode="process")(chatty)
     app.task("not_json")(not_json)
+    app.task("stubborn.limited", concurrency=1, timeout=1.0)(stubborn)
+    app.task("stubborn.one", concurrency=1)(stubborn)
+    app.task("ticker")(ticker)
+    app.task("proc.forge", mode="process")(forge_then_return)
+    app.task("proc.forge.crash", mode="process")(forge_then_crash)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from horae.models import LogLine, Run, RunState
-from horae.store import NewRun, Store
+from horae.store import Finish, NewRun, Store
 from tests.store.support import add_due, add_runs, planner, raw_run
 
 
@@ -104,14 +104,13 @@ def test_a_stale_worker_changes_nothing(store: Store) -> None:
         assert not store.run_finish(old, "old", RunState.RETRYING, retry_delay=100)
         assert store.runs_heartbeat(
             "old", 3600, progress=[(old.id, old.attempt, 0.5, "stale")],
-            logs=[LogLine(old.id, t, "INFO", "stale heartbeat")],
+            logs=[(old.attempt, LogLine(old.id, t, "INFO", "stale heartbeat"))],
         ) == set()
 
     stale_writes()
     assert raw_run(store, old.id) == frozen
-    # a refused finish keeps none of its lines; until another worker claims the run, the
-    # old worker's heartbeat lines are the history of its own attempt and are kept
-    assert [x.message for x in store.run_logs(old.id)] == ["stale heartbeat"]
+    # a refused finish or heartbeat keeps none of its lines
+    assert store.run_logs(old.id) == []
 
     deadline = store.now() + 15
     while not (taken := store.runs_claim("new", ["default"], 1, 30)):
@@ -123,15 +122,15 @@ def test_a_stale_worker_changes_nothing(store: Store) -> None:
     # the old owner with the new attempt number is still not the owner
     assert not store.run_finish(new, "old", RunState.FAILED, error="not mine")
     assert raw_run(store, old.id) == held
-    assert [x.message for x in store.run_logs(old.id)] == ["stale heartbeat"]
+    assert store.run_logs(old.id) == []
 
     store.runs_heartbeat("new", 30, progress=[(new.id, new.attempt, 0.25, "a quarter")],
-                         logs=[LogLine(new.id, store.now(), "INFO", "fresh")])
+                         logs=[(new.attempt, LogLine(new.id, store.now(), "INFO", "fresh"))])
     progressed = store.run_get(new.id)
     assert (progressed.progress, progressed.progress_message) == (0.25, "a quarter")
     assert store.run_finish(new, "new", RunState.SUCCEEDED, result="ok")
     assert store.run_get(new.id).result == "ok"
-    assert [x.message for x in store.run_logs(old.id)] == ["stale heartbeat", "fresh"]
+    assert [x.message for x in store.run_logs(old.id)] == ["fresh"]
 
 
 def test_progress_is_fenced_on_the_attempt(store: Store) -> None:
@@ -142,3 +141,69 @@ def test_progress_is_fenced_on_the_attempt(store: Store) -> None:
     assert store.run_get(run.id).progress is None
     store.runs_heartbeat("w", 30, progress=[(run.id, run.attempt, 0.5, None)])
     assert store.run_get(run.id).progress == 0.5
+
+
+def test_runs_claimed_ahead_and_never_started_are_rescued_unspent(store: Store) -> None:
+    """Only runs whose code started lose an attempt: held ones go back to the queue."""
+    add_runs(store, 4, max_attempts=1)
+    claimed = store.runs_claim("w1", ["default"], 4, 0.05, start_claimed=1)
+    started, held = claimed[0], claimed[1:]
+    assert store.run_get(started.id).started_at is not None
+    assert [store.run_get(r.id).started_at for r in held] == [None] * 3
+    # held[0] was handed to execution later; w2's word about held[1] is refused
+    store.runs_heartbeat("w1", 0.05, started=[(held[0].id, held[0].attempt, 0.0)])
+    store.runs_heartbeat("w2", 0.05, started=[(held[1].id, held[1].attempt, 0.0)])
+    store.run_cancel(held[2].id)
+    back = {r.id: r for r in rescued(store)}
+    assert len(back) == 4
+    assert back[started.id].state is back[held[0].id].state is RunState.LOST
+    unspent = back[held[1].id]
+    assert (unspent.state, unspent.attempt, unspent.started_at) == (RunState.QUEUED, 0, None)
+    assert (unspent.lease_owner, unspent.error, unspent.finished_at) == (None, None, None)
+    assert back[held[2].id].state is RunState.CANCELLED
+    assert back[held[2].id].attempt == 0
+    [again] = store.runs_claim("w2", ["default"], 1, 30)
+    assert (again.id, again.attempt) == (unspent.id, 1)
+    assert again.started_at is not None
+
+
+def test_the_start_of_a_held_run_is_written_by_a_heartbeat_or_its_outcome(
+    store: Store,
+) -> None:
+    add_runs(store, 3)
+    a, b, c = store.runs_claim("w", ["default"], 3, 30, start_claimed=0)
+    assert [store.run_get(r.id).started_at for r in (a, b, c)] == [None] * 3
+    store.runs_heartbeat("w", 30, started=[(a.id, a.attempt, 2.0)])
+    now = store.now()
+    assert now - 3 < store.run_get(a.id).started_at <= now - 2  # when its code started
+    store.runs_finish("w", [Finish(b, RunState.SUCCEEDED, ran_for=1.5),
+                            Finish(c, RunState.CANCELLED, error="cancelled before it started")])
+    done = store.run_get(b.id)
+    assert done.duration is not None and abs(done.duration - 1.5) < 0.01
+    assert store.run_get(c.id).started_at is None  # never started
+    # a start already written stays: the heartbeat's word comes first
+    store.runs_heartbeat("w", 30, started=[(a.id, a.attempt, 0.0)])
+    assert store.run_get(a.id).started_at <= now - 2
+
+
+def test_log_lines_are_fenced_on_the_attempt_and_its_lease(store: Store) -> None:
+    """A worker that resumes after its run was rescued, even one that then took the run
+    again itself, adds nothing to the log of the attempt it lost."""
+    store.runs_add([NewRun("job", max_attempts=3, retry_backoff=0.01)])
+    first = claim_one(store, "w", lease=0.05)
+
+    def line(attempt: int, text: str) -> tuple[int, LogLine]:
+        return (attempt, LogLine(first.id, store.now(), "INFO", text))
+
+    store.runs_heartbeat("w", 0.05, logs=[line(first.attempt, "first, live")])
+    rescued(store)
+    store.runs_heartbeat("w", 30, logs=[line(first.attempt, "first, rescued")])
+    deadline = store.now() + 15
+    while not (again := store.runs_claim("w", ["default"], 1, 30)):
+        assert store.now() < deadline
+    second = again[0]
+    assert (second.id, second.attempt) == (first.id, first.attempt + 1)
+    store.runs_heartbeat("w", 30, logs=[line(first.attempt, "first, taken again"),
+                                        line(second.attempt, "second, live")])
+    store.runs_heartbeat("x", 30, logs=[line(second.attempt, "not x's")])
+    assert [x.message for x in store.run_logs(first.id)] == ["first, live", "second, live"]

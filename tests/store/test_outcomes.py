@@ -208,9 +208,11 @@ def test_logs_are_kept_in_order_and_paged(store: Store) -> None:
     [run] = add_runs(store)
     run = claim_one(store)
     t = store.now()
-    store.runs_heartbeat("w", 30, logs=[LogLine(run.id, t, "INFO", "one"),
-                                        LogLine(run.id, t + 0.1, "WARNING", "two")])
-    store.runs_heartbeat("w", 30, logs=[LogLine(run.id, t + 0.2, "INFO", "three")])
+    store.runs_heartbeat("w", 30, logs=[(run.attempt, LogLine(run.id, t, "INFO", "one")),
+                                        (run.attempt, LogLine(run.id, t + 0.1, "WARNING",
+                                                              "two"))])
+    store.runs_heartbeat("w", 30, logs=[(run.attempt, LogLine(run.id, t + 0.2, "INFO",
+                                                              "three"))])
     assert store.run_finish(run, "w", RunState.SUCCEEDED,
                             logs=[LogLine(run.id, t + 0.3, "ERROR", "four")])
     lines = store.run_logs(run.id)
@@ -224,9 +226,10 @@ def test_logs_are_kept_in_order_and_paged(store: Store) -> None:
     assert [x.message for x in first] == ["one", "two", "three"]
     assert [x.message for x in rest] == ["four"]
     assert store.run_logs(run.id, after_id=lines[-1].id) == []
-    # a heartbeat racing the worker's own finish still delivers its lines
-    store.runs_heartbeat("w", 30, logs=[LogLine(run.id, t + 0.4, "INFO", "five")])
-    assert [x.message for x in store.run_logs(run.id, after_id=lines[-1].id)] == ["five"]
+    # the attempt has ended: later lines are refused (a worker writes a run's lines
+    # before its outcome)
+    store.runs_heartbeat("w", 30, logs=[(run.attempt, LogLine(run.id, t + 0.4, "INFO", "five"))])
+    assert store.run_logs(run.id, after_id=lines[-1].id) == []
     assert store.run_logs(run.id + 1) == []
 
 
@@ -239,7 +242,8 @@ def test_prune_deletes_only_old_terminal_runs_in_batches_with_their_logs(store: 
                                       RunState.CANCELLED, RunState.SUCCEEDED, RunState.FAILED],
                           strict=True):
         assert store.run_finish(run, "w", state, logs=[LogLine(run.id, t, "INFO", f"{run.id}")])
-    store.runs_heartbeat("w", 30, logs=[LogLine(running.id, t, "INFO", f"{running.id}")])
+    store.runs_heartbeat("w", 30, logs=[(running.attempt,
+                                         LogLine(running.id, t, "INFO", f"{running.id}"))])
     *old, recent = finished
     backdate(store, [r.id for r in old], 7200)
 

@@ -83,6 +83,9 @@ class Finish:
     retry_delay: float = 0.0
     logs: Sequence[LogLine] = ()
     progress: tuple[float | None, str | None] | None = None
+    #: Seconds the code ran, for a run held ahead whose start no heartbeat wrote yet:
+    #: sets ``started_at`` (if still empty) to that long before the outcome.
+    ran_for: float | None = None
 
 
 @dataclass
@@ -240,13 +243,25 @@ class StoreBase:
         assert row is not None
         return float(row["now"])
 
-    def _logs_insert(self, tx: Tx, logs: Sequence[LogLine], worker_id: str) -> None:
-        """Keep lines only for runs whose latest claim is ``worker_id``'s: a stale worker
-        never writes into the log of an attempt another worker took over."""
+    def _logs_insert(self, tx: Tx, logs: Sequence[LogLine]) -> None:
+        """Lines of outcomes this transaction has just written through their fence."""
+        tx.many(
+            "INSERT INTO horae_run_logs (run_id, ts, level, message)"
+            " VALUES (:run_id, :ts, :level, :message)",
+            [{"run_id": x.run_id, "ts": x.ts, "level": x.level, "message": x.message}
+             for x in logs],
+        )
+
+    def _logs_insert_fenced(self, tx: Tx, logs: Sequence[tuple[int, LogLine]],
+                            worker_id: str) -> None:
+        """Keep ``(attempt, line)`` items only while that attempt is ``worker_id``'s running
+        lease, like every other worker write: a worker that resumes after its run was
+        rescued (or taken again, by another worker or by itself) adds nothing to its log."""
         tx.many(
             "INSERT INTO horae_run_logs (run_id, ts, level, message)"
             " SELECT id, :ts, :level, :message FROM horae_runs"
-            " WHERE id = :run_id AND worker_id = :me",
-            [{"run_id": x.run_id, "ts": x.ts, "level": x.level, "message": x.message,
-              "me": worker_id} for x in logs],
+            " WHERE id = :run_id AND attempt = :attempt AND lease_owner = :me"
+            " AND state = 'running'",
+            [{"run_id": x.run_id, "attempt": attempt, "ts": x.ts, "level": x.level,
+              "message": x.message, "me": worker_id} for attempt, x in logs],
         )

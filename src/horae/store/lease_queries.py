@@ -36,6 +36,7 @@ class LeaseQueries(StoreBase):
         *,
         tasks: Sequence[str] | None = None,
         task_limit: int | None = None,
+        start_claimed: int | None = None,
     ) -> list[Run]:
         """Claim up to ``limit`` eligible runs in one statement; they become running.
 
@@ -43,6 +44,13 @@ class LeaseQueries(StoreBase):
         it has no code for). A run with a ``target_worker`` is eligible only for that
         worker. With ``task_limit`` (and one task), at most that many runs of the task are
         running afterwards: claimers of the task serialise on its catalogue row.
+
+        ``started_at`` means the code started. The claimed runs are marked started unless
+        ``start_claimed`` says only the first n of them (in claim order) start at once: the
+        rest are held ahead, leased but unstarted (a rescue gives them back with their
+        attempt unspent), and the worker writes their start with its next heartbeat or
+        their outcome, whichever comes first (``started`` of :meth:`runs_heartbeat`,
+        ``ran_for`` of :class:`Finish`).
         """
         params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
                                   "tasks": self.db.list_param(list(tasks or ()))}
@@ -76,17 +84,22 @@ class LeaseQueries(StoreBase):
                 params["limit"] = min(limit, self._task_room(tx, tasks[0], task_limit))
                 if params["limit"] <= 0:
                     return []
+            started = self.db.now_sql if start_claimed is None else "NULL"
             rows = tx.all(
                 f"UPDATE horae_runs SET state = 'running', attempt = attempt + 1,"
-                f" lease_owner = :me, worker_id = :me, started_at = {self.db.now_sql},"
+                f" lease_owner = :me, worker_id = :me, started_at = {started},"
                 f" lease_expires_at = {self.db.now_sql} + :lease"
                 f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
                 f" ORDER BY priority DESC, not_before, id LIMIT :limit)"
                 f" RETURNING {_RUN_COLS}",
                 params,
             )
-        runs = [R.run_from_row(r) for r in rows]
-        runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
+            runs = [R.run_from_row(r) for r in rows]
+            runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
+            if start_claimed:
+                tx.run(f"UPDATE horae_runs SET started_at = {self.db.now_sql}"
+                       f" WHERE {self.db.in_list('id', 'ids')}",
+                       {"ids": self.db.list_param([r.id for r in runs[:start_claimed]])})
         return runs
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
@@ -119,13 +132,16 @@ class LeaseQueries(StoreBase):
         *,
         running: int = 0,
         progress: Sequence[tuple[int, int, float | None, str | None]] = (),
-        logs: Sequence[LogLine] = (),
+        logs: Sequence[tuple[int, LogLine]] = (),
+        started: Sequence[tuple[int, int, float]] = (),
     ) -> set[int]:
-        """Renew the leases of the worker's runs, save progress and logs.
+        """Renew the leases of the worker's runs, save progress, logs and starts.
 
-        ``progress`` items are ``(run_id, attempt, fraction, message)``, fenced like every
-        worker write; log lines are kept for runs this worker claimed last. Returns the ids
-        of the worker's runs whose cancellation was asked.
+        ``progress`` items are ``(run_id, attempt, fraction, message)``, ``logs`` items
+        ``(attempt, line)`` and ``started`` items ``(run_id, attempt, seconds ago)`` (runs
+        held ahead whose code started since), all fenced on (run, attempt, worker) like
+        every worker write. Returns the ids of the worker's runs whose cancellation was
+        asked.
         """
         with self.db.write() as tx:
             params = {"me": worker_id, "lease": lease, "running": running}
@@ -143,7 +159,14 @@ class LeaseQueries(StoreBase):
                 [{"id": i, "attempt": a, "p": p, "m": m, "me": worker_id}
                  for i, a, p, m in sorted(progress, key=lambda x: x[0])],
             )
-            self._logs_insert(tx, logs, worker_id)
+            tx.many(
+                f"UPDATE horae_runs SET started_at = {self.db.now_sql} - :ago WHERE id = :id"
+                " AND attempt = :attempt AND lease_owner = :me AND state = 'running'"
+                " AND started_at IS NULL",
+                [{"id": i, "attempt": a, "ago": ago, "me": worker_id}
+                 for i, a, ago in sorted(started)],
+            )
+            self._logs_insert_fenced(tx, logs, worker_id)
             tx.run(
                 f"UPDATE horae_workers SET heartbeat_at = {self.db.now_sql}, running = :running,"
                 " state = CASE WHEN state = 'gone' THEN 'active' ELSE state END WHERE id = :me",
@@ -190,7 +213,7 @@ class LeaseQueries(StoreBase):
                                           for f in items], worker_id)
             kept = [row is not None for row in rows]
             self._logs_insert(tx, [x for f, ok in zip(items, kept, strict=True) if ok
-                                   for x in f.logs], worker_id)
+                                   for x in f.logs])
             self._count_outcomes(tx, [
                 (row["schedule_id"], f.state.value) for f, row in zip(items, rows, strict=True)
                 if row is not None and row["schedule_id"] is not None
@@ -211,10 +234,11 @@ class LeaseQueries(StoreBase):
                 " error = v.error, traceback = v.tb, lease_owner = NULL,"
                 " lease_expires_at = NULL, finished_at = v.finished,"
                 " not_before = v.now + v.delay, progress = COALESCE(v.progress, r.progress),"
-                " progress_message = COALESCE(v.message, r.progress_message)"
+                " progress_message = COALESCE(v.message, r.progress_message),"
+                " started_at = COALESCE(r.started_at, v.now - v.ran)"
                 " FROM json_to_recordset(:rows::json) AS v(id bigint, attempt int, state text,"
                 " result text, error text, tb text, finished float8, now float8,"
-                " delay float8, progress float8, message text)"
+                " delay float8, progress float8, message text, ran float8)"
                 " WHERE r.id = v.id AND r.attempt = v.attempt AND r.lease_owner = :me"
                 " AND r.state = 'running' RETURNING r.id, r.schedule_id, r.parent_id",
                 {"rows": R.dumps(params), "me": worker_id},
@@ -225,7 +249,8 @@ class LeaseQueries(StoreBase):
             " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
             " finished_at = :finished, not_before = :now + :delay,"
             " progress = COALESCE(:progress, progress),"
-            " progress_message = COALESCE(:message, progress_message)"
+            " progress_message = COALESCE(:message, progress_message),"
+            " started_at = COALESCE(started_at, :now - :ran)"
             " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
             " AND state = 'running' RETURNING schedule_id, parent_id",
             params,
@@ -239,14 +264,16 @@ class LeaseQueries(StoreBase):
             "error": f.error, "tb": f.traceback, "delay": f.retry_delay, "id": f.run.id,
             "attempt": f.run.attempt, "me": worker_id, "now": now, "message": message,
             "progress": 1.0 if f.state is RunState.SUCCEEDED else fraction,
-            "finished": now if f.state in TERMINAL_STATES else None,
+            "finished": now if f.state in TERMINAL_STATES else None, "ran": f.ran_for,
         }
 
     def runs_rescue(self, *, owner: str | None = None, limit: int = 1000) -> list[Run]:
         """Take back running runs whose lease expired (or, with ``owner``, all of its runs).
 
-        Each becomes cancelled (if cancellation was asked), retrying (an attempt is left,
-        after its backoff) or lost. Returns the runs as they are now.
+        A run that never started (claimed ahead, ``started_at`` empty) goes back to
+        ``queued`` with its attempt restored, or becomes ``cancelled`` if cancellation was
+        asked. One that started becomes cancelled (if cancellation was asked), retrying
+        (an attempt is left, after its backoff) or lost. Returns the runs as they are now.
         """
         cond = "lease_owner = :owner" if owner else f"lease_expires_at < {self.db.now_sql}"
         with self.db.read() as tx:  # one read at almost every sweep: nothing expired
@@ -266,12 +293,19 @@ class LeaseQueries(StoreBase):
             rows = tx.all(
                 "UPDATE horae_runs SET"
                 " state = CASE WHEN cancel_requested = 1 THEN 'cancelled'"
+                "  WHEN started_at IS NULL THEN 'queued'"
                 "  WHEN attempt < max_attempts THEN 'retrying' ELSE 'lost' END,"
-                " finished_at = CASE WHEN cancel_requested = 1 OR attempt >= max_attempts"
+                " finished_at = CASE WHEN cancel_requested = 1"
+                "  OR (started_at IS NOT NULL AND attempt >= max_attempts)"
                 "  THEN :now ELSE NULL END,"
-                " not_before = :now + retry_backoff,"
-                " error = 'lease expired: worker ' || COALESCE(lease_owner, '?')"
-                "  || ' stopped renewing it',"
+                " not_before = CASE WHEN started_at IS NULL THEN not_before"
+                "  ELSE :now + retry_backoff END,"
+                " error = CASE WHEN started_at IS NULL"
+                "  THEN CASE WHEN cancel_requested = 1 THEN 'cancelled before it started'"
+                "   ELSE error END"
+                "  ELSE 'lease expired: worker ' || COALESCE(lease_owner, '?')"
+                "  || ' stopped renewing it' END,"
+                " attempt = CASE WHEN started_at IS NULL THEN attempt - 1 ELSE attempt END,"
                 " lease_owner = NULL, lease_expires_at = NULL"
                 f" WHERE {self.db.in_list('id', 'ids')} AND state = 'running' AND {cond}"
                 f" RETURNING {_RUN_COLS}",
@@ -285,7 +319,7 @@ class LeaseQueries(StoreBase):
                  if r.schedule_id is not None and r.state in TERMINAL_STATES],
                 now,
             )
-            if any(r.state is RunState.RETRYING for r in runs):
+            if any(r.state in (RunState.RETRYING, RunState.QUEUED) for r in runs):
                 self._notify(tx, "horae_runs")
         return runs
 

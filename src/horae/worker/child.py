@@ -2,15 +2,18 @@
 
 Speaks JSON lines only (never pickle): the parent writes one request on stdin; the child
 writes ``{"log": ...}``, ``{"progress": ...}`` and finally ``{"result": ...}`` or
-``{"error": ..., "traceback": ...}`` on the original stdout. The function is found through
-the registry entry the parent already holds (its module and qualified name), never through
-a name taken from user input.
+``{"error": ..., "traceback": ...}`` on the protocol pipe, a file descriptor the parent
+passed (its number is the only argument). The child's stdout and stderr are only ever log
+text for the parent, so nothing the task prints can pass for a message. The function is
+found through the registry entry the parent already holds (its module and qualified
+name), never through a name taken from user input.
 """
 
 from __future__ import annotations
 
 import importlib
 import json
+import os
 import sys
 import threading
 import traceback
@@ -51,8 +54,18 @@ def resolve(module: str, qualname: str) -> Any:
     return getattr(target, "func", target)
 
 
-def main() -> int:
-    pipe = _Pipe(sys.stdout)
+def open_protocol(argv: list[str]) -> TextIO:
+    """The protocol pipe, kept from the task's own child processes (it is this process's
+    alone: a grandchild that inherited it could write messages, and would hold it open)."""
+    if len(argv) != 1 or not argv[0].isdigit():
+        raise SystemExit("usage: python -m horae.worker.child PROTOCOL_FD")
+    fd = int(argv[0])
+    os.set_inheritable(fd, False)
+    return open(fd, "w", encoding="utf-8", closefd=True)
+
+
+def main(argv: list[str]) -> int:
+    pipe = _Pipe(open_protocol(argv))
     request = json.loads(sys.stdin.readline())
     run = Run(id=request["run_id"], task=request["task"], state=RunState.RUNNING,
               attempt=request["attempt"], schedule_id=request.get("schedule_id"),
@@ -77,4 +90,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

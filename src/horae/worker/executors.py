@@ -2,8 +2,9 @@
 
 What each mode can enforce, honestly:
 - ``async``: cancellation and timeouts interrupt the coroutine at its next ``await``.
-- ``thread``: Python cannot stop a thread. A timeout or cancel marks the run at once and
-  sets ``ctx.cancelled``; the thread keeps its pool slot until the function returns.
+- ``thread``: Python cannot stop a thread. A timeout or cancel sets ``ctx.cancelled``; the
+  run stays ``running`` (holding its pool slot and its place in every concurrency count)
+  until the function returns, and is then recorded ``timed_out`` or ``cancelled``.
 - ``process``: a child process per run; a timeout or cancel kills it.
 """
 
@@ -16,11 +17,12 @@ import queue
 import subprocess
 import sys
 import threading
+import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
 from horae.tasks import Task, bind_arguments
 from horae.worker.context import Context, LogCapture, RunTracker, bind, unbind
@@ -45,6 +47,12 @@ class Execution:
     recorded: bool = False  # its outcome was written (or it was released)
     stopper: Callable[[], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Whether ``started_at`` is in the database (written by the claim, or a heartbeat).
+    start_written: bool = True
+    started: float = field(default_factory=time.monotonic)
+
+    def ran_for(self) -> float:
+        return time.monotonic() - self.started
 
     @property
     def run_id(self) -> int:
@@ -155,29 +163,71 @@ class Executors:
             "wants_ctx": ex.task.wants_ctx, "worker_id": ex.worker_id,
         }
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "horae.worker.child"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-        )
+        # The protocol has its own pipe: whatever the child writes on its stdout or
+        # stderr (a print that bypassed the capture, a C library, a grandchild) is log
+        # text, never a message, so it cannot forge a result.
+        read_fd, write_fd = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "horae.worker.child", str(write_fd)],
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                text=True, env=env, pass_fds=(write_fd,),
+            )
+        except BaseException:
+            os.close(read_fd)
+            raise
+        finally:
+            os.close(write_fd)  # the child's copy is the only writer: EOF when it exits
         with ex.lock:
             ex.stopper = proc.kill
             stop_now = ex.stop_reason is not None
         if stop_now:
             proc.kill()
-        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        readers = [_OutputReader(proc.stdout, ex.tracker, "INFO"),
+                   _OutputReader(proc.stderr, ex.tracker, "ERROR")]
         try:
             proc.stdin.write(json.dumps(request) + "\n")
             proc.stdin.close()
         except BrokenPipeError:
             pass
         outcome: Outcome | None = None
-        for line in proc.stdout:
-            outcome = _child_message(ex.tracker, line) or outcome
+        with open(read_fd, encoding="utf-8", errors="replace") as protocol:
+            for line in protocol:
+                reported = _child_message(ex.tracker, line)
+                outcome = outcome or reported  # the first result or error is final
         code = proc.wait()
-        if outcome is None:
-            why = f"killed ({ex.stop_reason})" if ex.stop_reason else f"exited with code {code}"
-            outcome = Outcome(error=f"child process {why} before reporting a result")
-        return outcome
+        for reader in readers:
+            reader.join()
+        if outcome is not None and (outcome.error is not None or code == 0):
+            return outcome
+        # A result counts only from a child that then exited cleanly.
+        why = (f"killed ({ex.stop_reason})" if ex.stop_reason
+               else f"exited with code {code}" if code else "exited")
+        when = "before" if outcome is None else "after"
+        return Outcome(error=f"child process {why} {when} reporting a result")
+
+
+class _OutputReader:
+    """Turns a child's stdout or stderr into log lines of the run, line by line."""
+
+    #: How long to wait for the stream's end once the child exited: a grandchild that
+    #: inherited it may keep it open.
+    LINGER = 2.0
+
+    def __init__(self, stream: IO[str], tracker: RunTracker, level: str) -> None:
+        self._stream, self._tracker, self._level = stream, tracker, level
+        self._thread = threading.Thread(target=self._read, name="horae-child-output",
+                                        daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        with self._stream:
+            for line in self._stream:
+                self._tracker.log(self._level, line.rstrip("\n"))
+
+    def join(self) -> None:
+        self._thread.join(self.LINGER)
 
 
 class DaemonPool:

@@ -25,7 +25,7 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from horae.models import Run, RunState, WorkerInfo
+from horae.models import LogLine, Run, RunState, WorkerInfo
 from horae.policies import retry_delay
 from horae.store import Finish
 from horae.wakeup import Waker
@@ -69,6 +69,7 @@ class Worker:
         self._active: dict[int, Execution] = {}
         self._ahead: deque[Run] = deque()  # claimed, not started (under _lock)
         self._lock = threading.Lock()
+        self._lines_lock = threading.Lock()  # orders a run's log lines before its outcome
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._rng = random.Random()
@@ -162,6 +163,11 @@ class Worker:
             time.sleep(0.02)
         leftovers = []
         for ex in self._running():
+            if ex.stop_reason in ("timeout", "cancel"):
+                # Already past its end: recorded as such rather than run again. The worker
+                # gives up on it (a thread it cannot stop; it dies with the process).
+                self._record(ex, Outcome())
+                continue
             with ex.lock:
                 if ex.recorded:
                     continue
@@ -207,33 +213,46 @@ class Worker:
             if self._stopping.is_set():
                 self._give_back(runs)
                 return
+            for run in runs[:free]:  # the claim wrote their start
+                self._start(run, start_written=True)
             with self._lock:
-                self._ahead.extend(runs)
-            self._start_ahead(free)
+                # A run this worker held, lost (its lease expired) and claimed again is
+                # held once, as its newest claim.
+                again = {r.id for r in runs}
+                if again & {r.id for r in self._ahead}:
+                    self._ahead = deque(r for r in self._ahead if r.id not in again)
+                self._ahead.extend(runs[free:])
             if len(runs) < room:
                 self._waker.wait(self._poll)
 
     def _start_ahead(self, free: int) -> bool:
-        """Start up to ``free`` of the runs held ahead, oldest claim first; whether any."""
+        """Start up to ``free`` of the runs held ahead, oldest claim first; whether any.
+        Their start is written by the next heartbeat or with their outcome."""
         with self._lock:
             starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
         for run in starting:
-            self._start(run)
+            self._start(run, start_written=False)
         return bool(starting)
 
     def _claim(self, free: int, room: int) -> list[Run]:
-        """Claim up to ``room`` runs: unlimited tasks in one statement, then each task with
-        a concurrency limit under its own lock, for free slots only (a limit counts runs
-        held ahead too, so holding them would starve other workers)."""
+        """Claim up to ``room`` runs, the first ``free`` of them to start at once:
+        unlimited tasks in one statement, then each task with a concurrency limit under
+        its own lock, for free slots only (a limit counts runs held ahead too, so holding
+        them would starve other workers)."""
         store = self.app.store
         tasks = list(self.app.registry)
         unlimited = [t.name for t in tasks if t.concurrency is None]
         runs = store.runs_claim(self.id, self.queues, min(room, 64), self.lease,
-                                tasks=unlimited) if unlimited else []
+                                tasks=unlimited, start_claimed=free) if unlimited else []
         for t in tasks:
             if t.concurrency is not None and len(runs) < free:
-                runs += store.runs_claim(self.id, self.queues, free - len(runs), self.lease,
-                                         tasks=[t.name], task_limit=t.concurrency)
+                try:
+                    runs += store.runs_claim(self.id, self.queues, free - len(runs),
+                                             self.lease, tasks=[t.name],
+                                             task_limit=t.concurrency)
+                except Exception as exc:  # keep what was claimed: it is leased to us
+                    log.warning("claim of task %s failed: %s", t.name, exc)
+                    break
         return runs
 
     def _give_back(self, runs: list[Run]) -> None:
@@ -245,11 +264,11 @@ class Worker:
         except Exception as exc:  # their leases expire and the scheduler rescues them
             log.warning("could not release %d runs claimed while stopping: %s", len(runs), exc)
 
-    def _start(self, run: Run) -> None:
+    def _start(self, run: Run, *, start_written: bool) -> None:
         assert self._executors is not None
         task = self.app.registry.get(run.task)
         assert task is not None  # the claim only takes tasks this worker has
-        ex = Execution(task, RunTracker(run), self.id)
+        ex = Execution(task, RunTracker(run), self.id, start_written=start_written)
         if run.timeout:
             ex.deadline = time.monotonic() + run.timeout
         with self._lock:
@@ -278,12 +297,14 @@ class Worker:
                 json.dumps(outcome.result, allow_nan=False)
             except (TypeError, ValueError) as exc:
                 state, outcome = RunState.FAILED, Outcome(error=f"result is not JSON: {exc}")
-        logs, progress = ex.tracker.take()
         assert self._reporter is not None
-        self._reporter.put(Finish(
-            ex.tracker.run, state, outcome.result if state is RunState.SUCCEEDED else None,
-            outcome.error, outcome.traceback, delay, logs, progress,
-        ))
+        with self._lines_lock:  # after any heartbeat that took earlier lines (see _flush)
+            logs, progress = ex.tracker.take()
+            self._reporter.put(Finish(
+                ex.tracker.run, state, outcome.result if state is RunState.SUCCEEDED else None,
+                outcome.error, outcome.traceback, delay, logs, progress,
+                ran_for=None if ex.start_written else ex.ran_for(),
+            ))
 
     def _decide(self, ex: Execution, outcome: Outcome) -> tuple[RunState, float]:
         run = ex.tracker.run
@@ -316,35 +337,44 @@ class Worker:
     def _flush(self, renew: bool = True) -> bool:
         with self._lock:
             active = list(self._active.values())
-        logs, progress = [], []
-        for ex in active:
-            lines, prog = ex.tracker.take()
-            logs.extend(lines)
-            if prog is not None:
-                progress.append((ex.run_id, ex.tracker.run.attempt, *prog))
-        holding = bool(active) or bool(self._ahead)
-        if not (renew or logs or progress or holding):
-            return False
-        try:
-            if renew or logs or progress:
-                cancels = self.app.store.runs_heartbeat(
-                    self.id, self.lease, running=len(active), progress=progress, logs=logs
-                )
-            else:  # nothing to write: only look for cancel requests, without a write lock
-                cancels = self.app.store.runs_cancel_requested(self.id)
-        except Exception as exc:
-            self.heartbeat_failing = f"{type(exc).__name__}: {exc}"
-            log.warning("heartbeat failed: %s", exc)
-            return False
-        self.heartbeat_failing = None
+        # Held from taking the lines to the commit: a run's outcome (which takes the rest
+        # of its lines) is queued only after the lines taken before it are written, since
+        # the log fence refuses lines that arrive after their attempt ended.
+        with self._lines_lock:
+            logs: list[tuple[int, LogLine]] = []
+            progress = []
+            # Runs started from those held ahead: their start, batched here (or with their
+            # outcome if that comes first) instead of a write per start.
+            starts = [ex for ex in active if not ex.start_written]
+            started = [(ex.run_id, ex.tracker.run.attempt, ex.ran_for()) for ex in starts]
+            for ex in active:
+                lines, prog = ex.tracker.take()
+                logs.extend((ex.tracker.run.attempt, line) for line in lines)
+                if prog is not None:
+                    progress.append((ex.run_id, ex.tracker.run.attempt, *prog))
+            holding = bool(active) or bool(self._ahead)
+            if not (renew or logs or progress or started or holding):
+                return False
+            try:
+                if renew or logs or progress or started:
+                    cancels = self.app.store.runs_heartbeat(
+                        self.id, self.lease, running=len(active), progress=progress,
+                        logs=logs, started=started,
+                    )
+                    for ex in starts:
+                        ex.start_written = True
+                else:  # nothing to write: only look for cancel requests, without a write lock
+                    cancels = self.app.store.runs_cancel_requested(self.id)
+            except Exception as exc:
+                self.heartbeat_failing = f"{type(exc).__name__}: {exc}"
+                log.warning("heartbeat failed: %s", exc)
+                return False
+            self.heartbeat_failing = None
         if cancels:
             self._cancel_ahead(cancels)
         for ex in active:
-            if ex.run_id in cancels:
-                ex.ask_to_stop("cancel")
-                if ex.task.mode == "thread":
-                    self._record(ex, Outcome(error="cancelled while running; the thread was "
-                                                   "asked to stop through ctx.cancelled"))
+            if ex.run_id in cancels and ex.stop_reason is None:
+                self._stop(ex, "cancel", "cancellation asked")
         return True
 
     def _cancel_ahead(self, cancels: set[int]) -> None:
@@ -363,6 +393,14 @@ class Worker:
         now = time.monotonic()
         for ex in self._running():
             if ex.deadline is not None and now >= ex.deadline and ex.stop_reason is None:
-                ex.ask_to_stop("timeout")
-                if ex.task.mode == "thread":
-                    self._record(ex, Outcome())
+                self._stop(ex, "timeout", f"timed out after {ex.tracker.run.timeout:g}s")
+
+    @staticmethod
+    def _stop(ex: Execution, reason: str, why: str) -> None:
+        """Ask a run to stop. Its outcome is recorded when its code has really stopped: a
+        thread cannot be killed, so until the function returns the run stays ``running``
+        and keeps its slot here and in every concurrency count (task limit, overlap)."""
+        ex.ask_to_stop(reason)
+        if ex.task.mode == "thread":
+            ex.tracker.log("WARNING", f"{why}: ctx.cancelled is set; the run ends when the "
+                                      "function returns (a thread cannot be stopped)")
