@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from horae.models import LogLine, Run, RunState
@@ -234,3 +235,31 @@ def test_events_are_no_longer_pruned_inside_the_writes_of_runs(store: Store) -> 
     with store.db.read() as tx:
         row = tx.one("SELECT count(*) AS n FROM horae_events")
     assert row is not None and int(row["n"]) >= 1005
+
+
+def test_a_new_sqlite_file_gives_freed_pages_back_and_new_connections_never_wait(
+        tmp_path: Path) -> None:
+    import sqlite3
+    import threading
+
+    path = tmp_path / "av.db"
+    store = Store(f"sqlite:///{path}")
+    try:
+        store.migrate()
+        with store.db.read() as tx:
+            row = tx.one("PRAGMA auto_vacuum")
+        assert row is not None and list(dict(row).values()) == [2]  # incremental
+        # A writer elsewhere holds the write lock: a connection opened now (a new thread's)
+        # still reads at once instead of waiting for it.
+        holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        holder.execute("BEGIN IMMEDIATE")
+        counted: list[int] = []
+        store.db.busy_timeout = 0.5  # type: ignore[attr-defined]
+        thread = threading.Thread(target=lambda: counted.append(store.schedule_count()))
+        thread.start()
+        thread.join(10)
+        holder.execute("ROLLBACK")
+        holder.close()
+        assert counted == [0]
+    finally:
+        store.close()

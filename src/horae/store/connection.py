@@ -199,7 +199,10 @@ class SQLiteDatabase(Database):
             # A new file gets incremental auto-vacuum, so retention can give the pages of
             # deleted runs back to the file system (Store.sqlite_release_free_pages). SQLite
             # ignores this on a file that already has tables (only VACUUM changes it there).
-            conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            # Set only on an empty file: on one already incremental, setting it again takes
+            # the write lock, so every new connection would wait behind any writer.
+            if conn.execute("PRAGMA page_count").fetchone()[0] == 0:
+                conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
             self._enable_wal(conn)
             conn.execute("PRAGMA synchronous = NORMAL")
             conn.execute(f"PRAGMA journal_size_limit = {WAL_SIZE_LIMIT}")
