@@ -228,20 +228,27 @@ class StoreBase:
         if self.db.dialect != "postgres" or not run_ids:
             return self._now(tx)
         params = {"ids": self.db.list_param(run_ids)}
-        family = ("id = ANY(:ids) OR id IN (SELECT parent_id FROM horae_runs"
-                  " WHERE id = ANY(:ids) AND parent_id IS NOT NULL)")
-        tx.all(
-            "SELECT id FROM horae_schedules WHERE id IN (SELECT schedule_id FROM horae_runs"
-            f" WHERE {family}) ORDER BY id FOR NO KEY UPDATE",
-            params,
-        )
-        row = tx.one(
-            f"SELECT {self.db.now_sql} AS now, (SELECT count(*) FROM (SELECT id"
-            f" FROM horae_runs WHERE {family} ORDER BY id FOR NO KEY UPDATE) AS l) AS locked",
-            params,
-        )
+        schedules, runs = self.lock_runs_sql()
+        tx.all(schedules, params)
+        row = tx.one(runs, params)
         assert row is not None
         return float(row["now"])
+
+    def lock_runs_sql(self) -> tuple[str, str]:
+        """PostgreSQL's two statements of :meth:`_lock_runs`: the schedules, then the runs.
+
+        The family is one ``id = ANY(array)`` (the runs' ids and their parents'), so both
+        are primary-key lookups: an ``OR id IN (sub-select)`` made PostgreSQL read every
+        run of the table for each outcome batch (286 ms at 300,000 runs instead of 1 ms).
+        """
+        family = ("id = ANY(:ids::bigint[] || array_remove(ARRAY(SELECT parent_id"
+                  " FROM horae_runs WHERE id = ANY(:ids)), NULL))")
+        return (
+            "SELECT id FROM horae_schedules WHERE id IN (SELECT schedule_id FROM horae_runs"
+            f" WHERE {family}) ORDER BY id FOR NO KEY UPDATE",
+            f"SELECT {self.db.now_sql} AS now, (SELECT count(*) FROM (SELECT id"
+            f" FROM horae_runs WHERE {family} ORDER BY id FOR NO KEY UPDATE) AS l) AS locked",
+        )
 
     def _logs_insert(self, tx: Tx, logs: Sequence[LogLine]) -> None:
         """Lines of outcomes this transaction has just written through their fence."""

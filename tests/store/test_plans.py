@@ -1,4 +1,7 @@
-"""The due pass costs O(due), never O(running runs), whatever the planner's statistics say.
+"""The hot paths' statements cost what they touch, never O(runs), whatever the planner's
+statistics say (PostgreSQL plans, checked on tables analysed before most rows arrived).
+
+The due pass costs O(due), never O(running runs).
 
 Under load (100,000 polling schedules) a PostgreSQL table analysed while few runs were
 running made the pass walk the partial index of every running run once per due schedule:
@@ -51,6 +54,14 @@ def _runs_sql(state: str, fire_time: str) -> str:
     )
 
 
+def _plan(store: Store, sql: str, params: dict[str, Any]) -> Any:
+    with store.db.read() as tx:
+        row = tx.one("EXPLAIN (FORMAT JSON) " + sql, params)
+    assert row is not None
+    plan = row["QUERY PLAN"]
+    return json.loads(plan) if isinstance(plan, str) else plan
+
+
 def _scans_of_runs(plan: Any) -> Iterator[dict[str, Any]]:
     if isinstance(plan, dict):
         if plan.get("Relation Name") == "horae_runs":
@@ -68,12 +79,7 @@ def test_due_pass_reads_runs_by_schedule_with_stale_statistics(pg_url: str) -> N
     try:
         store.migrate()
         _seed(store)
-        with store.db.read() as tx:
-            row = tx.one("EXPLAIN (FORMAT JSON) " + store.due_sql(" FOR UPDATE OF s SKIP LOCKED"),
-                         {"limit": 2000})
-        assert row is not None
-        plan = row["QUERY PLAN"]
-        plan = json.loads(plan) if isinstance(plan, str) else plan
+        plan = _plan(store, store.due_sql(" FOR UPDATE OF s SKIP LOCKED"), {"limit": 2000})
         scans = list(_scans_of_runs(plan))
         assert len(scans) == 4, scans  # active, running, oldest active, already fired
         for scan in scans:
@@ -84,5 +90,24 @@ def test_due_pass_reads_runs_by_schedule_with_stale_statistics(pg_url: str) -> N
 
         out = store.schedules_fire_due(planner, limit=2000)
         assert out.schedules == SCHEDULES // 40 == DUE
+    finally:
+        store.close()
+
+
+@pytest.mark.postgres
+def test_an_outcome_batch_locks_its_runs_by_primary_key(pg_url: str) -> None:
+    """The lock step of every outcome batch, cancel and rescue reads the runs it names
+    (and their parents) by id: it read the whole table once per batch before."""
+    store = Store(pg_url)
+    try:
+        store.migrate()
+        _seed(store)
+        params = {"ids": list(range(1000, 1200))}
+        for sql in store.lock_runs_sql():
+            scans = list(_scans_of_runs(_plan(store, sql, params)))
+            assert scans, sql
+            for scan in scans:
+                assert scan["Node Type"] != "Seq Scan", scan
+                assert "horae_runs_pkey" in scan.get("Index Name", ""), scan
     finally:
         store.close()
