@@ -34,7 +34,13 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
         try:
             return proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            # Ask it for every thread's stack (horae serve registers SIGUSR1 with
+            # faulthandler), so its log says what it was waiting for.
+            proc.send_signal(signal.SIGUSR1)
+            try:
+                proc.wait(timeout=2)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
             raise
     return proc.returncode

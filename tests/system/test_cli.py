@@ -580,6 +580,15 @@ def test_demo_server_runs_demo_schedules_and_drains_on_sigterm(tmp_path: Path,
         done = eventually(lambda: next((r for r in client.runs.list(schedule_id="demo-hello")
                                         if r.state.value == "succeeded"), None), timeout=30)
         assert done.result == "hello, Horae!"
+        # SIGUSR1 prints every thread's stack to stderr and the server goes on.
+        proc.send_signal(signal.SIGUSR1)
+        assert proc.stderr is not None
+        dump = b""
+        while b"horae-scheduler" not in dump and b"scheduler.py" not in dump:
+            line = proc.stderr.readline()
+            assert line, "no stack dump on SIGUSR1"
+            dump += line
+        assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=30)
     finally:

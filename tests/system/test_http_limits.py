@@ -75,7 +75,11 @@ class Server:
 def server(tmp_path: Path) -> Iterator[Server]:
     made = Server(tmp_path, HORAE_API_HEADER_TIMEOUT="2")
     yield made
-    stop(made.proc)
+    try:
+        stop(made.proc)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the server did not stop on SIGTERM; its log (with every "
+                             "thread's stack):\n" + made.log.read_text()[-8000:]) from None
 
 
 def _status(sock: socket.socket, timeout: float) -> int:

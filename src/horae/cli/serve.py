@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import faulthandler
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -222,9 +223,13 @@ def _signals(stop: threading.Event) -> Iterator[None]:
         yield  # signals can only be handled in the main thread (embedded use)
         return
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    # `kill -USR1 <pid>` prints every thread's stack to stderr: what a process that does not
+    # stop (or does not answer) is waiting for, without stopping it.
+    faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
         yield
     finally:
+        faulthandler.unregister(signal.SIGUSR1)
         for s, handler in previous.items():
             signal.signal(s, handler)
 
