@@ -7,9 +7,9 @@ exits 0. A second signal exits at once (leases then expire and runs are rescued)
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import os
-import faulthandler
 import signal
 import threading
 from collections.abc import Callable, Iterator
