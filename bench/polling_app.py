@@ -40,3 +40,9 @@ async def poll(order_id: str, settle_at: float, ctx: Context) -> dict[str, Any] 
     except NotFound:  # a second poll of the same order already removed it
         return {"removed_at": None, "order_id": order_id}
     return {"removed_at": time.time()}
+
+
+@app.task("work")
+async def work(seconds: float) -> None:
+    """The overload workload's run: it holds its slot for ``seconds`` (awaiting I/O)."""
+    await asyncio.sleep(seconds)
