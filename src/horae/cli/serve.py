@@ -93,7 +93,7 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: str | None,
                  lease: float, grace: float, labels: tuple[str, ...] = (),
                  prefetch: int | None = None) -> WorkerOptions:
-    chosen = split_list(queues) or sorted({t.queue for t in app.registry}) or ["default"]
+    chosen = split_list(queues) or app.task_queues()
     parsed: dict[str, str] = {}
     for label in labels:
         key, sep, value = label.partition("=")
