@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.docs.blocks import PAGES, RUN, SHOWN, all_blocks, page_blocks, python_programs
+from tests.docs.blocks import PAGES, ROOT, RUN, SHOWN, all_blocks, page_blocks, python_programs
 from tests.docs.session import Session, commands
 
 pytestmark = pytest.mark.system
@@ -83,3 +83,8 @@ def test_shell_examples_run(page: str, tmp_path: Path) -> None:
     finally:
         problems = session.stop()
     assert not problems, problems
+
+
+def test_readme_says_how_to_install_for_postgresql() -> None:
+    # psycopg is an extra: a PostgreSQL URL without it fails, so the README must say so.
+    assert "horae[postgres]" in (ROOT / "README.md").read_text()
