@@ -99,6 +99,12 @@ class Horae:
         (:class:`horae.store.QueueStats`)."""
         return self.store.queues_stats()
 
+    def queue_warnings(self, queues: Sequence[str]) -> list[dict[str, str]]:
+        """A warning for each of ``queues`` that no live worker serves (one cheap read)."""
+        from horae.queue_warnings import unserved_queue_warnings
+
+        return unserved_queue_warnings(self.store.queues_unserved(queues))
+
     def now(self) -> float:
         """The database's clock."""
         return self.store.now()

@@ -207,6 +207,7 @@ def retry(env: Env, run_id: int) -> None:
     """Run a finished run again (same task and arguments); prints the new run's id."""
     r = env.client().runs.retry(run_id)
     click.echo(r.id)
+    env.warn_unserved([r.queue])
     if sys.stdout.isatty():
         click.echo(f"queued run {r.id} (a retry of {run_id})", err=True)
 

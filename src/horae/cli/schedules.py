@@ -211,6 +211,7 @@ def add(env: Env, /, schedule_id: str, **opts: Any) -> None:
                               description=opts["description"] or "", tags=opts["tags"],
                               **fields)
     _report(env, s, "added")
+    env.warn_unserved([s.policies.queue])
 
 
 @schedules.command()
@@ -240,6 +241,7 @@ def edit(env: Env, /, schedule_id: str, **opts: Any) -> None:
     with cli_fields(kind):
         s = app.schedules.update(schedule_id, expected_version=current.version, **changes)
     _report(env, s, "changed", as_json=as_json)
+    env.warn_unserved([s.policies.queue])
 
 
 def _report(env: Env, s: Schedule, verb: str, as_json: bool | None = None) -> None:
@@ -373,6 +375,7 @@ def trigger(env: Env, schedule_id: str) -> None:
     """Run a schedule now, outside its trigger; prints the new run's id."""
     run = env.client().schedules.trigger_now(schedule_id)
     click.echo(run.id)
+    env.warn_unserved([run.queue])
     if sys.stdout.isatty():
         click.echo(f"queued run {run.id}; follow it with `horae runs wait {run.id}`", err=True)
 
