@@ -11,7 +11,7 @@ import click
 
 from horae.cli.env import Env, pass_env
 from horae.cli.render import Out, echo_json, styled
-from horae.cli.serve import Plan, Service, _logging, serve
+from horae.cli.serve import Plan, _logging, serve, web_services
 from horae.instants import iso
 from horae.store.api_store import ApiStore, TokenRecord
 
@@ -26,17 +26,15 @@ from horae.store.api_store import ApiStore, TokenRecord
                    "X-Forwarded-For is believed (default: none; HORAE_TRUSTED_PROXIES).")
 @pass_env
 def api(env: Env, host: str, port: int, log_level: str, trusted_proxies: str | None) -> None:
-    """The REST API alone (no scheduler, no worker): /api/v1 on HOST:PORT.
+    """The REST API and the web console alone (no scheduler, no worker) on HOST:PORT.
 
     Run it beside `horae scheduler` and workers, on as many hosts as you like.
     """
-    from horae.api import ApiServer
-
     _logging(log_level)
     app = env.app()
-    server = ApiServer(app, host, port, proxies=trusted_proxies)
+    # The console too: it is pages over this same API, so any API host can serve it.
     plan = Plan(scheduler=False, worker=None,
-                services=[Service("api", server.url, server.start, server.stop)])
+                services=web_services(app, host, port, trusted_proxies))
     serve(env, app, plan, grace=5.0)
 
 
