@@ -76,3 +76,21 @@ def test_the_actor_is_the_uid_when_no_user_name_can_be_found(
     (record,) = ApiStore(app.store).audit_list()
     assert record.actor == f"cli:uid {os.getuid()}"
     app.stop()
+
+
+def test_schedules_apply_audits_each_schedule_it_changes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/h.db"
+    app = make_app(url)
+    app.store.worker_register(WorkerInfo("w", "test", os.getpid(), ["default"], 1),
+                              [t.info() for t in app.registry])
+    lines = tmp_path / "polls.jsonl"
+    lines.write_text(
+        '{"id": "p1", "task": "demo.hello", "trigger": {"kind": "interval", "seconds": 30}}\n'
+        '{"id": "p2", "task": "demo.hello", "trigger": {"kind": "interval", "seconds": 60}}\n')
+    _cli(url, "schedules", "apply", str(lines))
+    _cli(url, "schedules", "apply", str(lines))  # unchanged: nothing to audit
+    records = ApiStore(app.store).audit_list()
+    assert sorted((r.action, r.target_id) for r in records) == [
+        ("schedule.create", "p1"), ("schedule.create", "p2")]
+    assert {r.actor for r in records} == {f"cli:{getpass.getuser()}"}
+    app.stop()

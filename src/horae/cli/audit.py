@@ -54,3 +54,31 @@ def audited(env: Env, action: str, kind: str, *, target: Any = None, before: Any
 
     with on_change(write):
         yield
+
+
+@contextmanager
+def audited_batch(env: Env) -> Iterator[None]:
+    """Audit each schedule a batch (``schedules apply``) changes, one record each, in the
+    batch's transaction, as ``POST /schedules:batch`` does."""
+    if env.remote_url is not None:
+        yield  # the server audits it, under the token's name
+        return
+    from horae.api.schemas import schedule_wire
+    from horae.store import on_change
+    from horae.store.api_store import ApiStore
+    from horae.store.schedule_batch import SchedulesChanged
+
+    store = ApiStore(env.app().store)
+    actor = cli_actor()
+    actions = {"insert": "schedule.create", "replace": "schedule.update",
+               "delete": "schedule.delete"}
+
+    def write(tx: Any, result: Any) -> None:
+        if isinstance(result, SchedulesChanged):
+            store.audit_many(tx, actor=actor, role="admin", target_kind="schedule", records=[
+                (actions[w.kind], w.id, None if w.before is None else schedule_wire(w.before),
+                 None if after is None else schedule_wire(after))
+                for w, after in result.changes])
+
+    with on_change(write):
+        yield
