@@ -99,6 +99,12 @@ class Horae:
         (:class:`horae.store.QueueStats`)."""
         return self.store.queues_stats()
 
+    def queue_warnings(self, queues: Sequence[str]) -> list[dict[str, str]]:
+        """A warning for each of ``queues`` that no live worker serves (one cheap read)."""
+        from horae.queue_warnings import unserved_queue_warnings
+
+        return unserved_queue_warnings(self.store.queues_unserved(queues))
+
     def now(self) -> float:
         """The database's clock."""
         return self.store.now()
@@ -129,11 +135,16 @@ class Horae:
         *,
         scheduler: bool = True,
         worker: bool = True,
-        queues: Sequence[str] = ("default",),
+        queues: Sequence[str] | None = None,
         concurrency: int = 8,
         **worker_options: Any,
     ) -> None:
-        """Start a scheduler and/or a worker in background threads of this process."""
+        """Start a scheduler and/or a worker in background threads of this process.
+
+        The worker serves ``queues``; by default the queues of the tasks registered so far
+        (as ``horae server`` does), or ``default`` when there are none: a run waits for a
+        worker on its queue, so serving only ``default`` left other queues' runs waiting.
+        """
         from horae.scheduler import Scheduler
         from horae.worker.worker import Worker
 
@@ -141,10 +152,16 @@ class Horae:
         if scheduler:
             self._parts.append(Scheduler(self))
         if worker:
+            if queues is None:
+                queues = self.task_queues()
             self._parts.append(Worker(self, queues=queues, concurrency=concurrency,
                                       **worker_options))
         for part in self._parts:
             part.start()
+
+    def task_queues(self) -> list[str]:
+        """The queues the registered tasks name, sorted; ``["default"]`` when there is none."""
+        return sorted({task.queue for task in self.registry}) or ["default"]
 
     def stop(self, grace: float | None = None) -> None:
         """Stop what :meth:`start` started (workers drain within ``grace`` s) and disconnect."""

@@ -264,6 +264,13 @@ class RemoteHorae:
                        q["workers"], q["slots"])
             for q in data["items"]]
 
+    def queue_warnings(self, queues: Sequence[str]) -> list[dict[str, str]]:
+        """A warning for each of ``queues`` that no live worker serves (from ``/queues``)."""
+        from horae.queue_warnings import unserved_queue_warnings
+
+        served = {q.queue for q in self.queues_stats()[1] if q.workers}
+        return unserved_queue_warnings(q for q in dict.fromkeys(queues) if q not in served)
+
     def now(self) -> float:
         """This machine's clock (for "in 5 minutes" displays)."""
         return time.time()

@@ -222,3 +222,25 @@ def test_a_run_held_ahead_and_cancelled_never_starts(database_url: str) -> None:
     assert finished(app, long_id, timeout=5).state is RunState.CANCELLED
     assert [finished(app, i).state for i in waiting[1:]] == [RunState.SUCCEEDED] * 2
     app.stop(grace=1.0)
+
+
+def test_start_serves_the_queues_of_the_registered_tasks(database_url: str) -> None:
+    # The README's "In Python" example: a task on `reports` and `app.start()` with no queues.
+    app = Horae(database_url)
+
+    @app.task("reports.build", queue="reports")
+    def build(region: str) -> str:
+        return region
+
+    @app.task("plain")
+    def plain() -> int:
+        return 1
+
+    app.start(concurrency=2)
+    try:
+        assert sorted(app.worker.queues) == ["default", "reports"]
+        run = app.runs.wait(build.run_now(region="us").id, timeout=20)
+        assert (run.state, run.result) == (RunState.SUCCEEDED, "us")
+        assert app.runs.wait(app.runs.create("plain").id, timeout=20).state is RunState.SUCCEEDED
+    finally:
+        app.stop(grace=1.0)

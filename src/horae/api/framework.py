@@ -30,6 +30,7 @@ from horae.api.problems import (
     invalid,
 )
 from horae.errors import Conflict, InvalidInput, NotFound, text_problem
+from horae.queue_warnings import unserved_queue_warnings
 from horae.store import on_change
 from horae.store.connection import Tx
 from horae.store.console_store import ConsoleSession
@@ -93,7 +94,8 @@ class Call:
     @contextmanager
     def audited(self, action: str, kind: str, *, target: Any = None, before: Any = None,
                 after: Callable[[Any], Any] | None = None,
-                reply: Callable[[Any], Reply] | None = None) -> Iterator[None]:
+                reply: Callable[[Any], Reply] | None = None,
+                queues: Callable[[Any], list[str]] | None = None) -> Iterator[None]:
         """Audit the change the block makes, in the change's own transaction.
 
         The store calls back inside that transaction with its result; ``target`` (a value,
@@ -101,7 +103,9 @@ class Call:
         the record after the change. The audit record commits with the change or not at
         all. ``reply`` turns the result into the answer (:attr:`reply`): an idempotent
         operation needs it, since its Idempotency-Key and answer are stored in that same
-        transaction (a crash leaves the change and the answer, or neither).
+        transaction (a crash leaves the change and the answer, or neither). ``queues``
+        names the queues the change's runs go to: the answer's ``warnings`` list those no
+        live worker serves (read in the same transaction).
         """
         principal = self.principal
         assert principal is not None
@@ -114,6 +118,9 @@ class Call:
             self.audits += 1
             if reply is not None:
                 self._reply = reply(result)
+                if queues is not None:
+                    self._reply.body["warnings"] = unserved_queue_warnings(
+                        self.api.horae.store.queues_unserved_in(tx, queues(result)))
             if self.idempotency is not None:
                 self._remember(tx)
 

@@ -105,6 +105,11 @@ def _first_run_created(runs: list[Run]) -> Reply:
     return _run_reply(runs[0], 201)
 
 
+def _run_queues(result: Run | list[Run]) -> list[str]:
+    """The queue of the run(s) a change made (a fan-out parent names its children's)."""
+    return [r.queue for r in (result if isinstance(result, list) else [result])]
+
+
 def _page(items: list[Any], limit: int, cursor_of: Any) -> tuple[list[Any], str | None]:
     if len(items) > limit:
         items = items[:limit]
@@ -146,7 +151,8 @@ def stats(c: Call) -> Reply:
 def create_schedule(c: Call) -> Reply:
     b: S.ScheduleCreate = c.body
     with c.audited("schedule.create", "schedule", target=b.id, after=S.schedule_wire,
-                   reply=lambda s: _schedule_reply(s, 201, location=True)):
+                   reply=lambda s: _schedule_reply(s, 201, location=True),
+                   queues=lambda s: [s.policies.queue]):
         c.api.horae.schedules.add(
             b.id, b.task, S.trigger_dict(b.trigger), args=b.args, kwargs=b.kwargs,
             paused=b.paused, description=b.description, tags=b.tags,
@@ -256,7 +262,7 @@ def resume_schedule(c: Call) -> Reply:
 def trigger_schedule(c: Call) -> Reply:
     schedule_id = c.path["schedule_id"]
     with c.audited("schedule.trigger", "schedule", target=schedule_id, after=_first_run,
-                   reply=_first_run_created):
+                   reply=_first_run_created, queues=_run_queues):
         c.api.horae.schedules.trigger_now(schedule_id)
     return c.reply
 
@@ -302,7 +308,7 @@ def _instant(value: float | str | None, field: str) -> float | None:
 def create_run(c: Call) -> Reply:
     b: S.RunCreate = c.body
     with c.audited("run.create", "run", target=lambda runs: str(runs[0].id),
-                   after=_first_run, reply=_first_run_created):
+                   after=_first_run, reply=_first_run_created, queues=_run_queues):
         c.api.horae.runs.create(b.task, args=b.args, kwargs=b.kwargs, at=b.at,
                                 delay=b.delay, **S.policies_given(b.policies))
     return c.reply
@@ -322,7 +328,7 @@ def cancel_run(c: Call) -> Reply:
 
 def retry_run(c: Call) -> Reply:
     with c.audited("run.retry", "run", target=str(c.path["run_id"]), after=S.run_wire,
-                   reply=lambda run: _run_reply(run, 201)):
+                   reply=lambda run: _run_reply(run, 201), queues=_run_queues):
         c.api.horae.runs.retry(c.path["run_id"])
     return c.reply
 
@@ -409,7 +415,7 @@ OPERATIONS: list[Operation] = [
               description="Waiting and running counts are exact; finished counts and the "
                           "per-minute rates cover runs that finished in the last `hours`."),
     Operation("POST", "/schedules", "createSchedule", "Create a schedule", "schedules",
-              Role.EDITOR, create_schedule, body=S.ScheduleCreate, response=S.ScheduleOut,
+              Role.EDITOR, create_schedule, body=S.ScheduleCreate, response=S.ScheduleCreated,
               status=201, errors=E_WRITE, idempotent=True, etag=True, location=True),
     Operation("GET", "/schedules/{schedule_id}", "getSchedule", "One schedule", "schedules",
               Role.VIEWER, get_schedule, response=S.ScheduleOut, errors=E_READ, etag=True),
@@ -432,7 +438,7 @@ OPERATIONS: list[Operation] = [
               response=S.ScheduleOut, errors=(404, 409, 422), etag=True),
     Operation("POST", "/schedules/{schedule_id}/trigger", "triggerSchedule",
               "Queue one run of the schedule now", "schedules", Role.OPERATOR,
-              trigger_schedule, response=S.RunOut, status=201, errors=(404, 409, 422),
+              trigger_schedule, response=S.RunCreated, status=201, errors=(404, 409, 422),
               idempotent=True, location=True),
     Operation("GET", "/schedules/{schedule_id}/preview", "previewSchedule",
               "The next fires and the trigger in words", "schedules", Role.VIEWER,
@@ -441,7 +447,7 @@ OPERATIONS: list[Operation] = [
               "runs", Role.VIEWER, list_runs, query=RunQuery, response=S.RunPage,
               errors=(422,)),
     Operation("POST", "/runs", "createRun", "Queue an ad-hoc run, now or later", "runs",
-              Role.OPERATOR, create_run, body=S.RunCreate, response=S.RunOut, status=201,
+              Role.OPERATOR, create_run, body=S.RunCreate, response=S.RunCreated, status=201,
               errors=E_WRITE, idempotent=True, location=True),
     Operation("GET", "/runs/{run_id:int}", "getRun", "One run", "runs", Role.VIEWER, get_run,
               response=S.RunOut, errors=E_READ),
@@ -450,7 +456,7 @@ OPERATIONS: list[Operation] = [
               cancel_run, response=S.RunOut, errors=(404, 409)),
     Operation("POST", "/runs/{run_id:int}/retry", "retryRun",
               "Queue a new run like a finished one", "runs", Role.OPERATOR, retry_run,
-              response=S.RunOut, status=201, errors=(404, 409, 422), idempotent=True,
+              response=S.RunCreated, status=201, errors=(404, 409, 422), idempotent=True,
               location=True),
     Operation("GET", "/tasks", "listTasks", "The task catalogue with argument schemas",
               "tasks", Role.VIEWER, list_tasks, response=S.TaskList),

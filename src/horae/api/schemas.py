@@ -255,6 +255,20 @@ ScheduleOut = wire_model(Schedule, "Schedule", times=SCHEDULE_TIMES,
                          replace={"policies": PoliciesOut},
                          extra={"trigger_description": str})
 RunOut = wire_model(Run, "Run", times=RUN_TIMES, extra={"duration": float | None})
+
+
+class WarningOut(BaseModel):
+    """Something to know about a change that was made (not an error)."""
+
+    field: str
+    reason: str
+
+
+# What a create or trigger answers: the record, and warnings such as "no live worker serves
+# queue 'x'" (horae.queue_warnings).
+ScheduleCreated = create_model("ScheduleCreated", __base__=ScheduleOut,
+                               warnings=(list[WarningOut], ...))
+RunCreated = create_model("RunCreated", __base__=RunOut, warnings=(list[WarningOut], ...))
 with warnings.catch_warnings():  # TaskInfo has a field named "schema", as BaseModel did
     warnings.simplefilter("ignore", UserWarning)
     TaskOut = wire_model(TaskInfo, "Task")

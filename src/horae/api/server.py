@@ -32,8 +32,10 @@ def announce_first_token(horae: Horae, out: TextIO | None = None) -> str | None:
         stream.write(
             "\nNo API token existed, so an admin token was created. It is shown only now:\n\n"
             f"    {token}\n\n"
-            "Keep it safe (send it as 'Authorization: Bearer <token>'); make tokens for "
-            "people and programs with `horae tokens create --role viewer|operator|editor`.\n\n")
+            "Open the web console (the `console` address below) and sign in with it. Keep "
+            "it safe; programs send it as 'Authorization: Bearer <token>'. Make tokens for "
+            "people and programs with `horae tokens create --role viewer|operator|editor`, "
+            "and console users with `horae users create NAME --role editor`.\n\n")
         stream.flush()
     return token
 

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import click
 
+from horae.cli.audit import audited, cli_actor
 from horae.cli.env import Env, pass_env
 from horae.cli.render import Out, echo_json, styled
-from horae.cli.serve import Plan, Service, _logging, serve
+from horae.cli.serve import Plan, _logging, serve, web_services
 from horae.instants import iso
 from horae.store.api_store import ApiStore, TokenRecord
 
@@ -26,17 +24,15 @@ from horae.store.api_store import ApiStore, TokenRecord
                    "X-Forwarded-For is believed (default: none; HORAE_TRUSTED_PROXIES).")
 @pass_env
 def api(env: Env, host: str, port: int, log_level: str, trusted_proxies: str | None) -> None:
-    """The REST API alone (no scheduler, no worker): /api/v1 on HOST:PORT.
+    """The REST API and the web console alone (no scheduler, no worker) on HOST:PORT.
 
     Run it beside `horae scheduler` and workers, on as many hosts as you like.
     """
-    from horae.api import ApiServer
-
     _logging(log_level)
     app = env.app()
-    server = ApiServer(app, host, port, proxies=trusted_proxies)
+    # The console too: it is pages over this same API, so any API host can serve it.
     plan = Plan(scheduler=False, worker=None,
-                services=[Service("api", server.url, server.start, server.stop)])
+                services=web_services(app, host, port, trusted_proxies))
     serve(env, app, plan, grace=5.0)
 
 
@@ -49,23 +45,9 @@ def _store(env: Env) -> ApiStore:
     return ApiStore(env.app().store)
 
 
-def _actor() -> str:
-    return f"cli:{os.environ.get('USER') or os.environ.get('USERNAME') or '?'}"
-
-
-@contextmanager
-def _audited(store: ApiStore, action: str) -> Iterator[None]:
-    """Audit the token change the block makes, inside its transaction."""
-    from horae.store import on_change
-
-    def write(tx: Any, record: TokenRecord) -> None:
-        store.audit_in(tx, actor=_actor(), role="admin", action=action, target_kind="token",
-                       target_id=record.id, after={"id": record.id, "name": record.name,
-                                                   "role": record.role,
-                                                   "revoked_at": record.revoked_at})
-
-    with on_change(write):
-        yield
+def _token_after(record: TokenRecord) -> dict[str, Any]:
+    return {"id": record.id, "name": record.name, "role": record.role,
+            "revoked_at": record.revoked_at}
 
 
 @tokens.command("create")
@@ -80,8 +62,8 @@ def create(env: Env, role: str, name: str, as_json: bool) -> None:
     from horae.api.auth import Role, mint_token
 
     store = _store(env)
-    with _audited(store, "token.create"):
-        made = mint_token(store, name or role, Role.parse(role), _actor())
+    with audited(env, "token.create", "token", target=lambda r: r.id, after=_token_after):
+        made = mint_token(store, name or role, Role.parse(role), cli_actor())
     assert made is not None
     token, record = made
     if as_json:
@@ -117,6 +99,6 @@ def list_(env: Env, as_json: bool) -> None:
 def revoke(env: Env, token_id: str) -> None:
     """Revoke a token: every server refuses it from now on."""
     store = _store(env)
-    with _audited(store, "token.revoke"):
+    with audited(env, "token.revoke", "token", target=lambda r: r.id, after=_token_after):
         record = store.token_revoke(token_id)
     Out(env.color).line(f"revoked token {record.id} ({record.name})")

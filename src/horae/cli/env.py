@@ -7,6 +7,7 @@ import json
 import math
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
@@ -84,6 +85,12 @@ class Env:
 
             self._client = RemoteHorae(self.remote_url, self.token)
         return self._client
+
+    def warn_unserved(self, queues: Sequence[str]) -> None:
+        """Say on stderr (exit code unchanged) which of ``queues`` no live worker serves:
+        the change is made, but its runs would otherwise wait in silence."""
+        for warning in self.client().queue_warnings(queues):
+            click.echo(f"warning: {warning['field']}: {warning['reason']}", err=True)
 
     def close(self) -> None:
         if self._client is not None:

@@ -12,6 +12,7 @@ import click
 from rich.text import Text
 
 from horae import retention
+from horae.cli.audit import audited
 from horae.cli.env import Client, Env, parse_seconds, pass_env
 from horae.cli.render import (
     LEVEL_STYLES,
@@ -191,7 +192,12 @@ def logs(env: Env, run_id: int, follow: bool) -> None:
 @pass_env
 def cancel(env: Env, run_id: int) -> None:
     """Cancel a waiting run, or ask a running one to stop."""
-    r = env.client().runs.cancel(run_id)
+    from horae.api.schemas import run_wire
+
+    app = env.client()
+    with audited(env, "run.cancel", "run", target=run_id,
+                 before=lambda: run_wire(app.runs.get(run_id)), after=run_wire):
+        r = app.runs.cancel(run_id)
     out = Out(env.color)
     if r.state is RunState.CANCELLED:
         out.line(f"cancelled run {r.id}")
@@ -205,8 +211,12 @@ def cancel(env: Env, run_id: int) -> None:
 @pass_env
 def retry(env: Env, run_id: int) -> None:
     """Run a finished run again (same task and arguments); prints the new run's id."""
-    r = env.client().runs.retry(run_id)
+    from horae.api.schemas import run_wire
+
+    with audited(env, "run.retry", "run", target=run_id, after=run_wire):
+        r = env.client().runs.retry(run_id)
     click.echo(r.id)
+    env.warn_unserved([r.queue])
     if sys.stdout.isatty():
         click.echo(f"queued run {r.id} (a retry of {run_id})", err=True)
 

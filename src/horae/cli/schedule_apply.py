@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from horae.cli.audit import audited_batch
 from horae.cli.env import Env, pass_env
 from horae.cli.render import Out
 from horae.errors import Conflict, InvalidInput
@@ -50,14 +51,8 @@ def apply(env: Env, file: str, atomic: bool, dry_run: bool, fmt: str) -> None:
     client = env.client()
     results: list[BatchResult] = []
     try:
-        if atomic:
-            results = client.schedules.batch(ops, atomic=True, dry_run=dry_run)
-        else:
-            for start in range(0, len(ops), CHUNK):
-                part = client.schedules.batch(ops[start:start + CHUNK], dry_run=dry_run)
-                for r in part:
-                    r.index += start
-                results.extend(part)
+        with audited_batch(env):
+            results = _apply(client, ops, atomic, dry_run)
     except InvalidBatch as exc:
         for i, field, reason in exc.items[1:]:
             click.echo(f"error: line {lines[i]}: {field}: {reason}", err=True)
@@ -68,6 +63,19 @@ def apply(env: Env, file: str, atomic: bool, dry_run: bool, fmt: str) -> None:
         raise Conflict(_ITEM.sub(lambda m: f"line {lines[int(m.group(1))]}", str(exc))) \
             from None
     _report(env, results, lines, dry_run)
+
+
+def _apply(client: Any, ops: list[dict[str, Any]], atomic: bool,
+           dry_run: bool) -> list[BatchResult]:
+    if atomic:
+        return client.schedules.batch(ops, atomic=True, dry_run=dry_run)  # type: ignore[no-any-return]
+    results: list[BatchResult] = []
+    for start in range(0, len(ops), CHUNK):
+        part = client.schedules.batch(ops[start:start + CHUNK], dry_run=dry_run)
+        for r in part:
+            r.index += start
+        results.extend(part)
+    return results
 
 
 def _read(file: str) -> str:

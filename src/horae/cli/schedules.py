@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from horae.cli.audit import audited
 from horae.cli.env import Env, is_none, parse_json, parse_seconds, pass_env
 from horae.cli.render import (
     Out,
@@ -24,7 +25,7 @@ from horae.cli.render import (
 )
 from horae.errors import InvalidInput
 from horae.instants import iso
-from horae.models import Catchup, Overlap, Schedule
+from horae.models import Catchup, Overlap, Run, Schedule
 from horae.triggers import Trigger, at, cron, interval, parse_duration
 
 TRIGGER_OPTIONS = ("cron", "every", "at")
@@ -206,11 +207,13 @@ def add(env: Env, /, schedule_id: str, **opts: Any) -> None:
     trigger, kind = trigger_from_options(opts, None)
     fields = arguments_from_options(opts) | policies_from_options(opts)
     app = env.client()
-    with cli_fields(kind):
+    with cli_fields(kind), audited(env, "schedule.create", "schedule", target=schedule_id,
+                                   after=_wire):
         s = app.schedules.add(schedule_id, opts["task"], trigger or {}, paused=opts["paused"],
                               description=opts["description"] or "", tags=opts["tags"],
                               **fields)
     _report(env, s, "added")
+    env.warn_unserved([s.policies.queue])
 
 
 @schedules.command()
@@ -237,9 +240,23 @@ def edit(env: Env, /, schedule_id: str, **opts: Any) -> None:
         changes["tags"] = [t for t in opts["tags"] if t]
     if not changes:
         raise click.UsageError("nothing to change: give at least one option (see --help)")
-    with cli_fields(kind):
+    with cli_fields(kind), audited(env, "schedule.update", "schedule", target=schedule_id,
+                                   before=lambda: _wire(current), after=_wire):
         s = app.schedules.update(schedule_id, expected_version=current.version, **changes)
     _report(env, s, "changed", as_json=as_json)
+    env.warn_unserved([s.policies.queue])
+
+
+def _wire(s: Schedule) -> dict[str, Any]:
+    from horae.api.schemas import schedule_wire
+
+    return schedule_wire(s)
+
+
+def _run_wire(run: Run) -> dict[str, Any]:
+    from horae.api.schemas import run_wire
+
+    return run_wire(run)
 
 
 def _report(env: Env, s: Schedule, verb: str, as_json: bool | None = None) -> None:
@@ -350,7 +367,10 @@ def _json(value: Any) -> str:
 @pass_env
 def pause(env: Env, schedule_id: str) -> None:
     """Pause a schedule: no fires until it is resumed."""
-    s = env.client().schedules.pause(schedule_id)
+    app = env.client()
+    with audited(env, "schedule.pause", "schedule", target=schedule_id,
+                 before=lambda: _wire(app.schedules.get(schedule_id)), after=_wire):
+        s = app.schedules.pause(schedule_id)
     Out(env.color).line(f"paused schedule {s.id!r}")
 
 
@@ -360,7 +380,9 @@ def pause(env: Env, schedule_id: str) -> None:
 def resume(env: Env, schedule_id: str) -> None:
     """Resume a schedule from now (fires missed while paused are not caught up)."""
     app = env.client()
-    s = app.schedules.resume(schedule_id)
+    with audited(env, "schedule.resume", "schedule", target=schedule_id,
+                 before=lambda: _wire(app.schedules.get(schedule_id)), after=_wire):
+        s = app.schedules.resume(schedule_id)
     now = app.now()
     Out(env.color).line(f"resumed schedule {s.id!r}; next fire {relative(s.next_fire_at, now)}"
                         f" ({iso(s.next_fire_at)})")
@@ -371,8 +393,11 @@ def resume(env: Env, schedule_id: str) -> None:
 @pass_env
 def trigger(env: Env, schedule_id: str) -> None:
     """Run a schedule now, outside its trigger; prints the new run's id."""
-    run = env.client().schedules.trigger_now(schedule_id)
+    with audited(env, "schedule.trigger", "schedule", target=schedule_id,
+                 after=lambda runs: _run_wire(runs[0])):
+        run = env.client().schedules.trigger_now(schedule_id)
     click.echo(run.id)
+    env.warn_unserved([run.queue])
     if sys.stdout.isatty():
         click.echo(f"queued run {run.id}; follow it with `horae runs wait {run.id}`", err=True)
 
@@ -389,8 +414,10 @@ def stdin_is_tty() -> bool:
 def remove(env: Env, schedule_id: str, yes: bool) -> None:
     """Remove a schedule (its past runs stay). Asks first on a terminal."""
     app = env.client()
-    app.schedules.get(schedule_id)  # "not found" before asking
+    current = app.schedules.get(schedule_id)  # "not found" before asking
     if not yes and stdin_is_tty():
         click.confirm(f"Remove schedule {schedule_id!r}?", abort=True)
-    app.schedules.remove(schedule_id)
+    with audited(env, "schedule.delete", "schedule", target=schedule_id,
+                 before=lambda: _wire(current)):
+        app.schedules.remove(schedule_id)
     Out(env.color).line(f"removed schedule {schedule_id!r}")

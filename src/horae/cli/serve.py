@@ -54,6 +54,8 @@ class Service:
     detail: str
     start: Callable[[], None]
     stop: Callable[[float], None]
+    # The banner's lines for it, asked once it started (a port given as 0 is known then).
+    lines: Callable[[], list[tuple[str, str]]] | None = None
 
 
 @dataclass
@@ -93,7 +95,7 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
 def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: str | None,
                  lease: float, grace: float, labels: tuple[str, ...] = (),
                  prefetch: int | None = None) -> WorkerOptions:
-    chosen = split_list(queues) or sorted({t.queue for t in app.registry}) or ["default"]
+    chosen = split_list(queues) or app.task_queues()
     parsed: dict[str, str] = {}
     for label in labels:
         key, sep, value = label.partition("=")
@@ -183,7 +185,15 @@ def web_services(app: Horae, host: str = "127.0.0.1", port: int = 8765,
 
     api = ApiServer(app, host, port, proxies=trusted_proxies)
     mount_console(api.app, app)
-    return [Service("api", api.url, api.start, api.stop)]
+
+    def lines() -> list[tuple[str, str]]:
+        console = api.url.removesuffix("/api/v1") + "/"
+        return [("api", api.url), ("console", console),
+                ("sign in", "with an API token (the first start prints one; `horae tokens "
+                            "create --role editor` makes more) or as a user (`horae users "
+                            "create NAME --role editor`)")]
+
+    return [Service("api", api.url, api.start, api.stop, lines)]
 
 
 def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
@@ -246,7 +256,8 @@ def _banner(out: Out, app: Horae, plan: Plan, grace: float) -> None:
                   ("queues", ", ".join(plan.worker.queues)),
                   ("concurrency", str(plan.worker.concurrency)),
                   ("tasks", ", ".join(t.name for t in app.registry))]
-    pairs += [(s.name, s.detail) for s in plan.services]
+    for service in plan.services:
+        pairs += service.lines() if service.lines else [(service.name, service.detail)]
     out.fields(pairs)
     for note in plan.notes:
         out.line(note, "yellow")

@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from horae.cli.audit import audited, cli_actor
 from horae.cli.env import Env, pass_env
 from horae.cli.render import Out, echo_json, styled
 from horae.errors import NotFound
@@ -29,26 +30,13 @@ def users() -> None:
     """Console users: a name, a password and a role (viewer, operator, editor, admin)."""
 
 
-def _actor() -> str:
-    from horae.cli.api_cmds import _actor as actor
-
-    return actor()
-
-
 @contextmanager
 def _audited(env: Env, action: str, before: Any = None) -> Iterator[None]:
-    """Audit the change the block makes, inside its transaction."""
+    """Audit the user change the block makes, inside its transaction."""
     from horae.api.schemas import user_wire
-    from horae.store import on_change
-    from horae.store.api_store import ApiStore
 
-    audit = ApiStore(env.app().store)
-
-    def write(tx: Any, user: UserRecord) -> None:
-        audit.audit_in(tx, actor=_actor(), role="admin", action=action, target_kind="user",
-                       target_id=str(user.id), before=before, after=user_wire(user))
-
-    with on_change(write):
+    with audited(env, action, "user", target=lambda user: user.id, before=before,
+                 after=user_wire):
         yield
 
 
@@ -91,7 +79,7 @@ def create(env: Env, name: str, role: str, password_stdin: bool, as_json: bool) 
     check_user_name(name)
     digest = hash_password(_read_password(password_stdin))
     with _audited(env, "user.create"):
-        user = _store(env).user_add(name, role, digest, _actor())
+        user = _store(env).user_add(name, role, digest, cli_actor())
     if as_json:
         echo_json(user_wire(user))
         return

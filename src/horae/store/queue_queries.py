@@ -8,9 +8,11 @@ that (with the skip reasons the planner writes) is how overload shows itself.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 from horae.models import QueueStats
 from horae.store.base import ACTIVE_SQL, StoreBase
+from horae.store.connection import Tx
 
 
 class QueueQueries(StoreBase):
@@ -41,6 +43,20 @@ class QueueQueries(StoreBase):
             for q in sorted(set(counts) | set(served))
             for c in [counts.get(q, {})]
         ]
+
+    def queues_unserved(self, queues: Sequence[str]) -> list[str]:
+        """Those of ``queues`` that no live worker serves, in order."""
+        with self.db.read() as tx:
+            return self.queues_unserved_in(tx, queues)
+
+    def queues_unserved_in(self, tx: Tx, queues: Sequence[str]) -> list[str]:
+        """:meth:`queues_unserved` inside ``tx``: one read of ``horae_workers``, so that a
+        change can warn, in its own answer, that its runs will wait for a worker."""
+        if not queues:
+            return []
+        served = {q for w in tx.all("SELECT queues FROM horae_workers WHERE state = 'active'")
+                  for q in _queues(w["queues"])}
+        return [q for q in dict.fromkeys(queues) if q not in served]
 
 
 def _queues(text: str) -> list[str]:

@@ -135,8 +135,8 @@ def _range_item(
 ) -> tuple[str, set[int]]:
     """One non-star list item: a, a-b, a-b/n or a/n, with the values it selects.
 
-    cronsim and croniter misread one-value ranges ("12-12/1" as "12 to the end", croniter
-    "19-19" as "*"); Vixie cron and Horae read both as 12 (19). Portable expressions avoid them,
+    croniter reads one-value ranges as the whole field ("12-12/1" as "*", "19-19" as "*");
+    Vixie cron, cronsim and Horae read both as 12 (19). Portable expressions avoid them,
     and "a/n" in day-of-week, which cronsim (like cronie) runs up to 7 = Sunday while Horae and
     croniter stop at Saturday.
     """
