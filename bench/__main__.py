@@ -288,6 +288,10 @@ def plan(mode: str) -> list[Case]:  # noqa: C901 - one flat list of every measur
         for b in ("sqlite", "postgres"):
             add("drain", bench, f"horae-{b}", None, lambda b=b, w=w: W.drain(b, n_drain, w),
                 n=n_drain, workers=w)
+        for b in ("sqlite", "postgres"):  # Horae's async no-op (no peer has the same)
+            add("drain", f"drain-async-{w}w", f"horae-{b}", None,
+                lambda b=b, w=w: W.drain(b, n_drain, w, concurrency=64, task="noop.async"),
+                n=n_drain, workers=w, concurrency=64, task="noop.async")
         for system, env, module, db in queues:
             add("drain", bench, system, env, queue_case(
                 env, module, db, "drain", {"n": n_drain, "workers": w,

@@ -1,4 +1,4 @@
-"""The app the benchmark workers load: one no-op task."""
+"""The app the benchmark workers load: one no-op task per mode."""
 
 from horae import Horae
 
@@ -7,4 +7,9 @@ app = Horae()
 
 @app.task("noop")
 def noop() -> None:
+    return None
+
+
+@app.task("noop.async")
+async def noop_async() -> None:
     return None

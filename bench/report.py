@@ -71,7 +71,8 @@ LOWER_IS_BETTER = {"lateness_p99_ms", "cpu_s", "startup_s", "rss_mb", "idle_cpu_
 
 # (text, benchmark, metric, op, target, systems); burst, catalogue and drain goals hold
 # at the issue's sizes only (GOAL_SIZES)
-GOAL_SIZES = {"burst": 100_000, "catalogue": 1_000_000, "drain-2w": 50_000}
+GOAL_SIZES = {"burst": 100_000, "catalogue": 1_000_000, "drain-2w": 50_000,
+              "drain-async-2w": 50_000}
 GOALS = [
     ("fire burst on SQLite", "burst", "fires_per_s", ">=", 50_000, ["horae-sqlite"]),
     ("fire burst on PostgreSQL", "burst", "fires_per_s", ">=", 10_000, ["horae-postgres"]),
@@ -88,8 +89,8 @@ GOALS = [
     ("pickup p99 at 500/s on PostgreSQL", "pickup-500/s", "p99_ms", "<=", 20,
      ["horae-postgres"]),
     # issue #11 (seed 004): 100,000 self-removing polls at about 2,300 fires/s
-    ("worker CPU per 1,000 no-op runs (drain, 2 workers)", "drain-2w", "cpu_s_per_1000", "<=",
-     0.05, HORAE),
+    ("worker CPU per 1,000 async no-op runs (drain, 2 workers)", "drain-async-2w",
+     "cpu_s_per_1000", "<=", 0.05, HORAE),
     ("polling 100,000: every fire done (started ÷ offered)", "polling-100000", "done_ratio",
      ">=", 0.999, HORAE),
     ("polling 100,000: run-start lateness p99 (ms)", "polling-100000", "lateness_p99_ms", "<=",

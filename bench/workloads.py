@@ -300,16 +300,18 @@ def pickup(backend: str, rate: float, samples: int) -> dict[str, Any]:
 # -- 5. drain -------------------------------------------------------------------------
 
 
-def drain(backend: str, n: int, workers: int, concurrency: int = 8) -> dict[str, Any]:
-    """N queued no-op runs, then ``workers`` ``horae worker -c 8`` processes drain them."""
+def drain(backend: str, n: int, workers: int, concurrency: int = 8,
+          task: str = "noop") -> dict[str, Any]:
+    """N queued no-op runs, then ``workers`` ``horae worker -c 8`` processes drain them
+    (``task="noop.async"``: the async no-op, usually with a larger ``concurrency``)."""
     url = url_for(backend, "drain")
     app = horae_core.fresh_app(url)
     now = app.store.now()
     with app.store.db.write() as tx:
         tx.many(
             "INSERT INTO horae_runs (task, state, origin, args, kwargs, queue, not_before,"
-            " created_at) VALUES ('noop', 'queued', 'manual', '[]', '{}', 'default', :t, :t)",
-            [{"t": now}] * n)
+            " created_at) VALUES (:task, 'queued', 'manual', '[]', '{}', 'default', :t, :t)",
+            [{"t": now, "task": task}] * n)
     procs = [C.spawn([HORAE, "--db", url, "-A", "bench.noop_app:app", "worker", "-c",
                       str(concurrency)], log=C.WORK / "horae_worker.log")
              for _ in range(workers)]

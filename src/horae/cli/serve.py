@@ -24,6 +24,7 @@ from horae import __version__
 from horae.app import Horae
 from horae.cli.env import Env, pass_env, safe_url, split_list
 from horae.cli.render import Out
+from horae.cli.supervisor import Supervisor, child_command, watch_parent
 from horae.errors import InvalidInput
 
 
@@ -36,14 +37,33 @@ class WorkerOptions:
     grace: float
     labels: dict[str, str] = field(default_factory=dict)
     prefetch: int | None = None
+    max_backlog: int | None = None
+    processes: int = 1
+    log_level: str = "info"
 
     def start_kwargs(self) -> dict[str, Any]:
         options: dict[str, Any] = {"queues": self.queues, "concurrency": self.concurrency,
                                    "lease": self.lease, "grace": self.grace,
-                                   "labels": self.labels, "prefetch": self.prefetch}
+                                   "labels": self.labels, "prefetch": self.prefetch,
+                                   "max_backlog": self.max_backlog}
         if self.name:
             options["name"] = self.name
         return options
+
+    def child_args(self, index: int) -> list[str]:
+        """The ``horae worker`` options of child ``index`` (1-based) of ``--processes``."""
+        args = ["-Q", ",".join(self.queues), "-c", str(self.concurrency),
+                "--lease", repr(self.lease), "--grace", repr(self.grace),
+                "--log-level", self.log_level]
+        if self.prefetch is not None:
+            args += ["--prefetch", str(self.prefetch)]
+        if self.max_backlog is not None:
+            args += ["--max-backlog", str(self.max_backlog)]
+        if self.name:
+            args += ["--name", f"{self.name}-{index}"]
+        for key, value in self.labels.items():
+            args += ["--label", f"{key}={value}"]
+        return args
 
 
 @dataclass
@@ -64,6 +84,8 @@ class Plan:
     worker: WorkerOptions | None
     services: list[Service] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: ``--processes N`` (N > 1): the worker runs in N supervised child processes.
+    supervisor: Supervisor | None = None
 
 
 def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -81,6 +103,13 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--prefetch", type=click.IntRange(min=0), default=None,
                      help="Runs claimed ahead of free slots (default: the concurrency). "
                           "0 for long tasks shared by several workers."),
+        click.option("--processes", type=click.IntRange(min=1), default=1, show_default=True,
+                     help="Worker processes, sharing nothing but the database (one per "
+                          "core). N > 1: this process supervises N `horae worker` "
+                          "children, restarting those that crash."),
+        click.option("--max-backlog", type=click.IntRange(min=1), default=None,
+                     help="Outcomes waiting to be written at which the worker stops "
+                          "claiming (default: 1000 or twice the concurrency)."),
         click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
                      default="info", show_default=True),
         click.option("--label", "labels", multiple=True, metavar="KEY=VALUE",
@@ -94,7 +123,7 @@ def worker_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
 def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: str | None,
                  lease: float, grace: float, labels: tuple[str, ...] = (),
-                 prefetch: int | None = None) -> WorkerOptions:
+                 prefetch: int | None = None, **more: Any) -> WorkerOptions:
     chosen = split_list(queues) or app.task_queues()
     parsed: dict[str, str] = {}
     for label in labels:
@@ -102,7 +131,24 @@ def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: st
         if not sep or not key.strip():
             raise InvalidInput("label", f"{label!r} is not KEY=VALUE")
         parsed[key.strip()] = value.strip()
-    return WorkerOptions(chosen, concurrency, name, lease, grace, parsed, prefetch)
+    return WorkerOptions(chosen, concurrency, name, lease, grace, parsed, prefetch, **more)
+
+
+def _supervise(env: Env, plan: Plan) -> None:
+    """``--processes N`` > 1: the worker of ``plan`` becomes N supervised children."""
+    options = plan.worker
+    if options is None or options.processes <= 1:
+        return
+    if env.app_spec is None:
+        raise InvalidInput("processes", "worker processes load the app's tasks by name: "
+                                        "give -A module:app (--demo runs in one process)")
+    global_args = ["-A", env.app_spec, "--color", "never", *(["--debug"] if env.debug else [])]
+    # The URL goes through the environment: a password on a command line is visible to
+    # every user of the machine (ps).
+    child_env = dict(os.environ, HORAE_DATABASE_URL=env.url)
+    plan.supervisor = Supervisor(
+        [child_command(global_args, options.child_args(i))
+         for i in range(1, options.processes + 1)], child_env)
 
 
 @click.command()
@@ -121,10 +167,13 @@ def _worker_plan(app: Horae, queues: tuple[str, ...], concurrency: int, name: st
 def server(env: Env, demo: bool, host: str, port: int, no_api: bool,
            trusted_proxies: str | None, queues: tuple[str, ...],
            concurrency: int, name: str | None, lease: float, grace: float,
-           prefetch: int | None, log_level: str, labels: tuple[str, ...]) -> None:
+           prefetch: int | None, processes: int, max_backlog: int | None, log_level: str,
+           labels: tuple[str, ...]) -> None:
     """Scheduler and worker in one process (SQLite by default): the quickest start.
 
-    It serves the REST API too (--host, --port; --no-api leaves it out).
+    It serves the REST API too (--host, --port; --no-api leaves it out). With
+    --processes N the scheduler and the API stay in this process and the worker runs in N
+    child processes.
     """
     _logging(log_level)
     app = env.app(demo=demo)
@@ -141,7 +190,9 @@ def server(env: Env, demo: bool, host: str, port: int, no_api: bool,
     plan = Plan(scheduler=True, worker=None, services=services, notes=notes)
     if len(app.registry):
         plan.worker = _worker_plan(app, queues, concurrency, name, lease, grace, labels,
-                                   prefetch)
+                                   prefetch, processes=processes, max_backlog=max_backlog,
+                                   log_level=log_level)
+        _supervise(env, plan)
     else:
         plan.notes.append("no tasks registered, so no worker here: give -A module:app or "
                           "--demo, or run `horae -A ... worker` elsewhere")
@@ -163,8 +214,8 @@ def scheduler(env: Env, log_level: str) -> None:
 @worker_options
 @pass_env
 def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None, lease: float,
-           grace: float, prefetch: int | None, log_level: str, labels: tuple[str, ...]
-           ) -> None:
+           grace: float, prefetch: int | None, processes: int, max_backlog: int | None,
+           log_level: str, labels: tuple[str, ...]) -> None:
     """A worker alone: runs the app's tasks from its queues. Needs -A module:app."""
     _logging(log_level)
     app = env.app()
@@ -173,7 +224,9 @@ def worker(env: Env, queues: tuple[str, ...], concurrency: int, name: str | None
                                   "your Horae object (e.g. horae -A myproject.jobs:app worker)")
     plan = Plan(scheduler=False,
                 worker=_worker_plan(app, queues, concurrency, name, lease, grace, labels,
-                                    prefetch))
+                                    prefetch, processes=processes, max_backlog=max_backlog,
+                                    log_level=log_level))
+    _supervise(env, plan)
     serve(env, app, plan, grace)
 
 
@@ -201,11 +254,17 @@ def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
     out = Out(env.color)
     app.store  # noqa: B018 - connect and migrate now, so a bad database fails before the banner
     stop = threading.Event()
+    supervisor = plan.supervisor
+    in_process = plan.worker is not None and supervisor is None
     with _signals(stop):
-        app.start(scheduler=plan.scheduler, worker=plan.worker is not None,
-                  **(plan.worker.start_kwargs() if plan.worker else {}))
+        watch_parent(stop)
+        app.start(scheduler=plan.scheduler, worker=in_process,
+                  **(plan.worker.start_kwargs() if in_process and plan.worker else {}))
         started: list[Service] = []
+        failed = 0
         try:
+            if supervisor is not None:
+                supervisor.start(on_give_up=stop)
             for service in plan.services:
                 service.start()
                 started.append(service)
@@ -214,9 +273,15 @@ def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
             out.hint(f"stopping: draining running work (up to {grace:g}s)…"
                      if plan.worker else "stopping…")
         finally:
+            if supervisor is not None:
+                failed = supervisor.stop(grace)
             for service in reversed(started):
                 service.stop(grace)
             app.stop(grace)
+    if supervisor is not None and supervisor.failed:
+        raise click.ClickException(supervisor.failed)
+    if failed:
+        out.hint(f"{failed} worker process(es) did not stop cleanly")
     out.hint("stopped")
 
 
@@ -250,9 +315,12 @@ def _banner(out: Out, app: Horae, plan: Plan, grace: float) -> None:
     out.line(f"Horae {__version__}: {' + '.join(roles) or 'nothing'} (pid {os.getpid()})",
              "bold")
     pairs: list[tuple[str, str]] = [("database", safe_url(app.database_url))]
+    if plan.supervisor is not None:
+        pairs += [("workers", f"{len(plan.supervisor.pids)} processes (pids "
+                              f"{', '.join(map(str, plan.supervisor.pids))})")]
     if plan.worker is not None:
         w = app.worker
-        pairs += [("worker", str(getattr(w, "id", ""))),
+        pairs += [("worker", str(getattr(w, "id", "") or "in the worker processes")),
                   ("queues", ", ".join(plan.worker.queues)),
                   ("concurrency", str(plan.worker.concurrency)),
                   ("tasks", ", ".join(t.name for t in app.registry))]

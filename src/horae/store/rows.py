@@ -69,11 +69,21 @@ def schedule_to_row(s: Schedule) -> dict[str, Any]:
     return row
 
 
+def _json_or_none(value: str | None) -> Any:
+    # Most runs have no arguments and no result yet: skip the decoder for those.
+    if value is None or value == "null":
+        return None
+    if value == "[]":
+        return []
+    if value == "{}":
+        return {}
+    return json.loads(value)
+
+
 def run_from_row(row: dict[str, Any]) -> Run:
     data = dict(row)
     for key in _RUN_JSON:
-        value = data[key]
-        data[key] = json.loads(value) if value is not None else None
+        data[key] = _json_or_none(data[key])
     data["args"] = data["args"] or []
     data["kwargs"] = data["kwargs"] or {}
     data["state"] = RunState(data["state"])

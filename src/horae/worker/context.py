@@ -27,6 +27,25 @@ class Cancelled(Exception):
     """Raised by :meth:`Context.check_cancelled` when the run was asked to stop."""
 
 
+class Flag:
+    """A flag set once from any thread and read by the task (``ctx.cancelled``).
+
+    Nobody waits on it, so it is a plain attribute (assignment is atomic) rather than a
+    ``threading.Event``, whose condition and lock cost more than a no-op run itself.
+    """
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 @dataclass
 class RunTracker:
     """Mutable, thread-safe state of one executing run, flushed by the worker."""
@@ -34,7 +53,7 @@ class RunTracker:
     run: Run
     logs: list[LogLine] = field(default_factory=list)
     progress: tuple[float | None, str | None] | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: Flag = field(default_factory=Flag)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def log(self, level: str, message: str) -> None:
@@ -46,6 +65,8 @@ class RunTracker:
             self.progress = (fraction, message)
 
     def take(self) -> tuple[list[LogLine], tuple[float | None, str | None] | None]:
+        if not self.logs and self.progress is None:  # the common case: nothing to take
+            return [], None
         with self.lock:
             logs, self.logs = self.logs, []
             progress, self.progress = self.progress, None
@@ -129,6 +150,11 @@ class _PrintRouter(io.TextIOBase):
             self._partial[key] = rest
         return len(text)
 
+    @property
+    def partial(self) -> bool:
+        """Whether some run has an unterminated line here."""
+        return bool(self._partial)
+
     def flush(self) -> None:
         self.target.flush()
 
@@ -154,6 +180,9 @@ class LogCapture:
 
     @classmethod
     def install(cls) -> None:
+        if (isinstance(sys.stdout, _PrintRouter) and isinstance(sys.stderr, _PrintRouter)
+                and cls._handler is not None and cls._handler in logging.getLogger().handlers):
+            return  # in place already: what every run but the first finds, without the lock
         with cls._lock:
             if cls._handler is None:
                 cls._handler = _RunLogHandler()
@@ -183,5 +212,5 @@ class LogCapture:
     def finish(tracker: RunTracker) -> None:
         """Flush a run's unterminated print line into its log."""
         for stream in (sys.stdout, sys.stderr):
-            if isinstance(stream, _PrintRouter):
+            if isinstance(stream, _PrintRouter) and stream.partial:
                 stream.flush_run(tracker)

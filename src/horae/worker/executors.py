@@ -11,6 +11,7 @@ What each mode can enforce, honestly:
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import queue
@@ -45,7 +46,7 @@ class Execution:
     deadline: float | None = None  # time.monotonic() value
     stop_reason: str | None = None  # "cancel", "timeout" or "drain" once we asked it to stop
     recorded: bool = False  # its outcome was written (or it was released)
-    stopper: Callable[[], None] | None = None
+    stopper: Callable[[], object] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     #: Whether ``started_at`` is in the database (written by the claim, or a heartbeat).
     start_written: bool = True
@@ -76,6 +77,24 @@ class Execution:
         return kwargs
 
 
+async def _run_async(ex: Execution, done: Callable[[Execution, Outcome], None]) -> None:
+    done(ex, await _call_async(ex))
+
+
+async def _call_async(ex: Execution) -> Outcome:
+    token = bind(ex.tracker)
+    try:
+        return Outcome(result=await ex.task.func(**ex.call_kwargs()))
+    except asyncio.CancelledError as exc:
+        return Outcome(error=f"cancelled ({ex.stop_reason or 'by the worker'})",
+                       traceback="".join(traceback.format_exception(exc)))
+    except BaseException as exc:
+        return _failure(exc)
+    finally:
+        LogCapture.finish(ex.tracker)
+        unbind(token)
+
+
 def _failure(exc: BaseException) -> Outcome:
     return Outcome(error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
 
@@ -97,13 +116,25 @@ class Executors:
         self._loop_thread.join(timeout=5)
 
     def submit(self, ex: Execution, done: Callable[[Execution, Outcome], None]) -> None:
-        mode = ex.task.mode
-        if mode == "async":
-            self._submit_async(ex, done)
-            return
-        target = self._run_thread if mode == "thread" else self._run_process
-        future: Future[Outcome] = self._pool.submit(target, ex)
-        future.add_done_callback(lambda f: done(ex, _result_of(f)))
+        self.submit_many([ex], done)
+
+    def submit_many(self, batch: list[Execution],
+                    done: Callable[[Execution, Outcome], None]) -> None:
+        """Start every execution of ``batch``. The async ones reach the event loop in one
+        hand-off (one wake-up of the loop's thread for the batch, not one per run)."""
+        coros = []
+        for ex in batch:
+            if ex.task.mode == "async":
+                coros.append(ex)
+                continue
+            target = self._run_thread if ex.task.mode == "thread" else self._run_process
+            future: Future[Outcome] = self._pool.submit(target, ex)
+            future.add_done_callback(functools.partial(_future_done, done, ex))
+        if coros:
+            if threading.get_ident() == self._loop_thread.ident:
+                self._start_async(coros, done)  # from a run that just ended on the loop
+            else:
+                self._loop.call_soon_threadsafe(self._start_async, coros, done)
 
     # -- thread ----------------------------------------------------------------------
 
@@ -121,31 +152,20 @@ class Executors:
 
     # -- async -----------------------------------------------------------------------
 
-    def _submit_async(self, ex: Execution, done: Callable[[Execution, Outcome], None]) -> None:
-        async def runner() -> Outcome:
-            token = bind(ex.tracker)
-            try:
-                coro = ex.task.func(**ex.call_kwargs())
-                return Outcome(result=await coro)
-            except asyncio.CancelledError as exc:
-                return Outcome(error=f"cancelled ({ex.stop_reason or 'by the worker'})",
-                               traceback="".join(traceback.format_exception(exc)))
-            except BaseException as exc:
-                return _failure(exc)
-            finally:
-                LogCapture.finish(ex.tracker)
-                unbind(token)
-
-        def start() -> None:
-            task = self._loop.create_task(runner())
+    def _start_async(self, batch: list[Execution],
+                     done: Callable[[Execution, Outcome], None]) -> None:
+        """On the loop's thread: one task per run. Its outcome is handed to ``done`` from
+        the task itself, on this thread, so a run that ends costs no other hand-off."""
+        loop = self._loop
+        for ex in batch:
             with ex.lock:
-                ex.stopper = lambda: (self._loop.call_soon_threadsafe(task.cancel), None)[1]
-                stop_now = ex.stop_reason is not None
-            if stop_now:
-                task.cancel()
-            task.add_done_callback(lambda t: done(ex, _result_of(t)))
-
-        self._loop.call_soon_threadsafe(start)
+                if ex.stop_reason is None:
+                    # A cancel from another thread is queued behind the task's first step,
+                    # so the task is inside _call_async (which turns it into an outcome).
+                    task = loop.create_task(_run_async(ex, done))
+                    ex.stopper = functools.partial(loop.call_soon_threadsafe, task.cancel)
+                    continue
+            done(ex, Outcome(error=f"cancelled ({ex.stop_reason}) before it started"))
 
     # -- process ---------------------------------------------------------------------
 
@@ -231,40 +251,59 @@ class _OutputReader:
 
 
 class DaemonPool:
-    """A fixed pool of daemon threads.
+    """A pool of up to ``size`` daemon threads, started when work needs them.
 
     ``ThreadPoolExecutor`` joins its threads when the interpreter exits, so a worker that
     released a still-running sync task on SIGTERM could not exit until that task returned.
     These threads do not hold the process: what was released is already back in the queue.
+    A thread starts only when a job finds none idle, so a worker of ``-c 2000`` that runs
+    async tasks has no run threads at all (each costs a stack and a scheduler entry).
     """
 
     def __init__(self, size: int, name: str) -> None:
         self._jobs: queue.SimpleQueue[tuple[Future[Any], Callable[..., Any], Any] | None] = (
             queue.SimpleQueue())
-        self._threads = [threading.Thread(target=self._serve, name=f"{name}_{i}", daemon=True)
-                         for i in range(size)]
-        for t in self._threads:
-            t.start()
+        self._size, self._name = size, name
+        self._threads: list[threading.Thread] = []
+        self._idle = 0
+        self._lock = threading.Lock()
+        self._closed = False
 
     def submit(self, fn: Callable[..., Any], arg: Any) -> Future[Any]:
         future: Future[Any] = Future()
-        self._jobs.put((future, fn, arg))
+        with self._lock:
+            if self._idle:
+                self._idle -= 1  # that thread takes this job
+            elif len(self._threads) < self._size and not self._closed:
+                t = threading.Thread(target=self._serve, daemon=True,
+                                     name=f"{self._name}_{len(self._threads)}")
+                self._threads.append(t)
+                t.start()
+            self._jobs.put((future, fn, arg))
         return future
+
+    @property
+    def threads(self) -> int:
+        return len(self._threads)
 
     def shutdown(self) -> None:
         """Stop idle threads; busy ones end when their function returns (or with the process)."""
-        for _ in self._threads:
-            self._jobs.put(None)
+        with self._lock:
+            self._closed = True
+            for _ in self._threads:
+                self._jobs.put(None)
 
     def _serve(self) -> None:
         while (job := self._jobs.get()) is not None:
             future, fn, arg = job
-            if not future.set_running_or_notify_cancel():
-                continue
-            try:
-                future.set_result(fn(arg))
-            except BaseException as exc:  # handed to the future's owner, like the stdlib pool
-                future.set_exception(exc)
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(arg))
+                except BaseException as exc:  # handed to its owner, like the stdlib pool
+                    future.set_exception(exc)
+            del job, future, fn, arg
+            with self._lock:
+                self._idle += 1
 
 
 def _child_message(tracker: RunTracker, line: str) -> Outcome | None:
@@ -284,6 +323,11 @@ def _child_message(tracker: RunTracker, line: str) -> Outcome | None:
     elif "error" in message:
         return Outcome(error=message["error"], traceback=message.get("traceback"))
     return None
+
+
+def _future_done(done: Callable[[Execution, Outcome], None], ex: Execution,
+                 future: Future[Outcome]) -> None:
+    done(ex, _result_of(future))
 
 
 def _result_of(future: Any) -> Outcome:

@@ -3,6 +3,10 @@
 One transaction per outcome made the write lock (SQLite) or the commit (PostgreSQL) the
 bottleneck of a busy worker; batching keeps every outcome fenced and in order while a
 thousand finishes cost about one commit.
+
+The backlog (outcomes put and not yet written) is counted, and the worker stops claiming
+while it is at its bound (:meth:`Worker._claim_loop`): when the database writes slowly,
+memory holds at most that many outcomes plus the runs in hand, however long it lasts.
 """
 
 from __future__ import annotations
@@ -26,12 +30,26 @@ class Reporter:
         self._queue: queue.SimpleQueue[Finish | None] = queue.SimpleQueue()
         self._on_written = on_written
         self._thread = threading.Thread(target=self._loop, name="horae-reporter", daemon=True)
+        self._pending = 0  # put, not yet written (or given up on)
+        self._written = threading.Condition()
 
     def start(self) -> None:
         self._thread.start()
 
     def put(self, finish: Finish) -> None:
+        with self._written:
+            self._pending += 1
         self._queue.put(finish)
+
+    @property
+    def backlog(self) -> int:
+        """Outcomes waiting to be written, the batch being written included."""
+        return self._pending
+
+    def wait_below(self, n: int, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the backlog to drop below ``n``; whether it did."""
+        with self._written:
+            return self._written.wait_for(lambda: self._pending < n, timeout)
 
     def stop(self, timeout: float = 30.0) -> None:
         """Write what is queued, then stop."""
@@ -55,7 +73,12 @@ class Reporter:
             if item is not None:
                 self._queue.put(item)  # over MAX_BATCH: next round
             if batch:
-                self._write(batch, final=stopping)
+                try:
+                    self._write(batch, final=stopping)
+                finally:
+                    with self._written:
+                        self._pending -= len(batch)
+                        self._written.notify_all()
 
     def _write(self, batch: list[Finish], final: bool) -> None:
         backoff = 0.1

@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from horae.app import Horae
 
 log = logging.getLogger("horae.worker")
+#: Most runs one claim statement takes: a statement's fixed cost is shared by that many
+#: runs, while a claimer holding more than it can start soon would starve other workers.
+CLAIM_BATCH = 256
 
 
 class Worker:
@@ -53,6 +56,7 @@ class Worker:
         labels: dict[str, str] | None = None,
         grace: float = 30.0,
         prefetch: int | None = None,
+        max_backlog: int | None = None,
     ) -> None:
         self.app = app
         self.queues = list(queues)
@@ -66,6 +70,11 @@ class Worker:
         self.grace = grace
         #: Runs claimed ahead of free slots; ``None`` = as many as ``concurrency``.
         self.prefetch = concurrency if prefetch is None else max(0, prefetch)
+        #: Outcomes waiting to be written at which claims pause (they resume at half).
+        self.max_backlog = (max(1000, 2 * concurrency) if max_backlog is None
+                            else max(1, max_backlog))
+        self.claims_paused = False  # the outcome backlog is full: no claim, no start
+        self.claim_pauses = 0  # how many times claims paused since start
         self._active: dict[int, Execution] = {}
         self._ahead: deque[Run] = deque()  # claimed, not started (under _lock)
         self._lock = threading.Lock()
@@ -187,11 +196,14 @@ class Worker:
     # -- claiming --------------------------------------------------------------------
 
     def _claim_loop(self) -> None:
-        assert self._waker is not None
+        assert self._waker is not None and self._reporter is not None
         backoff = 0.1
         while not self._stopping.is_set():
             self.claim_rounds += 1
             self.beat = time.monotonic()
+            if self._backlog_full():
+                self._reporter.wait_below(self.max_backlog // 2 + 1, self._poll)
+                continue
             with self._lock:
                 free = self.concurrency - len(self._active)
                 room = free + self.prefetch - len(self._ahead)
@@ -213,8 +225,6 @@ class Worker:
             if self._stopping.is_set():
                 self._give_back(runs)
                 return
-            for run in runs[:free]:  # the claim wrote their start
-                self._start(run, start_written=True)
             with self._lock:
                 # A run this worker held, lost (its lease expired) and claimed again is
                 # held once, as its newest claim.
@@ -222,16 +232,33 @@ class Worker:
                 if again & {r.id for r in self._ahead}:
                     self._ahead = deque(r for r in self._ahead if r.id not in again)
                 self._ahead.extend(runs[free:])
+            self._start(runs[:free], start_written=True)  # the claim wrote their start
             if len(runs) < room:
                 self._waker.wait(self._poll)
+
+    def _backlog_full(self) -> bool:
+        """Whether claims (and starts of runs held ahead) pause: the outcome backlog
+        reached ``max_backlog``; they resume when it is back under half of it."""
+        assert self._reporter is not None
+        backlog = self._reporter.backlog
+        if not self.claims_paused and backlog >= self.max_backlog:
+            self.claims_paused = True
+            self.claim_pauses += 1
+            log.warning("worker %s: %d outcomes wait to be written (the database is slow); "
+                        "claims paused until fewer than %d wait", self.id, backlog,
+                        self.max_backlog // 2 + 1)
+        elif self.claims_paused and backlog <= self.max_backlog // 2:
+            self.claims_paused = False
+            log.warning("worker %s: outcome backlog down to %d; claims resumed", self.id,
+                        backlog)
+        return self.claims_paused
 
     def _start_ahead(self, free: int) -> bool:
         """Start up to ``free`` of the runs held ahead, oldest claim first; whether any.
         Their start is written by the next heartbeat or with their outcome."""
         with self._lock:
             starting = [self._ahead.popleft() for _ in range(min(free, len(self._ahead)))]
-        for run in starting:
-            self._start(run, start_written=False)
+        self._start(starting, start_written=False)
         return bool(starting)
 
     def _claim(self, free: int, room: int) -> list[Run]:
@@ -242,7 +269,7 @@ class Worker:
         store = self.app.store
         tasks = list(self.app.registry)
         unlimited = [t.name for t in tasks if t.concurrency is None]
-        runs = store.runs_claim(self.id, self.queues, min(room, 64), self.lease,
+        runs = store.runs_claim(self.id, self.queues, min(room, CLAIM_BATCH), self.lease,
                                 tasks=unlimited, start_claimed=free) if unlimited else []
         for t in tasks:
             if t.concurrency is not None and len(runs) < free:
@@ -264,26 +291,45 @@ class Worker:
         except Exception as exc:  # their leases expire and the scheduler rescues them
             log.warning("could not release %d runs claimed while stopping: %s", len(runs), exc)
 
-    def _start(self, run: Run, *, start_written: bool) -> None:
+    def _start(self, runs: list[Run], *, start_written: bool) -> None:
+        """Start ``runs`` (their slots are free): one hand-off to the executors for all."""
+        if not runs:
+            return
         assert self._executors is not None
-        task = self.app.registry.get(run.task)
-        assert task is not None  # the claim only takes tasks this worker has
-        ex = Execution(task, RunTracker(run), self.id, start_written=start_written)
-        if run.timeout:
-            ex.deadline = time.monotonic() + run.timeout
+        batch = []
+        now = time.monotonic()
+        for run in runs:
+            task = self.app.registry.get(run.task)
+            assert task is not None  # the claim only takes tasks this worker has
+            ex = Execution(task, RunTracker(run), self.id, start_written=start_written,
+                           started=now)
+            if run.timeout:
+                ex.deadline = now + run.timeout
+            batch.append(ex)
         with self._lock:
-            self._active[run.id] = ex
-        self._executors.submit(ex, self._done)
+            for ex in batch:
+                self._active[ex.run_id] = ex
+        self._executors.submit_many(batch, self._done)
 
     # -- completion ------------------------------------------------------------------
 
     def _done(self, ex: Execution, outcome: Outcome) -> None:
+        """A run's code ended (on the event loop or in a pool thread): record its outcome
+        and give its slot to the next run held ahead right here, so a busy worker's claim
+        loop wakes once per batch of claims rather than once per finished run."""
+        nxt: list[Run] = []
         try:
             self._record(ex, outcome)
         finally:
             with self._lock:
                 self._active.pop(ex.run_id, None)
-            if self._waker is not None:
+                if self._ahead and not self._stopping.is_set() and not self.claims_paused:
+                    nxt.append(self._ahead.popleft())
+                # Claim again once half the runs held ahead are gone (or none is held).
+                wake = len(self._ahead) <= self.prefetch // 2
+            if nxt:
+                self._start(nxt, start_written=False)
+            if wake and self._waker is not None:
                 self._waker.set()
 
     def _record(self, ex: Execution, outcome: Outcome) -> None:
@@ -292,7 +338,7 @@ class Worker:
                 return
             ex.recorded = True
         state, delay = self._decide(ex, outcome)
-        if state is RunState.SUCCEEDED:
+        if state is RunState.SUCCEEDED and outcome.result is not None:
             try:
                 json.dumps(outcome.result, allow_nan=False)
             except (TypeError, ValueError) as exc:
