@@ -19,7 +19,13 @@ def spawn(db_url: str, *args: str, app: str | None = "tests.system.apps:app",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
     cmd = [HORAE, "--db", db_url, *(["-A", app] if app else []), *args]
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the child
-    return subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    LOGS[proc.pid] = log
+    return proc
+
+
+#: Each spawned process's log file, so a failure can show what it said.
+LOGS: dict[int, Path | None] = {}
 
 
 def kill_hard(proc: subprocess.Popen[bytes]) -> None:
@@ -42,5 +48,9 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 20.0) -> int:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
-            raise
+            log = LOGS.get(proc.pid)
+            said = log.read_text(errors="replace")[-12000:] if log and log.exists() else ""
+            raise AssertionError(f"{' '.join(map(str, proc.args))} did not stop within "
+                                 f"{timeout:g}s of SIGTERM; its log, with every thread's "
+                                 f"stack:\n{said}") from None
     return proc.returncode

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -91,6 +92,8 @@ def test_worker_killed_mid_run_is_rescued(shared_db_url: str, tmp_path, task: st
     run = client.runs.create(task, kwargs={"seconds": 120} | (
         {"marker": marker} if task == "sleepy.retry" else {}))
     eventually(lambda: client.runs.get(run.id).state is RunState.RUNNING, timeout=20)
+    if task == "sleepy.retry":  # its code is running (not only claimed): it made its marker
+        eventually(lambda: os.path.exists(marker), timeout=20)
     kill_hard(worker)
     killed = time.monotonic()
     left = eventually(lambda: (r := client.runs.get(run.id)).state is not RunState.RUNNING and r,
@@ -117,7 +120,8 @@ def test_worker_restarted_with_the_same_name_releases_its_runs_at_once(
                    log=tmp_path / "w1.log")
     run = client.runs.create("sleepy.retry", kwargs={"seconds": 120,
                                                      "marker": str(tmp_path / "m")})
-    eventually(lambda: client.runs.get(run.id).state is RunState.RUNNING, timeout=20)
+    # Its code is running (not only claimed): the first attempt made its marker.
+    eventually(lambda: (tmp_path / "m").exists(), timeout=20)
     kill_hard(worker)
     worker = spawn(shared_db_url, "worker", "--name", "w1", "--lease", "600",
                    log=tmp_path / "w1b.log")
