@@ -68,6 +68,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     return url
 
 
+@pytest.fixture(params=["sqlite-file", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_db_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A database several processes (or connections) can share: a SQLite file or a fresh
+    PostgreSQL schema."""
+    if request.param == "sqlite-file":
+        return f"sqlite:///{tmp_path}/shared.db"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
 def eventually(check: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02) -> Any:
     """Poll ``check`` until it returns something truthy; fail with its last value on timeout."""
     deadline = time.monotonic() + timeout

@@ -71,17 +71,10 @@ def test_ten_thousand_spoofed_addresses_do_not_reset_an_attacked_address(
         horae.stop()
 
 
-@pytest.fixture(params=["sqlite-file", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite-file":
-        return f"sqlite:///{tmp_path}/shared.db"
-    url: str = request.getfixturevalue("pg_url")
-    return url
 
-
-def test_two_api_processes_share_the_limit(shared_url: str) -> None:
+def test_two_api_processes_share_the_limit(shared_db_url: str) -> None:
     settings = ApiSettings(auth_failure_limit=4, auth_failure_window=60)
-    one, two = register(Horae(shared_url)), register(Horae(shared_url))
+    one, two = register(Horae(shared_db_url)), register(Horae(shared_db_url))
     try:
         a, b = Clients(one, settings), Clients(two, settings)
         assert [a.client(BAD).get("/api/v1/runs").status_code for _ in range(2)] == [401] * 2

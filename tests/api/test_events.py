@@ -17,14 +17,6 @@ from tests.api.conftest import Clients, LiveServer
 from tests.conftest import eventually
 
 
-@pytest.fixture(params=["sqlite-file", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite-file":
-        return f"sqlite:///{tmp_path}/api.db"
-    url: str = request.getfixturevalue("pg_url")
-    return url
-
-
 def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
     """Parse a text/event-stream into {id, event, data} dicts (comments skipped)."""
     fields: dict[str, str] = {}
@@ -71,8 +63,8 @@ def states(events: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.system
 def test_follower_sees_every_state_in_order_and_resumes_after_a_drop(
-        live_server: Callable[..., LiveServer], shared_url: str, tmp_path: Path) -> None:
-    server = live_server(shared_url)
+        live_server: Callable[..., LiveServer], shared_db_url: str, tmp_path: Path) -> None:
+    server = live_server(shared_db_url)
     gate = tmp_path / "gate"
     run: dict[str, Any] = {}
 

@@ -6,7 +6,6 @@ processes: in-process signals do not cross them."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,21 +14,13 @@ from horae.scheduler import Scheduler
 from tests.conftest import eventually
 
 
-@pytest.fixture(params=["sqlite-file", pytest.param("postgres", marks=pytest.mark.postgres)])
-def shared_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite-file":
-        return f"sqlite:///{tmp_path}/horae.db"
-    url: str = request.getfixturevalue("pg_url")
-    return url
-
-
 def _job() -> None:
     pass
 
 
 @pytest.fixture
-def two_apps(shared_url: str) -> Iterator[tuple[Horae, Horae]]:
-    firing, writing = Horae(shared_url), Horae(shared_url)
+def two_apps(shared_db_url: str) -> Iterator[tuple[Horae, Horae]]:
+    firing, writing = Horae(shared_db_url), Horae(shared_db_url)
     for app in (firing, writing):
         app.task("job")(_job)
     yield firing, writing

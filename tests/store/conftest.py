@@ -13,3 +13,12 @@ def store(database_url: str) -> Iterator[Store]:
     s.migrate()
     yield s
     s.close()
+
+
+@pytest.fixture
+def pg_store(pg_url: str) -> Iterator[Store]:
+    """A migrated store on a fresh PostgreSQL schema (tests marked ``postgres``)."""
+    s = Store(pg_url)
+    s.migrate()
+    yield s
+    s.close()

@@ -3,8 +3,6 @@ burst of them is coalesced: writers never take the server's notify lock at commi
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import psycopg
 import pytest
 
@@ -15,13 +13,6 @@ from tests.store.support import schedule
 
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    store = Store(pg_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def test_a_schedule_write_notifies_listeners_after_its_commit(pg_store: Store,

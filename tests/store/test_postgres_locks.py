@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -19,19 +19,10 @@ import pytest
 from horae.errors import Conflict
 from horae.models import Overlap, Run, RunState
 from horae.store import DueRow, Store
-from tests.conftest import require_postgres
 from tests.store.support import add_due, make_due, planner, runs_of
 
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    require_postgres()
-    store = Store(pg_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def blocked_by(url: str, pid: int) -> Callable[[], bool]:

@@ -11,25 +11,15 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from horae.store import Store, on_change
 from horae.store.connection import Tx
-from tests.conftest import require_postgres
 from tests.store.support import schedule
 
 pytestmark = pytest.mark.postgres
 
-
-@pytest.fixture
-def pg_store(pg_url: str) -> Iterator[Store]:
-    require_postgres()
-    store = Store(pg_url)
-    store.migrate()
-    yield store
-    store.close()
 
 
 def test_three_writers_commit_while_a_fourth_holds_a_schedule_update_open(

@@ -180,6 +180,7 @@ class SQLiteDatabase(Database):
         self._shared: sqlite3.Connection | None = None
         self._lock = threading.RLock()
         self._all: list[sqlite3.Connection] = []
+        self._in_use: dict[int, threading.RLock] = {}  # id(connection) -> its user's lock
         self.busy_timeout = _busy_timeout()
 
     def in_list(self, column: str, param: str) -> str:
@@ -234,7 +235,13 @@ class SQLiteDatabase(Database):
         held = getattr(self._local, "held", None)
         if held is None:
             held = self._local.held = _ThreadConnection(self._connect(), self.forget)
-        yield held.conn
+            with self._lock:
+                self._in_use[id(held.conn)] = held.lock
+        # Held while this thread uses its connection, so close() from another thread waits
+        # for the statement in flight instead of freeing the connection under it (which
+        # crashed the interpreter: a background writer was mid-statement at a close).
+        with held.lock:
+            yield held.conn
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
@@ -278,8 +285,17 @@ class SQLiteDatabase(Database):
     def close(self) -> None:
         with self._lock:
             for conn in self._all:
-                conn.close()
+                lock = self._in_use.pop(id(conn), None)
+                # A thread mid-statement finishes it first (bounded: a stuck one is not
+                # waited for forever).
+                acquired = lock is not None and lock.acquire(timeout=5)
+                try:
+                    conn.close()
+                finally:
+                    if acquired and lock is not None:
+                        lock.release()
             self._all.clear()
+            self._in_use.clear()
             self._shared = None
         self._local = threading.local()
 
@@ -288,6 +304,7 @@ class SQLiteDatabase(Database):
         with self._lock:
             if conn in self._all:
                 self._all.remove(conn)
+            self._in_use.pop(id(conn), None)
 
 
 def _busy_timeout() -> float:
@@ -408,6 +425,7 @@ class _ThreadConnection:
     def __init__(self, conn: Any, forget: Callable[[Any], None]) -> None:
         self.conn = conn
         self._forget = forget
+        self.lock = threading.RLock()  # held by the owning thread while it uses conn
 
     def __del__(self) -> None:
         try:
