@@ -77,6 +77,7 @@ class Worker:
         self.claim_pauses = 0  # how many times claims paused since start
         self._active: dict[int, Execution] = {}
         self._ahead: deque[Run] = deque()  # claimed, not started (under _lock)
+        self._recording = 0  # outcomes being handed to the reporter right now (under _lock)
         self._lock = threading.Lock()
         self._lines_lock = threading.Lock()  # orders a run's log lines before its outcome
         self._stopping = threading.Event()
@@ -168,7 +169,7 @@ class Worker:
             ahead, self._ahead = list(self._ahead), deque()
         self._give_back(ahead)
         deadline = time.monotonic() + grace
-        while self._running() and time.monotonic() < deadline:
+        while (self._running() or self._recording) and time.monotonic() < deadline:
             time.sleep(0.02)
         leftovers = []
         for ex in self._running():
@@ -336,7 +337,19 @@ class Worker:
         with ex.lock:
             if ex.recorded:
                 return
+            with self._lock:
+                # Counted before the run stops looking "running", so a drain that sees it
+                # recorded also waits for its outcome to reach the reporter (which stops
+                # right after the drain: an outcome queued later would never be written).
+                self._recording += 1
             ex.recorded = True
+        try:
+            self._report(ex, outcome)
+        finally:
+            with self._lock:
+                self._recording -= 1
+
+    def _report(self, ex: Execution, outcome: Outcome) -> None:
         state, delay = self._decide(ex, outcome)
         if state is RunState.SUCCEEDED and outcome.result is not None:
             try:
