@@ -92,9 +92,13 @@ def test_keep_per_schedule_keeps_the_newest_fires_of_a_schedule_whatever_their_a
     [manual_old] = add_runs(store, schedule_id="weekly")  # "run now" between fires...
     finish_all(store)
     backdate(store, [r.id for r in runs] + [manual_old.id], 100 * DAY)
-    with store.db.write() as tx:  # ...created before the third newest fire
+    assert runs[1].fire_time is not None and runs[2].fire_time is not None
+    # ...created before the third newest fire (midway: fires may be a millisecond apart)
+    between = (runs[1].fire_time + runs[2].fire_time) / 2
+    assert runs[1].fire_time < between < runs[2].fire_time
+    with store.db.write() as tx:
         tx.run("UPDATE horae_runs SET created_at = :t WHERE id = :id",
-               {"t": runs[1].fire_time + 0.001, "id": manual_old.id})
+               {"t": between, "id": manual_old.id})
     [manual_new] = add_runs(store, schedule_id="weekly")  # after the newest fires
     finish_all(store)
     backdate(store, [manual_new.id], 100 * DAY)
