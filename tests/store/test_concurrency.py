@@ -182,10 +182,13 @@ def test_claims_are_exclusive_between_threads(store: Store) -> None:
 
 def test_claims_are_exclusive_between_processes(store: Store, database_url: str) -> None:
     needs_sharing(database_url)
-    add_runs(store, 300)
+    # Enough that no claimer can take them all before the others start, even on a busy
+    # machine (300 were claimed by one process alone once, 3 at a time, in ~0.1 s).
+    total = 1500
+    add_runs(store, total)
     with processes("claim", database_url, 3) as results:
         results.extend(in_threads(2, lambda i: claim_all(store, f"t{i}")))
     names = [f"p{i}" for i in range(3)] + ["t0", "t1"]
     claims = results[2:] + results[:2]  # the processes' results are appended last
     assert any(claims[:3]), "no process got a run: nothing was contended between processes"
-    assert_each_run_claimed_once(store, claims, names, 300)
+    assert_each_run_claimed_once(store, claims, names, total)
