@@ -590,7 +590,18 @@ def test_demo_server_runs_demo_schedules_and_drains_on_sigterm(tmp_path: Path,
             dump += line
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        try:
+            out, err = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)  # every thread's stack, to say what it waited on
+            try:
+                out, err = proc.communicate(timeout=3)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                out, err = proc.communicate()
+            raise AssertionError("the server did not stop within 30 s of SIGTERM; its"
+                                 f" stderr, with every thread's stack:\n"
+                                 f"{err.decode(errors='replace')[-12000:]}") from None
     finally:
         if proc.poll() is None:
             proc.kill()
