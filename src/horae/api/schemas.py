@@ -109,11 +109,13 @@ class IntervalTriggerSpec(BaseModel):
 
 
 class DateTriggerSpec(BaseModel):
-    """Once, at ``at`` (epoch seconds, or ISO-8601 with an offset)."""
+    """Once, at ``at`` (epoch seconds, or ISO-8601; without an offset it is a wall time in
+    ``tz``). ``tz`` is kept and the time is shown in it."""
 
     model_config = _STRICT
     kind: Literal["date"]
     at: Instant
+    tz: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
 class AnyTriggerSpec(BaseModel):

@@ -26,7 +26,7 @@ from horae.cli.render import (
 from horae.errors import InvalidInput
 from horae.instants import iso
 from horae.models import Catchup, Overlap, Run, Schedule
-from horae.triggers import Trigger, at, cron, interval, parse_duration
+from horae.triggers import DateTrigger, Trigger, at, cron, interval, parse_duration
 
 TRIGGER_OPTIONS = ("cron", "every", "at")
 # Where a trigger's data field comes from on the command line.
@@ -145,9 +145,13 @@ def trigger_from_options(opts: Mapping[str, Any], current: Mapping[str, Any] | N
                                    "--every DURATION or --at ISO-8601")
         if tz is None:
             return None, None
+        if current.get("kind") == "date":
+            # The instant stays; only the zone it is shown in changes.
+            with cli_fields("at"):
+                return DateTrigger(current["at"], tz), "at"
         if current.get("kind") != "cron":
-            raise InvalidInput("tz", "only cron schedules have a zone; give --cron or --at "
-                                     "with --tz")
+            raise InvalidInput("tz", "only cron and one-off schedules have a zone; give "
+                                     "--cron or --at with --tz")
         with cli_fields("cron"):
             return cron(current["expr"], tz=tz), "cron"
     kind = given[0]
@@ -224,7 +228,8 @@ def edit(env: Env, /, schedule_id: str, **opts: Any) -> None:
     """Change a schedule: only the options given change.
 
     --cron, --every or --at replace the trigger; --tz alone moves a cron schedule to
-    another zone. Write `none` to clear --timeout, --max-fires, --start-at or --end-at.
+    another zone (a one-off keeps its instant and is shown in that zone). Write `none` to
+    clear --timeout, --max-fires, --start-at or --end-at.
     """
     as_json = opts.pop("as_json")
     app = env.client()

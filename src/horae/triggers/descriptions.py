@@ -11,6 +11,7 @@ import importlib
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from horae.triggers.cron_parser import expand_alias
 
@@ -106,17 +107,18 @@ def describe_period(seconds: float, locale: str) -> str:
     return "Every " + " ".join(words)
 
 
-def format_instant(instant: float) -> str:
-    moment = datetime.fromtimestamp(instant, UTC)
+def format_instant(instant: float, tz: str | None = None) -> str:
+    """``2026-12-01 09:00:00 UTC``, or in a zone ``2026-12-01 17:00:00 (Asia/Shanghai)``."""
+    moment = datetime.fromtimestamp(instant, UTC if tz is None else ZoneInfo(tz))
     text = moment.strftime("%Y-%m-%d %H:%M:%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + " UTC"
+    return text + (" UTC" if tz is None else f" ({tz})")
 
 
-def describe_once(instant: float, locale: str) -> str:
+def describe_once(instant: float, locale: str, tz: str | None = None) -> str:
     try:
-        when = format_instant(instant)
+        when = format_instant(instant, tz)
     except (OverflowError, ValueError, OSError):
         when = f"{instant} (epoch seconds)"
     if normalize_locale(locale) == "zh":
