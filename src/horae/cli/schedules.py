@@ -305,6 +305,11 @@ def list_(env: Env, task: str | None, paused: bool | None, search: str | None, l
         empty="no schedules; add one with `horae schedules add`")
 
 
+def _also_in(instant: float, zone: str | None) -> str:
+    """`` = <local time>`` in the schedule's zone, when it has one other than UTC."""
+    return "" if zone is None else f" = {in_zone(instant, zone)}"
+
+
 def _last(s: Schedule, now: float) -> Any:
     if s.last_state is None:
         return ""
@@ -339,7 +344,8 @@ def show(env: Env, schedule_id: str, as_json: bool) -> None:
         ("zone", zone or "UTC"),
         ("state", state_cell("paused" if s.paused else "active")),
         ("next fire", "" if s.next_fire_at is None else
-         f"{iso(s.next_fire_at)} ({relative(s.next_fire_at, now)})"),
+         f"{iso(s.next_fire_at)}{_also_in(s.next_fire_at, zone)} "
+         f"({relative(s.next_fire_at, now)})"),
         ("args", _json(s.args)), ("kwargs", _json(s.kwargs)),
         ("description", s.description), ("tags", ", ".join(s.tags)),
         ("queue", p.queue), ("priority", str(p.priority)), ("overlap", p.overlap.value),
