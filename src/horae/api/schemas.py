@@ -411,7 +411,7 @@ def describe(trigger: dict[str, Any], locale: str = "en") -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _describe(trigger_json: str, locale: str) -> str:
-    """Descriptions are pure and slow to build (cron-descriptor): lists repeat them."""
+    """Descriptions are pure and cost a parse each: lists repeat them."""
     trigger = json.loads(trigger_json)
     try:
         return trigger_from_dict(trigger).describe(locale)
