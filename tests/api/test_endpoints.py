@@ -64,7 +64,7 @@ def test_preview_with_description_and_zone(clients: Clients) -> None:
     _add(clients, "p")
     body = clients["viewer"].get("/api/v1/schedules/p/preview", params={"n": 3}).json()
     assert body["zone"] == "Europe/Berlin" and len(body["fires"]) == 3
-    assert body["description"] == "At 02:00 AM (Europe/Berlin)"
+    assert body["description"] == "At 02:00 (Europe/Berlin)"
     assert all(f["local"][11:19] == "02:00:00" for f in body["fires"])
     zh = clients["viewer"].get("/api/v1/schedules/p/preview", params={"locale": "zh"}).json()
     assert zh["description"] != body["description"]

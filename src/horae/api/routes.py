@@ -24,6 +24,7 @@ from horae.errors import Conflict
 from horae.instants import iso, to_epoch
 from horae.models import Policies, Run, RunState, Schedule
 from horae.store.list_queries import PageKey, page_key
+from horae.triggers import zone_of
 
 Limit = Annotated[int, Field(ge=1, le=1000)]
 
@@ -270,8 +271,7 @@ def trigger_schedule(c: Call) -> Reply:
 def preview_schedule(c: Call) -> Reply:
     q: PreviewQuery = c.query
     s = c.api.horae.schedules.get(c.path["schedule_id"])
-    zone = s.trigger.get("tz") if s.trigger.get("kind") == "cron" else None
-    zone = zone if isinstance(zone, str) else "UTC"
+    zone = zone_of(s.trigger) or "UTC"
     fires: list[datetime] = c.api.horae.schedules.preview(s.id, q.n)
     tz = ZoneInfo(zone)
     return Reply({

@@ -109,11 +109,13 @@ class IntervalTriggerSpec(BaseModel):
 
 
 class DateTriggerSpec(BaseModel):
-    """Once, at ``at`` (epoch seconds, or ISO-8601 with an offset)."""
+    """Once, at ``at`` (epoch seconds, or ISO-8601; without an offset it is a wall time in
+    ``tz``). ``tz`` is kept and the time is shown in it."""
 
     model_config = _STRICT
     kind: Literal["date"]
     at: Instant
+    tz: Annotated[str, Field(min_length=1, max_length=100)] | None = None
 
 
 class AnyTriggerSpec(BaseModel):
@@ -409,7 +411,7 @@ def describe(trigger: dict[str, Any], locale: str = "en") -> str:
 
 @functools.lru_cache(maxsize=4096)
 def _describe(trigger_json: str, locale: str) -> str:
-    """Descriptions are pure and slow to build (cron-descriptor): lists repeat them."""
+    """Descriptions are pure and cost a parse each: lists repeat them."""
     trigger = json.loads(trigger_json)
     try:
         return trigger_from_dict(trigger).describe(locale)

@@ -24,7 +24,7 @@ from rich.text import Text
 
 from horae.instants import iso
 from horae.models import Run, Schedule
-from horae.triggers import trigger_from_dict
+from horae.triggers import trigger_from_dict, zone_of
 
 STATE_STYLES = {
     "succeeded": "green",
@@ -97,8 +97,8 @@ def describe_trigger(data: dict[str, Any]) -> str:
 
 def trigger_zone(data: dict[str, Any]) -> str | None:
     """The zone a schedule's trigger computes in, when it has one other than UTC."""
-    tz = data.get("tz") if data.get("kind") == "cron" else None
-    return tz if isinstance(tz, str) and tz != "UTC" else None
+    tz = zone_of(data)
+    return tz if tz != "UTC" else None
 
 
 def short(value: Any, width: int = 60) -> str:

@@ -26,7 +26,7 @@ from horae.cli.render import (
 from horae.errors import InvalidInput
 from horae.instants import iso
 from horae.models import Catchup, Overlap, Run, Schedule
-from horae.triggers import Trigger, at, cron, interval, parse_duration
+from horae.triggers import DateTrigger, Trigger, at, cron, interval, parse_duration
 
 TRIGGER_OPTIONS = ("cron", "every", "at")
 # Where a trigger's data field comes from on the command line.
@@ -145,9 +145,13 @@ def trigger_from_options(opts: Mapping[str, Any], current: Mapping[str, Any] | N
                                    "--every DURATION or --at ISO-8601")
         if tz is None:
             return None, None
+        if current.get("kind") == "date":
+            # The instant stays; only the zone it is shown in changes.
+            with cli_fields("at"):
+                return DateTrigger(current["at"], tz), "at"
         if current.get("kind") != "cron":
-            raise InvalidInput("tz", "only cron schedules have a zone; give --cron or --at "
-                                     "with --tz")
+            raise InvalidInput("tz", "only cron and one-off schedules have a zone; give "
+                                     "--cron or --at with --tz")
         with cli_fields("cron"):
             return cron(current["expr"], tz=tz), "cron"
     kind = given[0]
@@ -224,7 +228,8 @@ def edit(env: Env, /, schedule_id: str, **opts: Any) -> None:
     """Change a schedule: only the options given change.
 
     --cron, --every or --at replace the trigger; --tz alone moves a cron schedule to
-    another zone. Write `none` to clear --timeout, --max-fires, --start-at or --end-at.
+    another zone (a one-off keeps its instant and is shown in that zone). Write `none` to
+    clear --timeout, --max-fires, --start-at or --end-at.
     """
     as_json = opts.pop("as_json")
     app = env.client()
@@ -300,6 +305,11 @@ def list_(env: Env, task: str | None, paused: bool | None, search: str | None, l
         empty="no schedules; add one with `horae schedules add`")
 
 
+def _also_in(instant: float, zone: str | None) -> str:
+    """`` = <local time>`` in the schedule's zone, when it has one other than UTC."""
+    return "" if zone is None else f" = {in_zone(instant, zone)}"
+
+
 def _last(s: Schedule, now: float) -> Any:
     if s.last_state is None:
         return ""
@@ -334,7 +344,8 @@ def show(env: Env, schedule_id: str, as_json: bool) -> None:
         ("zone", zone or "UTC"),
         ("state", state_cell("paused" if s.paused else "active")),
         ("next fire", "" if s.next_fire_at is None else
-         f"{iso(s.next_fire_at)} ({relative(s.next_fire_at, now)})"),
+         f"{iso(s.next_fire_at)}{_also_in(s.next_fire_at, zone)} "
+         f"({relative(s.next_fire_at, now)})"),
         ("args", _json(s.args)), ("kwargs", _json(s.kwargs)),
         ("description", s.description), ("tags", ", ".join(s.tags)),
         ("queue", p.queue), ("priority", str(p.priority)), ("overlap", p.overlap.value),

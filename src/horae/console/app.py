@@ -41,7 +41,7 @@ from horae.console.auth import (
 from horae.errors import InvalidInput
 from horae.instants import iso
 from horae.store.console_store import ConsoleSession, ConsoleStore
-from horae.triggers import trigger_from_dict
+from horae.triggers import trigger_from_dict, zone_of
 from horae.triggers.window import preview
 
 ROLES = ("viewer", "operator", "editor", "admin")
@@ -329,8 +329,7 @@ def trigger_preview(body: Any) -> dict[str, Any]:
     n = min(max(count, 1), 100)
     locale = "zh" if body.get("locale") == "zh" else "en"
     trigger = trigger_from_dict(data)
-    zone = data.get("tz") if data.get("kind") == "cron" else "UTC"
-    tz = ZoneInfo(zone if isinstance(zone, str) else "UTC")
+    tz = ZoneInfo(zone_of(data) or "UTC")
     fires = preview(trigger, time.time(), n)
     return {"description": trigger.describe(locale), "zone": tz.key,
             "fires": [{"utc": iso(f.timestamp()), "local": f.astimezone(tz).isoformat()}

@@ -8,7 +8,7 @@ from horae.triggers.combine import AnyTrigger, any_of
 from horae.triggers.cron import CronTrigger, cron
 from horae.triggers.date import DateTrigger, at
 from horae.triggers.interval import IntervalTrigger, interval, parse_duration
-from horae.triggers.serialization import trigger_from_dict
+from horae.triggers.serialization import trigger_from_dict, zone_of
 from horae.triggers.window import next_in_window, preview
 
 __all__ = [
@@ -25,4 +25,5 @@ __all__ = [
     "parse_duration",
     "preview",
     "trigger_from_dict",
+    "zone_of",
 ]

@@ -1,40 +1,17 @@
 """Sentences for people, in English ("en") or Simplified Chinese ("zh").
 
-Cron sentences come from ``cron-descriptor``. Every function here returns *something*: a
-description is decoration, so a library error or a missing package degrades to a plain
-sentence quoting the expression instead of failing a page or a CLI listing.
+Cron sentences are Horae's own (``cron_describe``). Every function here returns *something*:
+a description is decoration, so an unexpected error degrades to a plain sentence quoting
+the expression instead of failing a page or a CLI listing.
 """
 
 from __future__ import annotations
 
-import importlib
 from datetime import UTC, datetime
 from functools import lru_cache
-from typing import Any
+from zoneinfo import ZoneInfo
 
-from horae.triggers.cron_parser import expand_alias
-
-_ZH_NAMES = {
-    "Monday": "星期一",
-    "Tuesday": "星期二",
-    "Wednesday": "星期三",
-    "Thursday": "星期四",
-    "Friday": "星期五",
-    "Saturday": "星期六",
-    "Sunday": "星期日",
-    "January": "一月",
-    "February": "二月",
-    "March": "三月",
-    "April": "四月",
-    "May": "五月",
-    "June": "六月",
-    "July": "七月",
-    "August": "八月",
-    "September": "九月",
-    "October": "十月",
-    "November": "十一月",
-    "December": "十二月",
-}
+from horae.triggers.cron_describe import describe_expression
 
 # (seconds per unit, English singular, English plural, Chinese), largest first.
 _UNITS = (
@@ -56,27 +33,15 @@ def describe_cron(expr: str, tz: str, locale: str) -> str:
     language = normalize_locale(locale)
     try:
         sentence = _cron_sentence(expr, language)
-    except Exception:  # any failure of the optional library degrades to a quote
+    except Exception:  # a description is decoration: never fail a page or a listing for it
         sentence = f"Cron 表达式 {expr!r}" if language == "zh" else f"Cron expression {expr!r}"
     return f"{sentence} ({tz})"
 
 
-# cron-descriptor reads its translation file on every call; caching keeps describe() cheap
-# for listings that show the same few expressions many times.
+# Listings show the same few expressions many times; a sentence depends on nothing else.
 @lru_cache(maxsize=512)
 def _cron_sentence(expr: str, language: str) -> str:
-    library: Any = importlib.import_module("cron_descriptor")
-    if language == "zh":
-        # 24-hour times: the library's Chinese 12-hour form drops AM/PM ("12:00" for midnight).
-        options = library.Options(locale_code="zh_CN", use_24hour_time_format=True)
-    else:
-        options = library.Options(locale_code="en_US")
-    sentence = str(library.ExpressionDescriptor(expand_alias(expr), options).get_description())
-    if language == "zh":
-        # The library leaves weekday and month names in English in its Chinese output.
-        for english, chinese in _ZH_NAMES.items():
-            sentence = sentence.replace(english, chinese)
-    return sentence
+    return describe_expression(expr, "zh" if language == "zh" else "en")
 
 
 def describe_period(seconds: float, locale: str) -> str:
@@ -106,17 +71,18 @@ def describe_period(seconds: float, locale: str) -> str:
     return "Every " + " ".join(words)
 
 
-def format_instant(instant: float) -> str:
-    moment = datetime.fromtimestamp(instant, UTC)
+def format_instant(instant: float, tz: str | None = None) -> str:
+    """``2026-12-01 09:00:00 UTC``, or in a zone ``2026-12-01 17:00:00 (Asia/Shanghai)``."""
+    moment = datetime.fromtimestamp(instant, UTC if tz is None else ZoneInfo(tz))
     text = moment.strftime("%Y-%m-%d %H:%M:%S")
     if moment.microsecond:
         text += f".{moment.microsecond:06d}".rstrip("0")
-    return text + " UTC"
+    return text + (" UTC" if tz is None else f" ({tz})")
 
 
-def describe_once(instant: float, locale: str) -> str:
+def describe_once(instant: float, locale: str, tz: str | None = None) -> str:
     try:
-        when = format_instant(instant)
+        when = format_instant(instant, tz)
     except (OverflowError, ValueError, OSError):
         when = f"{instant} (epoch seconds)"
     if normalize_locale(locale) == "zh":

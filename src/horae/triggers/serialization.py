@@ -21,7 +21,7 @@ _ROOT = "trigger"
 _KEYS = {
     "cron": ({"expr"}, {"tz"}),
     "interval": ({"seconds"}, {"anchor"}),
-    "date": ({"at"}, set()),
+    "date": ({"at"}, {"tz"}),
     "any": ({"triggers"}, set()),
 }
 
@@ -29,6 +29,14 @@ _KEYS = {
 def trigger_from_dict(data: Mapping[str, Any]) -> Trigger:
     """The trigger ``data`` describes; InvalidInput for unknown kinds, missing or bad values."""
     return _build(data, _ROOT, depth=0)
+
+
+def zone_of(data: Mapping[str, Any]) -> str | None:
+    """The IANA zone a trigger's data is read and shown in: a cron's ``tz`` (default UTC),
+    a date's ``tz`` when one was given; None for triggers without a zone."""
+    kind = data.get("kind")
+    tz = data.get("tz", "UTC" if kind == "cron" else None)
+    return tz if kind in ("cron", "date") and isinstance(tz, str) else None
 
 
 def _build(data: object, path: str, depth: int) -> Trigger:
@@ -53,7 +61,7 @@ def _build(data: object, path: str, depth: int) -> Trigger:
     builders: dict[str, Callable[[], Trigger]] = {
         "cron": lambda: _cron(data),
         "interval": lambda: IntervalTrigger(data["seconds"], data.get("anchor")),
-        "date": lambda: DateTrigger(instant_from_any(data["at"], None, f"{_ROOT}.at")),
+        "date": lambda: _date(data),
     }
     with _rooted_at(path):
         return builders[kind]()
@@ -75,6 +83,13 @@ def _cron(data: Mapping[str, Any]) -> CronTrigger:
     if not isinstance(expr, str):
         raise InvalidInput(f"{_ROOT}.expr", f"expected a string, got {type(expr).__name__}")
     return CronTrigger(expr, tz)
+
+
+def _date(data: Mapping[str, Any]) -> DateTrigger:
+    # With "tz", an offset-less "at" string is a wall time in that zone (the console's editor
+    # sends the wall time a person typed and lets the server apply the one DST rule).
+    tz = data.get("tz")
+    return DateTrigger(instant_from_any(data["at"], tz, f"{_ROOT}.at"), tz)
 
 
 def _any(members: object, path: str, depth: int) -> AnyTrigger:

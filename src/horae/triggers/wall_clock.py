@@ -4,6 +4,9 @@ DESIGN.md, "Semantics": a wall time that does not exist (spring forward) fires a
 instant after the gap; a wall time that occurs twice (fall back) fires once, at its first
 occurrence. Both rules keep the instant a monotone (non-decreasing) function of the wall time,
 which is what lets the cron search run on wall times and convert only its answer.
+
+One-off wall times (``at``) follow the common single-time rule instead (``resolve``): there is
+no sequence of fires to keep in order, so a person's 02:30 keeps its distance from 02:00.
 """
 
 from __future__ import annotations
@@ -82,12 +85,21 @@ class ZoneClock:
         return self.transition_between(local_seconds - offset_second, local_seconds - offset_first)
 
     def resolve(self, naive: datetime) -> float:
-        """Epoch seconds of a naive wall-clock datetime in this zone, keeping microseconds."""
+        """Epoch seconds of one wall time given by a person (``at``), keeping microseconds.
+
+        The rule for a single wall time (not cron's, see module docstring): a wall time in a
+        gap moves forward by the gap's length (02:30 in a one-hour spring-forward gap is
+        03:30), as zoneinfo, pendulum and Temporal's "compatible" do; a repeated wall time is
+        its first occurrence for ``fold=0`` and its second for ``fold=1``.
+        """
         wall = _wall_of(naive)
         offset_first, offset_second = self._offsets(wall)
-        if offset_first >= offset_second:
-            return wall_to_seconds(wall) - offset_first + naive.microsecond / 1_000_000
-        return float(self.fire_instant(wall))
+        if offset_first < offset_second:
+            # In a gap the offset from before the transition moves the time forward by the gap.
+            offset = offset_first
+        else:
+            offset = offset_second if naive.fold else offset_first
+        return wall_to_seconds(wall) - offset + naive.microsecond / 1_000_000
 
     def transition_between(self, before: int, after: int) -> int:
         """First instant in (before, after] whose UTC offset differs from ``before``'s."""

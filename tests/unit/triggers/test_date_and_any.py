@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import math
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from horae.errors import InvalidInput
-from horae.triggers import AnyTrigger, DateTrigger, Trigger, any_of, at, cron, interval
+from horae.triggers import (
+    AnyTrigger,
+    DateTrigger,
+    Trigger,
+    any_of,
+    at,
+    cron,
+    interval,
+    trigger_from_dict,
+    zone_of,
+)
 
 from .helpers import fires_until, utc, walk
 
@@ -56,14 +67,49 @@ def test_naive_time_with_a_zone() -> None:
     assert at("2026-12-01T10:00:00.250", tz="Europe/Berlin").at == NOON + 0.25
 
 
-def test_naive_time_in_a_gap_means_the_gap_end() -> None:
-    # 02:30 on 2025-03-30 does not exist in Berlin; 03:00 CEST is 01:00 UTC.
-    assert at(datetime(2025, 3, 30, 2, 30), tz="Europe/Berlin").at == utc(2025, 3, 30, 1)
+NEW_YORK = "America/New_York"
+# 2025-03-09 02:00-03:00 does not exist in New York (EST -5 -> EDT -4); 2025-11-02 01:00-02:00
+# happens twice (EDT -4, then EST -5).
+GAP_0230_AS_0330_EDT = utc(2025, 3, 9, 7, 30)
+REPEAT_0130_FIRST = utc(2025, 11, 2, 5, 30)
+REPEAT_0130_SECOND = utc(2025, 11, 2, 6, 30)
 
 
-def test_naive_repeated_time_means_its_first_occurrence() -> None:
-    # 02:30 on 2025-10-26 happens at 00:30 UTC (CEST) and again at 01:30 UTC (CET).
-    assert at(datetime(2025, 10, 26, 2, 30), tz="Europe/Berlin").at == utc(2025, 10, 26, 0, 30)
+def _every_form(wall: datetime, zone: str) -> list[DateTrigger]:
+    """The same wall time passed each way ``at`` accepts it."""
+    text = wall.replace(fold=0).isoformat()
+    forms = [
+        at(wall, tz=zone),
+        at(wall.replace(tzinfo=ZoneInfo(zone))),
+        at(wall.replace(tzinfo=ZoneInfo(zone)), tz=zone),
+    ]
+    if not wall.fold:  # an ISO string has no fold: it can only name the first occurrence
+        forms += [at(text, tz=zone), trigger_from_dict({"kind": "date", "at": text, "tz": zone})]
+    return forms  # type: ignore[return-value]
+
+
+@pytest.mark.parametrize("fold", [0, 1])
+def test_a_wall_time_in_a_gap_moves_forward_by_the_gap_whatever_its_form(fold: int) -> None:
+    wall = datetime(2025, 3, 9, 2, 30, fold=fold)
+    assert {t.at for t in _every_form(wall, NEW_YORK)} == {GAP_0230_AS_0330_EDT}
+    # Berlin, 2025-03-30: 02:30 does not exist; it is 03:30 CEST = 01:30 UTC.
+    assert at(datetime(2025, 3, 30, 2, 30), tz="Europe/Berlin").at == utc(2025, 3, 30, 1, 30)
+
+
+@pytest.mark.parametrize(("fold", "expected"), [(0, REPEAT_0130_FIRST), (1, REPEAT_0130_SECOND)])
+def test_a_repeated_wall_time_is_the_occurrence_its_fold_names(fold: int, expected: float) -> None:
+    wall = datetime(2025, 11, 2, 1, 30, fold=fold)
+    assert {t.at for t in _every_form(wall, NEW_YORK)} == {expected}
+
+
+def test_a_skipped_day_moves_forward_by_a_day() -> None:
+    # Pacific/Apia skipped 2011-12-30 (-10 -> +14): noon that day is noon on the 31st.
+    assert at(datetime(2011, 12, 30, 12), tz="Pacific/Apia").at == utc(2011, 12, 30, 22)
+
+
+def test_ordinary_wall_times_keep_their_microseconds_in_every_form() -> None:
+    wall = datetime(2026, 12, 1, 10, 0, 0, 250_000)
+    assert {t.at for t in _every_form(wall, "Europe/Berlin")} == {NOON + 0.25}
 
 
 def test_aware_time_ignores_the_zone_argument() -> None:
@@ -86,6 +132,31 @@ def test_invalid_at(when: object, tz: str | None, field: str, in_reason: str) ->
         at(when, tz=tz)  # type: ignore[arg-type]
     assert caught.value.field == field
     assert in_reason in caught.value.reason
+
+
+def test_the_zone_given_is_kept_in_data_and_description() -> None:
+    shanghai = at(datetime(2026, 12, 1, 17), tz="Asia/Shanghai")
+    assert shanghai.at == NOON
+    assert shanghai.to_dict() == {"kind": "date", "at": NOON, "tz": "Asia/Shanghai"}
+    assert trigger_from_dict(shanghai.to_dict()) == shanghai
+    assert shanghai.describe() == "Once at 2026-12-01 17:00:00 (Asia/Shanghai)"
+    assert shanghai.describe("zh") == "在 2026-12-01 17:00:00 (Asia/Shanghai) 执行一次"
+    # A ZoneInfo datetime names its zone itself; an offset alone names none.
+    aware = at(datetime(2026, 12, 1, 17, tzinfo=ZoneInfo("Asia/Shanghai")))
+    assert aware.to_dict()["tz"] == "Asia/Shanghai"
+    assert "tz" not in at("2026-12-01T17:00:00+08:00").to_dict()
+    assert zone_of(shanghai.to_dict()) == "Asia/Shanghai"
+    assert zone_of(at(NOON).to_dict()) is None
+    assert zone_of(cron("0 0 * * *").to_dict()) == "UTC"
+
+
+def test_a_bad_zone_in_date_data_names_the_field() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        trigger_from_dict({"kind": "date", "at": NOON, "tz": "Mars/Base"})
+    assert caught.value.field == "trigger.tz"
+    with pytest.raises(InvalidInput) as caught:
+        trigger_from_dict({"kind": "any", "triggers": [{"kind": "date", "at": NOON, "tz": 5}]})
+    assert caught.value.field == "trigger.triggers.0.tz"
 
 
 def test_date_describe_and_to_dict() -> None:

@@ -4,7 +4,6 @@ and Horae."""
 
 from __future__ import annotations
 
-import importlib.metadata
 from datetime import UTC, datetime
 
 import croniter
@@ -43,8 +42,3 @@ def test_croniter_reads_a_one_value_range_as_the_whole_field() -> None:
     assert [d.hour for d in croniter_fires("0 12-12/5 * * *")] == [5, 10, 15, 20]
     assert [d.minute for d in croniter_fires("19-19 * * * *")] == [1, 2, 3, 4]
 
-
-def test_cron_descriptor_is_a_required_dependency() -> None:
-    # docs/triggers.md: descriptions need it, so it is installed with Horae, not an extra.
-    requires = importlib.metadata.requires("horae") or []
-    assert any(r.startswith("cron-descriptor") and "extra" not in r for r in requires)

@@ -47,8 +47,11 @@
     if (m < 60) return m + t("m") + String(s).padStart(2, "0") + t("s");
     return Math.floor(m / 60) + t("h") + String(m % 60).padStart(2, "0") + t("m");
   }
+  // The zone a trigger was given in (cron: default UTC; a one-off: only when one was given).
   function zoneOf(trigger) {
-    return trigger && trigger.kind === "cron" ? trigger.tz || "UTC" : null;
+    if (!trigger) return null;
+    if (trigger.kind === "cron") return trigger.tz || "UTC";
+    return trigger.kind === "date" && trigger.tz ? trigger.tz : null;
   }
 
   // -- DOM -------------------------------------------------------------------------------

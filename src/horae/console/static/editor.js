@@ -86,17 +86,10 @@
       const k = kind(), tz = $("#s-tz").value.trim() || "UTC";
       if (k === "cron") return { kind: "cron", expr: $("#s-cron").value.trim(), tz };
       if (k === "interval") return { kind: "interval", seconds: Number($("#s-every").value) * Number($("#s-unit").value) };
+      // The wall time as typed, with its zone: the server applies the one DST rule and keeps
+      // the zone, so the schedule is shown back in the zone the person chose.
       const at = $("#s-at").value;
-      return { kind: "date", at: at ? at + (at.length === 16 ? ":00" : "") + "@" + tz : "" };
-    }
-    function triggerPayload() {
-      const tr = trigger();
-      if (tr.kind === "date") {
-        // datetime-local has no zone: send it with the chosen zone's offset at that instant.
-        const [local, tz] = tr.at.split("@");
-        tr.at = local ? withOffset(local, tz) : "";
-      }
-      return tr;
+      return { kind: "date", at: at ? at + (at.length === 16 ? ":00" : "") : "", tz };
     }
 
     // -- live preview -------------------------------------------------------------------
@@ -111,7 +104,7 @@
       const lang = CONFIG.lang === "zh-CN" ? "zh" : "en";
       clearError("trigger");
       try {
-        const r = await previewTrigger({ trigger: triggerPayload(), n: 10, locale: lang });
+        const r = await previewTrigger({ trigger: trigger(), n: 10, locale: lang });
         if (mine !== seq) return;
         words.textContent = r.body.description;
         list.replaceChildren(...r.body.fires.map((f) => el("li", {}, timeCell(f.utc, r.body.zone))));
@@ -164,7 +157,10 @@
         const unit = [86400, 3600, 60, 1].find((u) => tr.seconds % u === 0) || 1;
         $("#s-unit").value = String(unit); $("#s-every").value = String(tr.seconds / unit);
       }
-      if (tr.kind === "date") $("#s-at").value = String(tr.at).slice(0, 19);
+      if (tr.kind === "date") {
+        $("#s-tz").value = tr.tz || "UTC";
+        $("#s-at").value = wallIn(tr.at, tr.tz || "UTC");
+      }
       for (const input of $$("[data-policy]", form)) {
         const v = s.policies[input.dataset.policy];
         input.value = v === null || v === undefined ? "" : String(v);
@@ -188,7 +184,7 @@
       let body;
       try {
         body = {
-          task: taskSelect.value, trigger: triggerPayload(), kwargs: readArguments(argBox),
+          task: taskSelect.value, trigger: trigger(), kwargs: readArguments(argBox),
           description: $("#s-description").value, paused: $("#s-paused").checked,
           tags: $("#s-tags").value.split(",").map((x) => x.trim()).filter(Boolean), policies: {},
         };
@@ -227,14 +223,10 @@
     return { body: data };
   }
 
-  // "2026-03-01T09:00:00" read in `zone`, as an ISO-8601 string with that zone's offset.
-  function withOffset(local, zone) {
-    const asUtc = Date.parse(local + "Z");
-    let guess = asUtc;
-    for (let i = 0; i < 2; i++) guess = asUtc - offsetMinutes(guess, zone) * 60e3;
-    const off = offsetMinutes(guess, zone);
-    const sign = off < 0 ? "-" : "+", abs = Math.abs(off);
-    return local + sign + String(Math.floor(abs / 60)).padStart(2, "0") + ":" + String(abs % 60).padStart(2, "0");
+  // Epoch seconds as the wall time "2026-03-01T09:00:00" in `zone` (a datetime-local value).
+  function wallIn(seconds, zone) {
+    const ms = Number(seconds) * 1000;
+    return new Date(ms + offsetMinutes(ms, zone) * 60e3).toISOString().slice(0, 19);
   }
   function offsetMinutes(instant, zone) {
     try {
