@@ -144,6 +144,10 @@ class Scheduler:
             rescued = store.runs_rescue()
             if rescued:
                 log.warning("rescued %d runs whose lease expired", len(rescued))
+            expired = store.runs_expire()
+            if expired:
+                log.info("%d runs were not started before their expire_after: missed",
+                         expired)
             store.workers_mark_gone(self.worker_timeout)
         self.passes += 1
         if outcome.schedules >= self.batch:
