@@ -49,3 +49,16 @@ def test_expire_after_must_be_positive_seconds(database_url: str, bad: object) -
         app.schedules.add("poll", "add", interval(1), args=[1, 2], expire_after=bad)
     assert "expire_after" in caught.value.field
     assert app.schedules.list() == []
+
+
+def test_a_sweep_expires_batch_after_batch_up_to_its_bound(database_url: str) -> None:
+    from horae.scheduler import Scheduler
+    from tests.store.support import add_due, planner
+
+    app = Horae(database_url)
+    for i in range(5):
+        add_due(app.store, f"poll-{i}", late=30, expire_after=10)
+    app.store.schedules_fire_due(planner)
+    assert Scheduler._expire(app.store, batch=2, batches=2) == 4  # two whole batches
+    assert Scheduler._expire(app.store, batch=2, batches=2) == 1
+    assert Scheduler._expire(app.store, batch=2, batches=2) == 0
