@@ -35,7 +35,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def overload(url: str, slots: int, hold: float, period: float, overload_s: float,
-             relief_s: float) -> dict[str, Any]:
+             relief_s: float, expire_after: float | None = None) -> dict[str, Any]:
     capacity = slots / hold
     n = int(2 * capacity * period)
     app = horae_core.fresh_app(url)
@@ -51,7 +51,8 @@ def overload(url: str, slots: int, hold: float, period: float, overload_s: float
         start = app.now() + 2
         app.schedules.add_many([
             {"id": f"o{i:06d}", "task": "work", "kwargs": {"seconds": hold},
-             "trigger": interval(seconds=period, anchor=start + period * i / n)}
+             "trigger": interval(seconds=period, anchor=start + period * i / n),
+             **({"expire_after": expire_after} if expire_after else {})}
             for i in range(n)])
         t0 = time.time()
         drop_at = t0 + overload_s
@@ -70,11 +71,16 @@ def overload(url: str, slots: int, hold: float, period: float, overload_s: float
             time.sleep(1.0)
         with app.store.db.read() as tx:
             skipped = tx.all("SELECT error FROM horae_runs WHERE state = 'skipped'")
+            missed = tx.all("SELECT error FROM horae_runs WHERE state = 'missed'")
             started = tx.one("SELECT count(*) AS n FROM horae_runs WHERE started_at IS NOT NULL")
     finally:
         C.stop(proc)
         app.stop()
-    return _summary(samples, skipped, started, capacity, n, period, slots, hold)
+    out = _summary(samples, skipped, started, capacity, n, period, slots, hold)
+    out["expire_after_s"] = expire_after
+    out["missed"] = len(missed)
+    out["missed_reasons"] = dict(Counter(_reason(r["error"]) for r in missed).most_common(3))
+    return out
 
 
 def _summary(samples: list[dict[str, Any]], skipped: list[Any], started: Any,
@@ -116,16 +122,19 @@ def main() -> None:
     parser.add_argument("--period", type=float, default=10.0)
     parser.add_argument("--overload", type=float, default=90.0)
     parser.add_argument("--relief", type=float, default=40.0)
+    parser.add_argument("--expire-after", type=float, default=0.0,
+                        help="the schedules' expire_after in seconds (0: none)")
     a = parser.parse_args()
     url = a.db if "://" in a.db else W.url_for(a.db, "overload")
     try:
-        out = overload(url, a.slots, a.hold, a.period, a.overload, a.relief)
+        out = overload(url, a.slots, a.hold, a.period, a.overload, a.relief,
+                       a.expire_after or None)
     finally:
         if "://" not in a.db:
             W.cleanup(url)
-    out = {"db": url.split(":")[0], "command": "python -m bench.overload " + " ".join(
-        f"--{k} {v}" for k, v in vars(a).items()), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                         time.gmtime())} | out
+    flags = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(a).items())
+    out = {"db": url.split(":")[0], "command": "python -m bench.overload " + flags,
+           "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())} | out
     RESULTS.mkdir(exist_ok=True)
     with open(RESULTS / "overload.json", "a") as f:
         f.write(json.dumps(out) + "\n")

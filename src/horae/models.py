@@ -78,6 +78,11 @@ class Policies:
     priority: Annotated[int, Field(ge=-1000, le=1000)] = 0
     fanout: Fanout = Fanout.ONE
     shards: Annotated[int, Field(ge=1, le=10_000)] = 1
+    #: A fired run not started within this many seconds of its fire time is not started
+    #: at all: it becomes ``missed`` with the reason (a poll that waited past its period
+    #: is stale; running it late only delays the fresh ones). None: a run waits as long
+    #: as it takes.
+    expire_after: PositiveSeconds | None = None
 
 
 @dataclass
@@ -145,6 +150,7 @@ class Run:
     retry_of: int | None = None
     target_worker: str | None = None  # a broadcast child runs on this worker only
     fanout: str | None = None  # "broadcast" or "shard" on a parent run
+    expires_at: float | None = None  # not started by then: missed (Policies.expire_after)
 
     @property
     def duration(self) -> float | None:

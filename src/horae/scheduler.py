@@ -1,7 +1,8 @@
 """The scheduler: a stateless loop over the database.
 
 Each pass turns due fires into runs (see ``Store.schedules_fire_due``), then, at most once
-per ``sweep_interval``, rescues runs whose lease expired and marks silent workers gone.
+per ``sweep_interval``, rescues runs whose lease expired, records waiting runs past their
+``expire_after`` as missed (store/expiry.py) and marks silent workers gone.
 Between passes it sleeps until the next due instant, or until told that a schedule
 changed (in-process signal, PostgreSQL NOTIFY, or SQLite's change counter). Any number of
 schedulers may run against one database: the store makes each fire happen once. Beside
@@ -28,6 +29,7 @@ from horae.wakeup import Waker
 
 if TYPE_CHECKING:
     from horae.app import Horae
+    from horae.store import Store
 
 log = logging.getLogger("horae.scheduler")
 
@@ -144,6 +146,10 @@ class Scheduler:
             rescued = store.runs_rescue()
             if rescued:
                 log.warning("rescued %d runs whose lease expired", len(rescued))
+            expired = self._expire(store)
+            if expired:
+                log.info("%d runs were not started before their expire_after: missed",
+                         expired)
             store.workers_mark_gone(self.worker_timeout)
         self.passes += 1
         if outcome.schedules >= self.batch:
@@ -153,6 +159,19 @@ class Scheduler:
         if next_due is not None:
             sleep = min(sleep, max(0.0, next_due - now))
         return min(sleep, max(0.0, self.sweep_interval - (time.monotonic() - self._last_sweep)))
+
+    @staticmethod
+    def _expire(store: Store, batch: int = 1000, batches: int = 10) -> int:
+        """Expired waiting runs become missed: batch after batch while whole batches come
+        back (an overload can expire thousands a second), but never more than ``batches``
+        in one sweep, so fires wait at most that long."""
+        total = 0
+        for _ in range(batches):
+            n = store.runs_expire(limit=batch)
+            total += n
+            if n < batch:
+                break
+        return total
 
     def _plan(self, rows: list[DueRow], now: float) -> list[FirePlan]:
         plans = []

@@ -93,6 +93,7 @@ def test_add_then_list_and_show_return_every_field(horae: Horae_) -> None:
         "--queue", "seg-a", "--priority", "7", "--overlap", "queue_one", "--catchup", "all",
         "--catchup-window", "10m", "--misfire-grace", "30", "--jitter", "2.5",
         "--retries", "3", "--retry-backoff", "5s", "--timeout", "1h", "--max-fires", "9",
+        "--expire-after", "90s",
         "--start-at", "2025-01-01T00:00:00Z", "--end-at", "2099-01-01T00:00:00Z",
         "--description", "scan on weekdays", "--tag", "ops", "--tag", "scan",
     )
@@ -111,6 +112,7 @@ def test_add_then_list_and_show_return_every_field(horae: Horae_) -> None:
             "retry_backoff": 5.0, "retry_backoff_max": 3600.0, "timeout": 3600.0,
             "max_fires": 9, "start_at": "2025-01-01T00:00:00.000Z",
             "end_at": "2099-01-01T00:00:00.000Z", "fanout": "one", "shards": 1,
+            "expire_after": 90.0,
         }
         assert record["paused"] is False
         assert record["description"] == "scan on weekdays"

@@ -21,7 +21,7 @@ _NEW_RUN_COLS = (
     "task", "state", "schedule_id", "fire_time", "origin", "args", "kwargs", "queue",
     "priority", "not_before", "created_at", "finished_at", "max_attempts", "retry_backoff",
     "retry_backoff_max", "timeout", "parent_id", "shard_index", "shard_total", "retry_of",
-    "fanout",
+    "fanout", "expires_at",
 )
 
 
@@ -69,6 +69,7 @@ class NewRun:
     shard_total: int | None = None
     retry_of: int | None = None
     fanout: str | None = None  # "broadcast" or "shard": a parent run (see store/fanout.py)
+    expires_at: float | None = None  # epoch seconds; not started by then: missed
 
 
 @dataclass

@@ -62,6 +62,9 @@ class LeaseQueries(StoreBase):
             params[f"q{i}"] = queue
             cond = (f"state IN {WAITING_SQL} AND queue = :q{i}"
                     f" AND not_before <= {self.db.now_sql}"
+                    # never-started runs only: a retry is never stale (store/expiry.py)
+                    f" AND (expires_at IS NULL OR expires_at > {self.db.now_sql}"
+                    "  OR state = 'retrying')"
                     " AND fanout IS NULL AND (target_worker IS NULL OR target_worker = :me)")
             if tasks is not None:
                 cond += f" AND {self.db.in_list('task', 'tasks')}"

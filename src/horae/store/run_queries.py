@@ -215,7 +215,7 @@ class RunQueries(StoreBase):
             values = {
                 "state": "'queued'", "fire_time": "NULL", "origin": "'retry'", "not_before": ":now",
                 "created_at": ":now", "finished_at": "NULL", "retry_of": "id", "parent_id": "NULL",
-                "shard_index": "NULL", "shard_total": "NULL",
+                "shard_index": "NULL", "shard_total": "NULL", "expires_at": "NULL",
             }
             row = tx.one(
                 f"INSERT INTO horae_runs ({', '.join(cols)})"

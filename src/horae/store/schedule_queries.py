@@ -7,6 +7,7 @@ from typing import Any
 from horae.errors import Conflict, NotFound
 from horae.models import (
     Fanout,
+    Policies,
     RunState,
     Schedule,
 )
@@ -286,9 +287,16 @@ class ScheduleQueries(StoreBase):
                     sched["args"], sched["kwargs"], pol.queue, pol.priority, p.not_before, now,
                     None if runnable else now, pol.retries + 1, pol.retry_backoff,
                     pol.retry_backoff_max, pol.timeout, None, None,
-                    pol.shards if fanout == "shard" else None, None, fanout, p.reason,
+                    pol.shards if fanout == "shard" else None, None, fanout,
+                    _expires_at(p.not_before, pol) if runnable and fanout is None else None,
+                    p.reason,
                 ))
                 out.fanouts += bool(fanout) and runnable
         self.db.insert_many(tx, "horae_runs", [dict(zip((*_NEW_RUN_COLS, "error"), r,
                                                         strict=True)) for r in rows],
                             "ON CONFLICT (schedule_id, fire_time) DO NOTHING")
+
+
+def _expires_at(due_to_start: float, pol: Policies) -> float | None:
+    """From when the run was due to start (its fire time plus its jitter)."""
+    return None if pol.expire_after is None else due_to_start + pol.expire_after

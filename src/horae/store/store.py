@@ -17,6 +17,8 @@ Contract shared by every backend (SQLite file, SQLite in-memory, PostgreSQL), pr
   Log lines carry no attempt: they are kept while the writer is the run's latest claimer
   (``worker_id``), so lines trailing a worker's own finish are kept and a stale worker never
   writes into the log of an attempt another worker took over. A refused finish keeps none.
+- A run with ``expires_at`` is eligible only before it; afterwards it is recorded as
+  missed (store/expiry.py).
 - A terminal state (succeeded, failed, timed_out, cancelled, skipped, missed, lost) never
   changes.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 from horae.models import QueueStats
 from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
+from horae.store.expiry import ExpiryQueries
 from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
 from horae.store.queue_queries import QueueQueries
@@ -39,7 +42,7 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
-            ListQueries, QueueQueries, RetentionQueries):
+            ListQueries, QueueQueries, RetentionQueries, ExpiryQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.
