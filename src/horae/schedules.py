@@ -20,6 +20,7 @@ from horae.triggers import IntervalTrigger, Trigger, at, preview, trigger_from_d
 
 if TYPE_CHECKING:
     from horae.app import Horae
+    from horae.declared import SyncResult
     from horae.schedule_batch import BatchResult
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
@@ -115,6 +116,48 @@ class ScheduleManager:
 
     def __init__(self, app: Horae) -> None:
         self._app = app
+
+    @property
+    def app(self) -> Horae:
+        return self._app
+
+    def ensure(
+        self,
+        id: str,
+        task: str | Task,
+        trigger: Trigger | Mapping[str, Any],
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        paused: bool = False,
+        description: str = "",
+        tags: Sequence[str] = (),
+        **policies: Any,
+    ) -> Schedule:
+        """Declare a schedule in code, idempotently (the arguments of :meth:`add`).
+
+        Creates it when absent; when the code's definition changed since the code last
+        wrote it, replaces the definition (``paused`` stays as an operator left it, and
+        ``next_fire_at`` moves only when the trigger or its window changed); when nothing
+        changed, writes nothing, whatever an operator changed meanwhile. ``paused`` is the
+        state of a schedule this creates. The schedule is marked ``declared``. Safe to call
+        from many processes at once. See :mod:`horae.declared`.
+        """
+        from horae.declared import ensure
+
+        return ensure(self, id, task, trigger, args=args, kwargs=kwargs, paused=paused,
+                      description=description, tags=tags, **policies)
+
+    def sync(self, *, prune: bool = False) -> SyncResult:
+        """Ensure every ``@app.periodic`` declaration (``app.start()`` does this).
+
+        ``prune=True`` also removes the schedules declared in code that this code no
+        longer declares; never by default, since a process with older code must not delete
+        what newer code declared.
+        """
+        from horae.declared import sync
+
+        return sync(self, self._app.declarations, prune=prune)
 
     def add(
         self,
