@@ -302,12 +302,26 @@ class ScheduleManager:
     def get(self, id: str) -> Schedule:
         return self._app.store.schedule_get(id)
 
-    def trigger_now(self, id: str) -> Run:
-        """Queue one run of the schedule now, outside its trigger (origin ``manual``)."""
+    def trigger_now(self, id: str, *, args: Sequence[Any] | None = None,
+                    kwargs: Mapping[str, Any] | None = None) -> Run:
+        """Queue one run of the schedule now, outside its trigger (origin ``manual``).
+
+        ``args`` / ``kwargs``, when given, replace the schedule's own for this run only
+        (checked against the task's schema: InvalidInput names the field, nothing is
+        written); the schedule does not change.
+        """
         s = self._app.store.schedule_get(id)
         p = s.policies
+        run_args, run_kwargs = s.args, s.kwargs
+        if args is not None or kwargs is not None:
+            check_argument_types(s.args if args is None else args, kwargs)
+            run_args = s.args if args is None else list(args)
+            run_kwargs = s.kwargs if kwargs is None else dict(kwargs)
+            validate_arguments(s.task, self._app.task_info(s.task).schema, run_args,
+                               run_kwargs)
         return self._app.store.runs_add([NewRun(
-            s.task, s.args, s.kwargs, p.queue, p.priority, schedule_id=s.id, origin="manual",
+            s.task, run_args, run_kwargs, p.queue, p.priority, schedule_id=s.id,
+            origin="manual",
             max_attempts=p.retries + 1, retry_backoff=p.retry_backoff,
             retry_backoff_max=p.retry_backoff_max, timeout=p.timeout, **fanout_fields(p),
         )])[0]
