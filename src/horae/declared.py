@@ -74,17 +74,19 @@ def ensure(manager: ScheduleManager, id: str, task: str | Task, trigger: Any, *,
     form = declared_trigger(trigger)
     for _ in range(_ATTEMPTS):
         inputs = Inputs(app)
-        # Validates everything (InvalidInput names the field) before anything is read.
-        wanted = manager.new_schedule(inputs, id, task, form, args=args, kwargs=kwargs,
-                                      paused=paused, description=description, tags=tags,
-                                      **policies)
+        # Validates everything (InvalidInput names the field) before anything is read; not
+        # whether it fires again: a declared one-off that fired is still the same code.
+        definition = {"args": args, "kwargs": kwargs, "paused": paused,
+                      "description": description, "tags": tags, **policies}
+        wanted = manager.new_schedule(inputs, id, task, form, fresh=False, **definition)
         mark = fingerprint(wanted, form)
         try:
             current = app.store.schedule_get(id)
         except NotFound:
+            new = manager.new_schedule(inputs, id, task, form, **definition)
             try:
                 return app.store.schedule_add(dataclasses.replace(
-                    wanted, declared=True, declared_fingerprint=mark))
+                    new, declared=True, declared_fingerprint=mark))
             except Conflict:
                 continue  # another process created it meanwhile: compare with theirs
         if current.declared and current.declared_fingerprint == mark:

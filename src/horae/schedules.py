@@ -189,9 +189,14 @@ class ScheduleManager:
         paused: bool = False,
         description: str = "",
         tags: Sequence[str] = (),
+        fresh: bool = True,
         **policies: Any,
     ) -> Schedule:
-        """The schedule :meth:`add` would write, validated; nothing is written."""
+        """The schedule :meth:`add` would write, validated; nothing is written.
+
+        ``fresh=False`` leaves next_fire_at unset instead of refusing a schedule that never
+        fires from now on (a declared one-off that already fired is still the same code).
+        """
         if not isinstance(id, str) or not _ID.match(id):
             raise InvalidInput("id", "1-200 characters: letters, digits and _ . : @ -, "
                                      "starting with a letter or digit")
@@ -205,7 +210,7 @@ class ScheduleManager:
         schedule = Schedule(id=id, task=name, trigger={}, args=list(args),
                             kwargs=dict(kwargs or {}), paused=bool(paused),
                             description=str(description), tags=[str(t) for t in tags])
-        return self._prepare(inputs, schedule, trigger, defaults | policies, fresh=True)
+        return self._prepare(inputs, schedule, trigger, defaults | policies, fresh=fresh)
 
     def update(
         self, id: str, *, expected_version: int | None = None, **changes: Any

@@ -11,6 +11,7 @@ import pytest
 
 from horae import Horae, InvalidInput, cron, interval
 from horae.store import on_change
+from tests.conftest import eventually
 
 
 def make(url: str, **declarations: dict[str, Any]) -> Horae:
@@ -210,3 +211,30 @@ def test_periodic_on_a_plain_function_registers_it_as_a_task() -> None:
     app.schedules.sync()
     assert app.schedules.get("tick").declared
     app.stop()
+
+
+def test_a_declared_one_off_that_fired_is_left_alone_at_the_next_start(url: str) -> None:
+    from horae import at
+
+    app = make(url)
+    when = at(app.now() + 0.3)
+    app.schedules.ensure("once", "reports.build", when, kwargs={"region": "eu"})
+    app.start(worker=False)
+    try:
+        fired = eventually(lambda: (s := app.schedules.get("once")).fires == 1 and s)
+    finally:
+        app.stop()
+    assert fired.next_fire_at is None
+    restarted = make(url)
+    # Same code: no "never fires from now on" error, nothing written.
+    again = restarted.schedules.ensure("once", "reports.build", when, kwargs={"region": "eu"})
+    assert (again.version, again.fires) == (fired.version, 1)
+    # Changed arguments apply (it stays fired); a changed time in the past is refused.
+    changed = restarted.schedules.ensure("once", "reports.build", when,
+                                         kwargs={"region": "us"})
+    assert (changed.kwargs, changed.next_fire_at) == ({"region": "us"}, None)
+    with pytest.raises(InvalidInput) as err:
+        restarted.schedules.ensure("once", "reports.build", at(restarted.now() - 60),
+                                   kwargs={"region": "us"})
+    assert err.value.field == "trigger"
+    restarted.stop()
