@@ -1,4 +1,4 @@
-"""``horae runs list|show|logs|cancel|retry|wait|prune``."""
+"""``horae runs list|show|logs|cancel|retry|wait|prune`` (``create``: cli/run_create.py)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ LOG_PAGE = 1000
 
 @click.group()
 def runs() -> None:
-    """Inspect and control runs: list, show, logs, cancel, retry, wait, prune."""
+    """Create, inspect and control runs: create, list, show, logs, cancel, retry, wait,
+    prune."""
 
 
 @runs.command("list")
