@@ -61,12 +61,13 @@ def in_thread(
 
 
 class AsyncSchedules:
-    """``await ah.schedules.add/update/pause/resume/remove/get/list/trigger_now/preview/
-    batch/add_many``."""
+    """``await ah.schedules.add/ensure/update/pause/resume/remove/get/list/trigger_now/
+    preview/batch/add_many``."""
 
     def __init__(self, schedules: ScheduleManager, executor: Executor) -> None:
         self.sync = schedules
         self.add = in_thread(executor, schedules.add)
+        self.ensure = in_thread(executor, schedules.ensure)
         self.update = in_thread(executor, schedules.update)
         self.pause = in_thread(executor, schedules.pause)
         self.resume = in_thread(executor, schedules.resume)

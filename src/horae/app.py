@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
 from horae.config import database_url
+from horae.declared import Declarations
 from horae.errors import InvalidInput
 from horae.models import TaskInfo, WorkerInfo
 from horae.runs import RunManager
@@ -32,6 +33,7 @@ class Horae:
         self.database_url = database_url(database_url_)
         self.migrate = migrate
         self.registry = TaskRegistry()
+        self.declarations = Declarations()
         self.schedules = ScheduleManager(self)
         self.runs = RunManager(self)
         self._store: Store | None = None
@@ -73,6 +75,29 @@ class Horae:
             return self.registry.add(make_task(func, name=name, app=self, **options))
 
         return register
+
+    def periodic(
+        self, id: str, trigger: Any, **options: Any
+    ) -> Callable[[Callable[..., Any]], Task]:
+        """Declare a schedule of a task in code; :meth:`start` syncs it to the database.
+
+        Put it above ``@app.task`` (or on a plain function, which it registers as a task
+        with the defaults), once per schedule::
+
+            @app.periodic("nightly-eu", cron("0 2 * * *"), kwargs={"region": "eu"})
+            @app.task("reports.build", queue="reports")
+            def build_report(region: str) -> None: ...
+
+        ``options`` are those of :meth:`ScheduleManager.add`. The declaration is checked
+        here (options, trigger, arguments against the task); syncing is idempotent, as
+        :meth:`ScheduleManager.ensure` explains.
+        """
+        def declare(target: Callable[..., Any]) -> Task:
+            task = target if isinstance(target, Task) else self.task(target)
+            self.declarations.add(task, id, trigger, options)
+            return task
+
+        return declare
 
     def task_info(self, name: str) -> TaskInfo:
         """A task's catalogue entry: from this process's code, else as workers advertise it."""
@@ -149,6 +174,9 @@ class Horae:
         from horae.worker.worker import Worker
 
         self.store  # noqa: B018 - connect and migrate before any thread starts
+        if len(self.declarations):
+            # Before the scheduler starts, so it plans from the declared definitions.
+            self.schedules.sync()
         if scheduler:
             self._parts.append(Scheduler(self))
         if worker:

@@ -359,9 +359,17 @@ class RemoteSchedules:
     def get(self, id: str) -> Schedule:
         return schedule_from_wire(self._c.request("GET", f"/schedules/{_sid(id)}"))
 
-    def trigger_now(self, id: str) -> Run:
-        """Queue one run of the schedule now, outside its trigger (origin ``manual``)."""
-        return run_from_wire(self._c.request("POST", f"/schedules/{_sid(id)}/trigger"))
+    def trigger_now(self, id: str, *, args: Sequence[Any] | None = None,
+                    kwargs: Mapping[str, Any] | None = None) -> Run:
+        """Queue one run of the schedule now, outside its trigger (origin ``manual``),
+        with ``args`` / ``kwargs`` instead of the schedule's when given."""
+        body: dict[str, Any] = {}
+        if args is not None:
+            body["args"] = list(args) if isinstance(args, list | tuple) else args
+        if kwargs is not None:
+            body["kwargs"] = dict(kwargs) if isinstance(kwargs, Mapping) else kwargs
+        return run_from_wire(self._c.request("POST", f"/schedules/{_sid(id)}/trigger",
+                                             json=body or None))
 
     def preview(self, id: str, n: int = 10) -> list[datetime]:
         """The next ``n`` (at most 100 over the API) fire times, as aware UTC datetimes."""

@@ -107,6 +107,10 @@ class Schedule:
     version: int = 1
     created_at: float = 0.0
     updated_at: float = 0.0
+    # Declared in code (``app.schedules.ensure``, ``@app.periodic``): the fingerprint of
+    # the definition the code last wrote; a start with the same definition writes nothing.
+    declared: bool = False
+    declared_fingerprint: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: v for k, v in self.__dict__.items() if k != "policies"}

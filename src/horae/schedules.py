@@ -20,6 +20,7 @@ from horae.triggers import IntervalTrigger, Trigger, at, preview, trigger_from_d
 
 if TYPE_CHECKING:
     from horae.app import Horae
+    from horae.declared import SyncResult
     from horae.schedule_batch import BatchResult
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
@@ -116,6 +117,48 @@ class ScheduleManager:
     def __init__(self, app: Horae) -> None:
         self._app = app
 
+    @property
+    def app(self) -> Horae:
+        return self._app
+
+    def ensure(
+        self,
+        id: str,
+        task: str | Task,
+        trigger: Trigger | Mapping[str, Any],
+        *,
+        args: Sequence[Any] = (),
+        kwargs: Mapping[str, Any] | None = None,
+        paused: bool = False,
+        description: str = "",
+        tags: Sequence[str] = (),
+        **policies: Any,
+    ) -> Schedule:
+        """Declare a schedule in code, idempotently (the arguments of :meth:`add`).
+
+        Creates it when absent; when the code's definition changed since the code last
+        wrote it, replaces the definition (``paused`` stays as an operator left it, and
+        ``next_fire_at`` moves only when the trigger or its window changed); when nothing
+        changed, writes nothing, whatever an operator changed meanwhile. ``paused`` is the
+        state of a schedule this creates. The schedule is marked ``declared``. Safe to call
+        from many processes at once. See :mod:`horae.declared`.
+        """
+        from horae.declared import ensure
+
+        return ensure(self, id, task, trigger, args=args, kwargs=kwargs, paused=paused,
+                      description=description, tags=tags, **policies)
+
+    def sync(self, *, prune: bool = False) -> SyncResult:
+        """Ensure every ``@app.periodic`` declaration (``app.start()`` does this).
+
+        ``prune=True`` also removes the schedules declared in code that this code no
+        longer declares; never by default, since a process with older code must not delete
+        what newer code declared.
+        """
+        from horae.declared import sync
+
+        return sync(self, self._app.declarations, prune=prune)
+
     def add(
         self,
         id: str,
@@ -146,9 +189,14 @@ class ScheduleManager:
         paused: bool = False,
         description: str = "",
         tags: Sequence[str] = (),
+        fresh: bool = True,
         **policies: Any,
     ) -> Schedule:
-        """The schedule :meth:`add` would write, validated; nothing is written."""
+        """The schedule :meth:`add` would write, validated; nothing is written.
+
+        ``fresh=False`` leaves next_fire_at unset instead of refusing a schedule that never
+        fires from now on (a declared one-off that already fired is still the same code).
+        """
         if not isinstance(id, str) or not _ID.match(id):
             raise InvalidInput("id", "1-200 characters: letters, digits and _ . : @ -, "
                                      "starting with a letter or digit")
@@ -162,7 +210,7 @@ class ScheduleManager:
         schedule = Schedule(id=id, task=name, trigger={}, args=list(args),
                             kwargs=dict(kwargs or {}), paused=bool(paused),
                             description=str(description), tags=[str(t) for t in tags])
-        return self._prepare(inputs, schedule, trigger, defaults | policies, fresh=True)
+        return self._prepare(inputs, schedule, trigger, defaults | policies, fresh=fresh)
 
     def update(
         self, id: str, *, expected_version: int | None = None, **changes: Any
@@ -259,12 +307,26 @@ class ScheduleManager:
     def get(self, id: str) -> Schedule:
         return self._app.store.schedule_get(id)
 
-    def trigger_now(self, id: str) -> Run:
-        """Queue one run of the schedule now, outside its trigger (origin ``manual``)."""
+    def trigger_now(self, id: str, *, args: Sequence[Any] | None = None,
+                    kwargs: Mapping[str, Any] | None = None) -> Run:
+        """Queue one run of the schedule now, outside its trigger (origin ``manual``).
+
+        ``args`` / ``kwargs``, when given, replace the schedule's own for this run only
+        (checked against the task's schema: InvalidInput names the field, nothing is
+        written); the schedule does not change.
+        """
         s = self._app.store.schedule_get(id)
         p = s.policies
+        run_args, run_kwargs = s.args, s.kwargs
+        if args is not None or kwargs is not None:
+            check_argument_types(s.args if args is None else args, kwargs)
+            run_args = s.args if args is None else list(args)
+            run_kwargs = s.kwargs if kwargs is None else dict(kwargs)
+            validate_arguments(s.task, self._app.task_info(s.task).schema, run_args,
+                               run_kwargs)
         return self._app.store.runs_add([NewRun(
-            s.task, s.args, s.kwargs, p.queue, p.priority, schedule_id=s.id, origin="manual",
+            s.task, run_args, run_kwargs, p.queue, p.priority, schedule_id=s.id,
+            origin="manual",
             max_attempts=p.retries + 1, retry_backoff=p.retry_backoff,
             retry_backoff_max=p.retry_backoff_max, timeout=p.timeout, **fanout_fields(p),
         )])[0]

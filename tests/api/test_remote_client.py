@@ -348,3 +348,24 @@ def test_batch_and_add_many_over_the_api_answer_like_the_python_api(
         ("failed", "not_found", "id")]
     assert results[0].schedule is not None and results[0].schedule.policies.retries == 5
     assert {s.id for s in remote.schedules.list(search="bulk")} == {"bulk0", "bulk2"}
+
+
+def test_runs_with_arguments_over_the_api(server: LiveServer, remote: RemoteHorae) -> None:
+    remote.schedules.add("args-remote", "scan", cron("0 3 * * *"), kwargs={"targets": ["s"]})
+    run = remote.schedules.trigger_now("args-remote", kwargs={"targets": ["x", "y"]})
+    assert (run.schedule_id, run.kwargs) == ("args-remote", {"targets": ["x", "y"]})
+    with pytest.raises(InvalidInput) as err:
+        remote.schedules.trigger_now("args-remote", kwargs={"targets": "x"})
+    assert err.value.field == "kwargs.targets"
+    assert remote.schedules.get("args-remote").kwargs == {"targets": ["s"]}
+
+    made = horae(server, "runs", "create", "scan", "--kwargs", '{"targets": ["a", "b"]}',
+                 "--wait", "--json")
+    assert made.exit_code == 0, made.output
+    assert json.loads(made.stdout)["result"] == {"targets": 2, "port": 80}
+    bad = horae(server, "runs", "create", "scan", "--kwargs", '{"port": 1}')
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: kwargs")
+    ran = horae(server, "schedules", "run", "args-remote", "--kwargs", '{"targets": ["q"]}',
+                "--json")
+    assert ran.exit_code == 0, ran.output
+    assert json.loads(ran.stdout)["kwargs"] == {"targets": ["q"]}

@@ -55,8 +55,8 @@ def run_async(factory: Callable[[], Awaitable[T]]) -> T:
 
 def test_signatures_match_the_sync_managers(app: Horae) -> None:
     ah = AsyncHorae(app)
-    for name in ("add", "update", "pause", "resume", "remove", "get", "list", "trigger_now",
-                 "preview"):
+    for name in ("add", "ensure", "update", "pause", "resume", "remove", "get", "list",
+                 "trigger_now", "preview"):
         method = getattr(ah.schedules, name)
         assert inspect.iscoroutinefunction(method), name
         assert inspect.signature(method) == inspect.signature(getattr(app.schedules, name))

@@ -200,6 +200,7 @@ class Operation:
     sse: bool = False  # also answers text/event-stream
     unavailable: type[BaseModel] | None = None  # the 503 body, instead of a problem document
     max_body: int | None = None  # bytes of a request body; None: the API's max_body
+    body_optional: bool = False  # no body (no Content-Type, or nothing sent): body is None
     description: str = ""
 
 
@@ -213,9 +214,11 @@ async def serve_operation(op: Operation, api: Any, request: Request) -> Response
         path = _path_params(request)
         query = _query(op.query, request)
         raw, body = b"", None
-        if op.body is not None:
+        if op.body is not None and not (op.body_optional
+                                        and "content-type" not in request.headers):
             raw = await _read_body(request, max(op.max_body or 0, api.settings.max_body))
-            body = _parse_body(op.body, raw)
+            if raw.strip() or not op.body_optional:
+                body = _parse_body(op.body, raw)
         call = Call(api, request, principal, path, query, body, raw)
         if op.streamer is not None:
             return await op.streamer(call)

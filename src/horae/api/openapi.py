@@ -92,7 +92,7 @@ def _operation(op: Operation, ref: Any, schemas: dict[str, Any]) -> dict[str, An
     if params:
         item["parameters"] = params
     if op.body is not None:
-        item["requestBody"] = {"required": True, "content": {
+        item["requestBody"] = {"required": not op.body_optional, "content": {
             "application/json": {"schema": ref(op.body, "validation")}}}
     item["responses"] = _responses(op, ref)
     return item

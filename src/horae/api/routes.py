@@ -262,9 +262,11 @@ def resume_schedule(c: Call) -> Reply:
 
 def trigger_schedule(c: Call) -> Reply:
     schedule_id = c.path["schedule_id"]
+    b: S.TriggerArguments | None = c.body
     with c.audited("schedule.trigger", "schedule", target=schedule_id, after=_first_run,
                    reply=_first_run_created, queues=_run_queues):
-        c.api.horae.schedules.trigger_now(schedule_id)
+        c.api.horae.schedules.trigger_now(schedule_id, args=None if b is None else b.args,
+                                          kwargs=None if b is None else b.kwargs)
     return c.reply
 
 
@@ -438,8 +440,11 @@ OPERATIONS: list[Operation] = [
               response=S.ScheduleOut, errors=(404, 409, 422), etag=True),
     Operation("POST", "/schedules/{schedule_id}/trigger", "triggerSchedule",
               "Queue one run of the schedule now", "schedules", Role.OPERATOR,
-              trigger_schedule, response=S.RunCreated, status=201, errors=(404, 409, 422),
-              idempotent=True, location=True),
+              trigger_schedule, body=S.TriggerArguments, body_optional=True,
+              response=S.RunCreated, status=201, errors=(404, 409, 422),
+              idempotent=True, location=True,
+              description="Optionally with `args` and/or `kwargs` for this run only, "
+                          "instead of the schedule's (checked against the task's schema)."),
     Operation("GET", "/schedules/{schedule_id}/preview", "previewSchedule",
               "The next fires and the trigger in words", "schedules", Role.VIEWER,
               preview_schedule, query=PreviewQuery, response=S.Preview, errors=(404, 422)),

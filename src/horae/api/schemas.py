@@ -197,6 +197,14 @@ class RunCreate(BaseModel):
     policies: PoliciesInput = Field(default_factory=PoliciesInput)  # type: ignore[valid-type]
 
 
+class TriggerArguments(BaseModel):
+    """Arguments for one run of a schedule, instead of the schedule's own (optional)."""
+
+    model_config = _STRICT
+    args: list[Any] | None = Field(default=None, json_schema_extra=_no_default)
+    kwargs: dict[str, Any] | None = Field(default=None, json_schema_extra=_no_default)
+
+
 RoleName = Literal["viewer", "operator", "editor", "admin"]
 
 

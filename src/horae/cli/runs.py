@@ -1,4 +1,4 @@
-"""``horae runs list|show|logs|cancel|retry|wait|prune``."""
+"""``horae runs list|show|logs|cancel|retry|wait|prune`` (``create``: cli/run_create.py)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,8 @@ LOG_PAGE = 1000
 
 @click.group()
 def runs() -> None:
-    """Inspect and control runs: list, show, logs, cancel, retry, wait, prune."""
+    """Create, inspect and control runs: create, list, show, logs, cancel, retry, wait,
+    prune."""
 
 
 @runs.command("list")
@@ -229,6 +230,13 @@ def wait(ctx: click.Context, run_id: int, timeout: str | None) -> None:
     """Wait until a run ends: exit 0 if it succeeded, 1 otherwise."""
     env = ctx.ensure_object(Env)
     limit = None if timeout is None else parse_seconds(timeout, "timeout")
+    wait_for_outcome(ctx, env, run_id, limit)
+
+
+def wait_for_outcome(ctx: click.Context, env: Env, run_id: int, limit: float | None,
+                     as_json: bool = False) -> None:
+    """Follow a run until it ends, print its outcome (or its JSON), and exit 1 unless it
+    succeeded or when ``limit`` seconds pass first."""
     app = env.client()
     out = Out(env.color)
     deadline = None if limit is None else time.monotonic() + limit
@@ -243,6 +251,11 @@ def wait(ctx: click.Context, run_id: int, timeout: str | None) -> None:
                            f"{limit:g}s", err=True)
                 ctx.exit(1)
             time.sleep(POLL)
+    if as_json:
+        echo_json(run_json(run))
+        if run.state is not RunState.SUCCEEDED:
+            ctx.exit(1)
+        return
     line = state_cell(run.state.value)
     line = Text(f"run {run.id} ").append(line)
     if run.duration is not None:

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import click
+from rich.text import Text
 
 from horae.cli.audit import audited
 from horae.cli.env import Env, is_none, parse_json, parse_seconds, pass_env
@@ -297,7 +298,7 @@ def list_(env: Env, task: str | None, paused: bool | None, search: str | None, l
         return
     now = app.now()
     rows = [[
-        styled(s.id, "bold"), s.task, describe_trigger(s.trigger),
+        _id_cell(s), s.task, describe_trigger(s.trigger),
         "" if s.paused else relative(s.next_fire_at, now),
         state_cell("paused" if s.paused else "active"),
         _last(s, now), str(s.fires), styled(str(s.successes), "green" if s.successes else None),
@@ -311,6 +312,14 @@ def list_(env: Env, task: str | None, paused: bool | None, search: str | None, l
 def _also_in(instant: float, zone: str | None) -> str:
     """`` = <local time>`` in the schedule's zone, when it has one other than UTC."""
     return "" if zone is None else f" = {in_zone(instant, zone)}"
+
+
+def _id_cell(s: Schedule) -> Text:
+    """The id, marked ``[code]`` when the schedule is declared in code."""
+    cell = styled(s.id, "bold")
+    if s.declared:
+        cell.append(" [code]", style="cyan")
+    return cell
 
 
 def _last(s: Schedule, now: float) -> Any:
@@ -351,6 +360,8 @@ def show(env: Env, schedule_id: str, as_json: bool) -> None:
          f"({relative(s.next_fire_at, now)})"),
         ("args", _json(s.args)), ("kwargs", _json(s.kwargs)),
         ("description", s.description), ("tags", ", ".join(s.tags)),
+        ("declared", "in code: a start with changed code replaces its definition (not its "
+                     "pause)" if s.declared else "no (made at runtime)"),
         ("queue", p.queue), ("priority", str(p.priority)), ("overlap", p.overlap.value),
         ("catchup", f"{p.catchup.value} (window {p.catchup_window:g}s)"),
         ("misfire grace", f"{p.misfire_grace:g}s"), ("jitter", f"{p.jitter:g}s"),

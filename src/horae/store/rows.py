@@ -55,6 +55,7 @@ def schedule_from_row(row: dict[str, Any]) -> Schedule:
     data["tags"] = json.loads(data["tags"])
     data["policies"] = policies_from_json(data["policies"])
     data["paused"] = bool(data["paused"])
+    data["declared"] = bool(data["declared"])
     return Schedule(**data)
 
 
@@ -66,6 +67,7 @@ def schedule_to_row(s: Schedule) -> dict[str, Any]:
     row["tags"] = dumps(s.tags)
     row["policies"] = policies_to_json(s.policies)
     row["paused"] = int(s.paused)
+    row["declared"] = int(s.declared)
     return row
 
 

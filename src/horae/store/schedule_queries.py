@@ -61,20 +61,24 @@ class ScheduleQueries(StoreBase):
         return int(row["n"]) if row else 0
 
     def schedule_replace(
-        self, s: Schedule, *, expected_version: int | None = None, retime: bool = True
+        self, s: Schedule, *, expected_version: int | None = None, retime: bool = True,
+        declare: bool = False,
     ) -> Schedule:
         """Write every editable field of ``s`` (and, with ``retime``, its next_fire_at); bump
         its version.
 
         With ``expected_version``, raises Conflict when the stored version differs (a lost
         update). Counters are kept. Without ``retime`` the stored next_fire_at stays: a
-        scheduler may have advanced it since ``s`` was read.
+        scheduler may have advanced it since ``s`` was read. ``declare`` also writes
+        ``declared`` and ``declared_fingerprint`` (only code's declarations do).
         """
         row = R.schedule_to_row(s)
         editable: tuple[str, ...] = ("task", "trigger", "args", "kwargs", "policies", "paused",
                                      "description", "tags")
         if retime:
             editable += ("next_fire_at",)
+        if declare:
+            editable += ("declared", "declared_fingerprint")
         sets = ", ".join(f"{c} = :{c}" for c in editable)
         guard = "" if expected_version is None else " AND version = :expected"
         with self.db.write() as tx:
@@ -97,6 +101,12 @@ class ScheduleQueries(StoreBase):
             replaced = R.schedule_from_row(changed)
             self._changed(tx, replaced)
         return replaced
+
+    def schedules_declared_ids(self) -> list[str]:
+        """The ids of the schedules declared in code, sorted."""
+        with self.db.read() as tx:
+            rows = tx.all("SELECT id FROM horae_schedules WHERE declared = 1 ORDER BY id")
+        return [r["id"] for r in rows]
 
     def schedule_delete(self, schedule_id: str) -> None:
         """Delete a schedule; its runs stay (history). Raises NotFound."""

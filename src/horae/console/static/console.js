@@ -251,6 +251,13 @@
     return box;
   }
 
+  // Schedules declared in code (app.schedules.ensure, @app.periodic): a start with changed
+  // code replaces their definition, so an operator's edit may not last; say so.
+  function declaredBadge(s) {
+    if (!s.declared) return null;
+    return el("span", { class: "badge declared", title: t("Declared in code: when the code changes, its definition replaces edits made here (a pause stays).") }, t("declared in code"));
+  }
+
   pages.schedules = async function () {
     const form = $("#filters");
     const params = filtersFromUrl(form);
@@ -271,7 +278,7 @@
         const zone = zoneOf(s.trigger);
         const last = s.last_run_id ? link("/runs/" + s.last_run_id, state(s.last_state)) : state(s.last_state);
         tbody.append(el("tr", { "data-id": s.id },
-          el("td", { class: "name" }, link(scheduleHref(s.id), s.id), s.description ? el("small", {}, s.description) : null),
+          el("td", { class: "name" }, link(scheduleHref(s.id), s.id), declaredBadge(s), s.description ? el("small", {}, s.description) : null),
           el("td", {}, el("code", {}, s.task)),
           el("td", {}, s.trigger_description),
           el("td", {}, s.paused ? t("paused") : timeCell(s.next_fire_at, zone)),
@@ -307,6 +314,10 @@
         ["Tags", s.tags.join(", ") || "—"], ["Description", s.description || "—"], ["Version", String(s.version)],
       ];
       $("#schedule-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
+      const badge = declaredBadge(s);
+      const shown = $("#schedule-id + .badge.declared");
+      if (shown) shown.remove();
+      if (badge) $("#schedule-id").after(badge);
       if (toggle) toggle.textContent = s.paused ? t("Resume") : t("Pause");
     }
     async function loadPreview() {
