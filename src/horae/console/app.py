@@ -40,6 +40,8 @@ from horae.console.auth import (
 )
 from horae.errors import InvalidInput
 from horae.instants import iso
+from horae.locales import ACCEPTED, language_of
+from horae.reasons import TRANSLATED_PARAMS
 from horae.store.console_store import ConsoleSession, ConsoleStore
 from horae.triggers import trigger_from_dict
 from horae.triggers.window import preview
@@ -164,6 +166,7 @@ class Console:
             "user": signed_in.session.name if signed_in else None,
             "user_id": signed_in.user_id if signed_in else None,
             "params": params or {}, "messages": i18n.catalogue(lang),
+            "reasons": i18n.reasons(lang), "translated_params": list(TRANSLATED_PARAMS),
         }
         context = {
             "_": i18n.translator(lang), "lang": lang, "languages": i18n.LANGUAGES,
@@ -327,7 +330,9 @@ def trigger_preview(body: Any) -> dict[str, Any]:
     if isinstance(count, bool) or not isinstance(count, int):
         raise invalid("n", "must be an integer")
     n = min(max(count, 1), 100)
-    locale = "zh" if body.get("locale") == "zh" else "en"
+    locale = language_of(body.get("locale", "en"))
+    if locale is None:
+        raise invalid("locale", f"must be one of {ACCEPTED}")
     trigger = trigger_from_dict(data)
     zone = data.get("tz") if data.get("kind") == "cron" else "UTC"
     tz = ZoneInfo(zone if isinstance(zone, str) else "UTC")

@@ -28,6 +28,16 @@ def catalogue(lang: str) -> dict[str, str]:
     return data
 
 
+@cache
+def reasons(lang: str) -> dict[str, str]:
+    """code -> the template of each known error reason (horae.reasons) in ``lang``: the
+    console shows a refusal from the API in the page's language, filled with its params."""
+    from horae.reasons import REASONS
+
+    messages = catalogue(lang)
+    return {code: messages.get(template, template) for code, template in REASONS.items()}
+
+
 def translator(lang: str) -> Callable[..., str]:
     messages = catalogue(lang)
 

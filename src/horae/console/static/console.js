@@ -79,9 +79,31 @@
   }
 
   // -- the API ---------------------------------------------------------------------------
+  // A refusal from the API in the page's language: the template of its reason code
+  // (horae.reasons, translated on the server into CONFIG.reasons) filled with its params;
+  // the API's English reason when the code is unknown.
+  const REASONS = CONFIG.reasons || {};
+  const TRANSLATED_PARAMS = CONFIG.translated_params || [];
+  function reasonText(e) {
+    if (!e) return "";
+    const template = e.code && REASONS[e.code];
+    if (!template) return e.reason || e.detail || "";
+    let text = template;
+    for (const [k, v] of Object.entries(e.params || {})) {
+      const value = TRANSLATED_PARAMS.includes(k) ? String(v).split(", ").map((x) => t(x)).join("、") : v;
+      text = text.split("{" + k + "}").join(value);
+    }
+    return text;
+  }
+  function problemText(problem) {
+    if (!problem) return "";
+    const first = (problem.errors || [])[0];
+    if (first) return first.field + ": " + reasonText(first);
+    return problem.code ? reasonText(problem) : problem.detail;
+  }
   class ApiError extends Error {
     constructor(status, problem) {
-      super((problem && problem.detail) || "HTTP " + status);
+      super(problemText(problem) || "HTTP " + status);
       this.status = status;
       this.problem = problem || {};
     }
@@ -89,7 +111,8 @@
   async function api(path, options) {
     const opts = Object.assign({ method: "GET", headers: {} }, options || {});
     opts.credentials = "same-origin";
-    opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
+    // Accept-Language: the API writes trigger descriptions in the page's language.
+    opts.headers = Object.assign({ Accept: "application/json", "Accept-Language": CONFIG.lang }, opts.headers);
     if (opts.method !== "GET") opts.headers["X-CSRF-Token"] = CONFIG.csrf;
     if (opts.body !== undefined && typeof opts.body !== "string") {
       opts.headers["Content-Type"] = "application/json";
@@ -307,9 +330,8 @@
       if (toggle) toggle.textContent = s.paused ? t("Resume") : t("Pause");
     }
     async function loadPreview() {
-      const lang = CONFIG.lang === "zh-CN" ? "zh" : "en";
       try {
-        const pv = await get(path + "/preview" + query({ n: 10, locale: lang }));
+        const pv = await get(path + "/preview" + query({ n: 10, locale: CONFIG.lang }));
         $("#trigger-words").textContent = words = pv.description;
         renderSchedule();
         $("#next-fire-list").replaceChildren(...pv.fires.map((f) => el("li", {}, timeCell(f.utc, pv.zone))));
@@ -541,7 +563,7 @@
         const errors = (err.problem && err.problem.errors) || [];
         for (const e of errors) {
           const box = $(`[data-error-for="${e.field}"]`, form);
-          if (box) box.textContent = e.reason;
+          if (box) box.textContent = reasonText(e);
         }
         if (!errors.length) failed(err);
       }
@@ -549,7 +571,7 @@
     await load();
   };
 
-  window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, can, CONFIG, pages };
+  window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, can, CONFIG, pages, reasonText };
 
   // -- start ----------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {
