@@ -254,11 +254,11 @@
         const unserved = q.workers === 0;
         return el("tr", { "data-queue": q.queue, "data-unserved": unserved ? "true" : null,
           class: unserved || q.lag_seconds >= 60 ? "warn" : "" },
-          el("td", {}, link("/runs?queue=" + encodeURIComponent(q.queue), q.queue)),
+          el("td", {}, link("/runs?queue=" + encodeURIComponent(q.queue), q.queue),
+            unserved ? el("strong", { class: "unserved" }, " " + t("no live worker: runs wait")) : null),
           el("td", {}, String(q.queued)), el("td", {}, String(q.scheduled + q.retrying)),
           el("td", {}, String(q.running)), el("td", { class: "lag" }, duration(q.lag_seconds)),
-          el("td", { title: unserved ? t("No live worker serves this queue.") : "" },
-            unserved ? el("strong", { class: "unserved" }, t("none: runs wait")) : String(q.workers)),
+          el("td", { title: unserved ? t("No live worker serves this queue.") : "" }, String(q.workers)),
           el("td", {}, String(q.slots)));
       }))) : el("p", { class: "empty" }, t("No queue has runs or live workers.")));
     const live = workers.items.filter((w) => w.state !== "gone");
