@@ -113,3 +113,6 @@ def test_language_comes_from_the_cookie_then_accept_language() -> None:
     assert i18n.choose("en", "zh-CN") == "en"
     assert i18n.choose("zh-CN", None) == "zh-CN"
     assert i18n.choose("xx", None) == "en"
+    for tag in ("zh", "zh-Hans", "zh_CN", "ZH-cn"):  # every tag horae.locales accepts
+        assert i18n.choose(tag, "en") == "zh-CN", tag
+    assert i18n.choose("en-US", "zh-CN") == "en"

@@ -289,9 +289,9 @@ class Console:
         form = await _form(request)
         if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
             return self._refused(request, signed_in)
-        lang = str(form.get("lang") or "")
+        lang = i18n.page_language(form.get("lang"))
         response = RedirectResponse(_safe_next(str(form.get("next") or "/")), status_code=303)
-        if lang in i18n.LANGUAGES:
+        if lang is not None:
             set_cookie(response, request, i18n.LANG_COOKIE, lang, max_age=365 * 86400)
         return response
 

@@ -14,6 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from horae.locales import language_of
+
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
 LANG_COOKIE = "horae_lang"
 
@@ -48,9 +50,16 @@ def translator(lang: str) -> Callable[..., str]:
     return translate
 
 
+def page_language(tag: object) -> str | None:
+    """The console's language for any tag Horae accepts (``zh``, ``zh-Hans``, ``en-US``...:
+    horae.locales), else None."""
+    language = language_of(tag)
+    return None if language is None else "zh-CN" if language == "zh" else "en"
+
+
 def choose(cookie: str | None, accept_language: str | None) -> str:
-    if cookie in LANGUAGES:
-        return cookie
+    if (from_cookie := page_language(cookie)) is not None:
+        return from_cookie
     for tag in _ranked(accept_language or ""):
         primary = tag.split("-", 1)[0]
         if primary == "zh":
