@@ -93,7 +93,10 @@ REASONS: dict[str, str] = {
     "args.maximum": "{value} is greater than the maximum of {limit} (task {task})",
     "args.too_long": "{value} is too long (task {task})",
     "args.too_short": "{value} is too short (task {task})",
-    "args.extra": "Additional properties are not allowed ({names} unexpected) (task {task})",
+    "args.extra": "Additional properties are not allowed ({names} was unexpected) (task "
+                  "{task})",
+    "args.extras": "Additional properties are not allowed ({names} were unexpected) (task "
+                   "{task})",
     "args.positional": "takes at most {limit} positional arguments, got {count}",
     "args.twice": "given both by position and by name",
     "run.at_or_delay": "give either at or delay, not both",
@@ -135,15 +138,25 @@ REASONS: dict[str, str] = {
     "password.short": "must be at least {limit} characters long",
     "password.long": "must be at most {limit} characters long",
     "value.text": "must be text",
+    # conflicts (409 and 412 details) the console shows
+    "schedule.exists": "schedule {id} already exists",
+    "schedule.lost_update": "schedule {id} is at version {version}, not {expected}: someone "
+                            "changed it since you read it; read it again and retry",
+    "run.finished": "run {id} already finished ({state})",
+    "run.not_finished": "run {id} has not finished ({state}); cancel it first",
+    "user.exists": "a user named {name} exists; choose another name",
+    "user.taken": "already taken",
+    "user.self_lockout": "you cannot disable yourself or lower your own role (that would "
+                         "lock you out); ask another admin",
     # not found (404 details)
     "schedule.not_found": "schedule {id} not found",
     "run.not_found": "run {id} not found",
     "task.not_found": "task {id} not found",
 }
 
-#: Params that name parts of Horae (a cron field, months): the console translates their
-#: value too, each item of a ", " separated list.
-TRANSLATED_PARAMS = ("part", "months")
+#: Params that name parts of Horae (a cron field, months, a run state): the console
+#: translates their value too, each item of a ", " separated list.
+TRANSLATED_PARAMS = ("part", "months", "state")
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -48,11 +48,28 @@ def test_a_not_found_detail_has_a_code(clients: Clients) -> None:
     assert body["code"] == "schedule.not_found" and body["params"] == {"id": "'nope'"}
 
 
+def test_conflicts_the_console_shows_have_codes(clients: Clients) -> None:
+    assert clients["editor"].post("/api/v1/schedules", json=GOOD).status_code == 201
+    again = clients["editor"].post("/api/v1/schedules", json=GOOD).json()
+    assert (again["code"], again["params"]) == ("schedule.exists", {"id": "'s1'"})
+    stale = clients["editor"].patch("/api/v1/schedules/s1", json={"paused": True},
+                                    headers={"If-Match": '"7"'}).json()
+    assert stale["status"] == 412 and stale["code"] == "schedule.lost_update", stale
+    run = clients["operator"].post("/api/v1/schedules/s1/trigger").json()
+    assert clients["operator"].post(f"/api/v1/runs/{run['id']}/cancel").status_code == 200
+    finished = clients["operator"].post(f"/api/v1/runs/{run['id']}/cancel").json()
+    assert finished["code"] == "run.finished"
+    assert finished["params"] == {"id": str(run["id"]), "state": "cancelled"}
+    assert i18n.reasons("zh-CN")["run.finished"] == "运行 {id} 已结束（{state}）"
+
+
 def test_templates_are_tried_specific_first() -> None:
     assert code_of("minute field 'x': 'x' is not a number 0-59")[0] == "cron.not_a_number"  # type: ignore[index]
     assert code_of("month field 'FOO': 'FOO' is not a number 1-12 or a name like JAN") == (
         "cron.not_a_value", {"part": "month", "text": "'FOO'", "token": "'FOO'",
                              "low": "1", "high": "12", "name": "JAN"})
+    assert code_of("Additional properties are not allowed ('colour' was unexpected) (task "
+                   "'scan')") == ("args.extra", {"names": "'colour'", "task": "'scan'"})
     assert code_of("something nobody wrote a template for") is None
 
 
