@@ -1,6 +1,7 @@
 """Every console page in Chinese shows no English sentence from the server (trigger
 sentences, validation errors, counters), and a run or schedule on a queue no live worker
-serves says so (banner on the run and the schedule, highlighted row on the dashboard)."""
+serves says so (banner on the run and the schedule, highlighted row on the dashboard); a
+cancelled run is drawn grey, not as a failure."""
 
 from __future__ import annotations
 
@@ -176,3 +177,23 @@ def test_a_run_and_a_schedule_on_an_unserved_queue_say_so(page: Any, server: Ser
         "data-unserved") is None
     # The detector of the Chinese test sees English where there is some.
     assert _english_runs(page), "the detector finds no English on an English page"
+
+
+def test_a_cancelled_run_is_drawn_grey_not_as_a_failure(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    _ensure(server, {"id": "chart-cancel", "task": "console.scan",
+                     "kwargs": {"targets": ["z"], "steps": 200, "delay": 0.1},
+                     "trigger": {"kind": "cron", "expr": "0 3 * * MON"}})
+    run = _api(server, "POST", "/schedules/chart-cancel/trigger")["id"]
+    eventually(lambda: _api(server, "GET", f"/runs/{run}")["state"] == "running",
+               timeout=WAIT / 1000)
+    _api(server, "POST", f"/runs/{run}/cancel")
+    eventually(lambda: _api(server, "GET", f"/runs/{run}")["state"] == "cancelled",
+               timeout=WAIT / 1000)
+    sign_in(page, server, "viewer")
+    page.goto(server.url + "/schedules/chart-cancel")
+    chart = page.locator("#duration-chart")
+    expect(chart.locator("rect.other")).to_have_count(1, timeout=WAIT)
+    expect(chart.locator("rect.bad")).to_have_count(0)
+    expect(chart.locator(".legend .key.other")).to_have_text("cancelled")
