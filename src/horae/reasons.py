@@ -148,15 +148,43 @@ REASONS: dict[str, str] = {
     "user.taken": "already taken",
     "user.self_lockout": "you cannot disable yourself or lower your own role (that would "
                          "lock you out); ask another admin",
+    # why a run ended or never ran, in its error (the run page shows it)
+    "run.cancelled_running": "cancelled while running",
+    "run.cancelled_before": "cancelled before it started",
+    "run.cancelled_by_worker": "cancelled ({reason}) before it started",
+    "run.cancelled_how": "cancelled ({reason})",
+    "run.lease_expired": "lease expired: worker {worker} stopped renewing it",
+    "run.timed_out": "timed out after {seconds}s",
+    "run.child_killed": "child process killed ({reason}) {when} reporting a result",
+    "run.child_exit_code": "child process exited with code {code} {when} reporting a result",
+    "run.child_exited": "child process exited {when} reporting a result",
+    "run.no_worker": "no live worker serves queue {queue}",
+    "run.result_not_json": "result is not JSON: {detail}",
+    "skip.newer": "overlap={overlap}: a later fire was due in the same pass ({age} s ago) and "
+                  "only the newest one runs",
+    "skip.blocked_oldest": "overlap={overlap}: {n} earlier runs of this schedule still "
+                           "{where} (the oldest created {age} s ago)",
+    "skip.blocked_one_oldest": "overlap={overlap}: {n} earlier run of this schedule still "
+                               "{where} (the oldest created {age} s ago)",
+    "skip.blocked": "overlap={overlap}: {n} earlier runs of this schedule still {where}",
+    "skip.blocked_one": "overlap={overlap}: {n} earlier run of this schedule still {where}",
+    "miss.latest": "{late} s late, beyond misfire_grace={grace} s; catchup=latest runs only "
+                   "the newest missed fire",
+    "miss.window": "{late} s late, beyond misfire_grace={grace} s and beyond "
+                   "catchup_window={window} s",
+    "miss.policy": "{late} s late, beyond misfire_grace={grace} s (catchup={catchup})",
     # not found (404 details)
     "schedule.not_found": "schedule {id} not found",
     "run.not_found": "run {id} not found",
     "task.not_found": "task {id} not found",
 }
 
-#: Params that name parts of Horae (a cron field, months, a run state): the console
-#: translates their value too, each item of a ", " separated list.
-TRANSLATED_PARAMS = ("part", "months", "state")
+#: Params that name parts of Horae (a cron field, months, a run state, where a blocking
+#: run is): the console translates their value too, each item of a ", " separated list.
+TRANSLATED_PARAMS = ("part", "months", "state", "where", "when")
+#: The words ``where`` and ``when`` take (horae.policies, the process executor); ``part``
+#: takes cron field labels, ``months`` month names, ``state`` run states.
+PARAM_WORDS = ("waiting in the queue", "running", "waiting or running", "before", "after")
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

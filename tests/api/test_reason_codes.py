@@ -73,6 +73,36 @@ def test_templates_are_tried_specific_first() -> None:
     assert code_of("something nobody wrote a template for") is None
 
 
+@pytest.mark.parametrize(("error", "code"), [
+    ("cancelled while running", "run.cancelled_running"),
+    ("cancelled before it started", "run.cancelled_before"),
+    ("cancelled (drain) before it started", "run.cancelled_by_worker"),
+    ("lease expired: worker w-1 stopped renewing it", "run.lease_expired"),
+    ("timed out after 0.5s", "run.timed_out"),
+    ("child process killed (cancel) before reporting a result", "run.child_killed"),
+    ("no live worker serves queue 'x'", "run.no_worker"),
+    ("overlap=skip: 1 earlier run of this schedule still running (the oldest created 4 s "
+     "ago)", "skip.blocked_one_oldest"),
+    ("overlap=skip: a later fire was due in the same pass (3 s ago) and only the newest one "
+     "runs", "skip.newer"),
+    ("12.0 s late, beyond misfire_grace=60 s (catchup=none)", "miss.policy"),
+])
+def test_the_errors_horae_writes_on_runs_have_codes(error: str, code: str) -> None:
+    found = code_of(error)
+    assert found is not None and found[0] == code, found
+    assert REASONS[code].format(**found[1]) == error
+
+
+def test_skip_and_miss_reasons_of_the_planner_have_codes() -> None:
+    """The planner's own sentences (horae.policies), not copies of them."""
+    from horae.models import Catchup, Policies
+    from horae.policies import missed_reason
+
+    for catchup in Catchup:
+        reason = missed_reason(100.0, 200.0, Policies(catchup=catchup), [150.0])
+        assert code_of(reason) is not None, reason
+
+
 def test_trigger_descriptions_follow_accept_language(clients: Clients) -> None:
     created = clients["editor"].post("/api/v1/schedules", json=GOOD | {
         "trigger": {"kind": "interval", "seconds": 10}})

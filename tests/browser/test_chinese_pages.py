@@ -197,3 +197,9 @@ def test_a_cancelled_run_is_drawn_grey_not_as_a_failure(page: Any, server: Serve
     expect(chart.locator("rect.other")).to_have_count(1, timeout=WAIT)
     expect(chart.locator("rect.bad")).to_have_count(0)
     expect(chart.locator(".legend .key.other")).to_have_text("cancelled")
+    # The run's error, written by the worker in English, reads in Chinese in zh-CN.
+    page.goto(f"{server.url}/runs/{run}")
+    expect(page.locator("#run-error")).to_have_text("cancelled while running", timeout=WAIT)
+    page.select_option("#lang-select", "zh-CN")
+    expect(page.locator("html")).to_have_attribute("lang", "zh-CN", timeout=WAIT)
+    expect(page.locator("#run-error")).to_have_text("运行中被取消", timeout=WAIT)

@@ -11,7 +11,7 @@ from importlib import resources
 
 from horae.console import i18n
 from horae.console.app import _PAGES
-from horae.reasons import REASONS
+from horae.reasons import PARAM_WORDS, REASONS
 from horae.triggers.cron_parser import DAY_OF_MONTH, DAY_OF_WEEK, HOUR, MINUTE, MONTH, SECOND
 
 ROOT = resources.files("horae.console")
@@ -61,6 +61,7 @@ def used_messages() -> set[str]:
     Python code, plus the error-reason templates (horae.reasons) and their translated
     params (cron field names, months)."""
     found = set(DYNAMIC) | {title for *_, title in _PAGES} | set(REASONS.values())
+    found |= set(PARAM_WORDS)
     found |= {kind.label for kind in (SECOND, MINUTE, HOUR, DAY_OF_MONTH, MONTH, DAY_OF_WEEK)}
     found |= set(calendar.month_name[1:])
     for f in ROOT.joinpath("templates").iterdir():

@@ -41,7 +41,7 @@ from horae.console.auth import (
 from horae.errors import InvalidInput
 from horae.instants import iso
 from horae.locales import ACCEPTED, language_of
-from horae.reasons import TRANSLATED_PARAMS
+from horae.reasons import REASONS, TRANSLATED_PARAMS
 from horae.store.console_store import ConsoleSession, ConsoleStore
 from horae.triggers import trigger_from_dict
 from horae.triggers.window import preview
@@ -167,6 +167,8 @@ class Console:
             "user_id": signed_in.user_id if signed_in else None,
             "params": params or {}, "messages": i18n.catalogue(lang),
             "reasons": i18n.reasons(lang), "translated_params": list(TRANSLATED_PARAMS),
+            # English sources of the reasons: a run's error is a sentence, not a code
+            "reason_sources": REASONS if lang != "en" else {},
         }
         context = {
             "_": i18n.translator(lang), "lang": lang, "languages": i18n.LANGUAGES,

@@ -97,6 +97,26 @@
     }
     return text;
   }
+  // A sentence Horae wrote in English (a run's error: "cancelled while running", a skip's
+  // reason), recognised among the reason templates and shown in the page's language.
+  let sources = null;
+  function sentence(text) {
+    if (!text) return text;
+    sources = sources || Object.entries(CONFIG.reason_sources || {}).map(([code, source]) => {
+      const names = [];
+      const pattern = source.split(/(\{\w+\})/).map((part) => {
+        const m = /^\{(\w+)\}$/.exec(part);
+        if (m) { names.push(m[1]); return "([\\s\\S]*?)"; }
+        return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      }).join("");
+      return [code, names, new RegExp("^" + pattern + "$")];
+    });
+    for (const [code, names, re] of sources) {
+      const m = re.exec(text);
+      if (m) return reasonText({ code, reason: text, params: Object.fromEntries(names.map((n, i) => [n, m[i + 1]])) });
+    }
+    return text;
+  }
   function problemText(problem) {
     if (!problem) return "";
     const first = (problem.errors || [])[0];
@@ -471,7 +491,7 @@
       $("#run-args").textContent = json({ args: run.args, kwargs: run.kwargs });
       $("#run-result").textContent = json(run.result);
       $("#error-card").hidden = !run.error;
-      $("#run-error").textContent = run.error || "";
+      $("#run-error").textContent = sentence(run.error) || "";
       $("#run-traceback").textContent = run.traceback || "";
       setProgress(run.progress, run.progress_message);
       unservedBanner(WAITING.includes(run.state) ? run.queue : null, t(
