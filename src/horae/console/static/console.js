@@ -81,48 +81,8 @@
   }
 
   // -- the API ---------------------------------------------------------------------------
-  // A refusal from the API in the page's language: the template of its reason code
-  // (horae.reasons, translated on the server into CONFIG.reasons) filled with its params;
-  // the API's English reason when the code is unknown.
-  const REASONS = CONFIG.reasons || {};
-  const TRANSLATED_PARAMS = CONFIG.translated_params || [];
-  function reasonText(e) {
-    if (!e) return "";
-    const template = e.code && REASONS[e.code];
-    if (!template) return e.reason || e.detail || "";
-    let text = template;
-    for (const [k, v] of Object.entries(e.params || {})) {
-      const value = TRANSLATED_PARAMS.includes(k) ? String(v).split(", ").map((x) => t(x)).join("、") : v;
-      text = text.split("{" + k + "}").join(value);
-    }
-    return text;
-  }
-  // A sentence Horae wrote in English (a run's error: "cancelled while running", a skip's
-  // reason), recognised among the reason templates and shown in the page's language.
-  let sources = null;
-  function sentence(text) {
-    if (!text) return text;
-    sources = sources || Object.entries(CONFIG.reason_sources || {}).map(([code, source]) => {
-      const names = [];
-      const pattern = source.split(/(\{\w+\})/).map((part) => {
-        const m = /^\{(\w+)\}$/.exec(part);
-        if (m) { names.push(m[1]); return "([\\s\\S]*?)"; }
-        return part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-      }).join("");
-      return [code, names, new RegExp("^" + pattern + "$")];
-    });
-    for (const [code, names, re] of sources) {
-      const m = re.exec(text);
-      if (m) return reasonText({ code, reason: text, params: Object.fromEntries(names.map((n, i) => [n, m[i + 1]])) });
-    }
-    return text;
-  }
-  function problemText(problem) {
-    if (!problem) return "";
-    const first = (problem.errors || [])[0];
-    if (first) return first.field + ": " + reasonText(first);
-    return problem.code ? reasonText(problem) : problem.detail;
-  }
+  // Refusals and Horae's own sentences in the page's language (static/reasons.js).
+  const { reasonText, sentence, problemText } = window.HoraeReasons;
   class ApiError extends Error {
     constructor(status, problem) {
       super(problemText(problem) || "HTTP " + status);
