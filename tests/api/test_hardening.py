@@ -303,7 +303,8 @@ def test_console_preview_of_an_empty_object_is_a_422_naming_the_trigger(
     r = client.post("/preview", json={}, headers=headers)
     assert r.status_code == 422, r.text
     assert r.json()["errors"] == [{"field": "trigger", "reason": "required: a JSON object "
-                                   "(the trigger being edited)"}]
+                                   "(the trigger being edited)",
+                                   "code": "trigger.required", "params": {}}]
     assert client.post("/preview", json=[], headers=headers).json()["errors"][0]["field"] \
         == "body"
     deep = client.post("/preview", content=DEEP, headers=headers)

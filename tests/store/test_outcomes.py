@@ -267,3 +267,18 @@ def test_ids_of_pruned_runs_are_never_reused(store: Store) -> None:
     assert store.runs_prune(3600) == 3
     [new] = add_runs(store)
     assert new.id > max(r.id for r in runs)
+
+
+def test_successes_and_failures_count_fired_runs_only_so_they_never_exceed_fires(
+        store: Store) -> None:
+    """A run started by hand, or a retry, sets the last state but counts in neither
+    counter: "fires 1 / ok 3" would contradict itself."""
+    fired = scheduled_run(store)
+    assert store.run_finish(fired, "w", RunState.FAILED, error="boom")
+    for origin in ("manual", "retry"):
+        add_runs(store, schedule_id="s", origin=origin)
+        assert store.run_finish(claim_one(store), "w", RunState.SUCCEEDED)
+    [waiting] = add_runs(store, schedule_id="s", origin="manual")
+    store.run_cancel(waiting.id)
+    s = store.schedule_get("s")
+    assert (s.fires, s.successes, s.failures, s.last_state) == (1, 0, 1, "cancelled")

@@ -185,8 +185,12 @@ async def _log_stream(api: Any, run_id: int, after: int,
         if await credentials.revoked():
             yield REVOKED
             return
-        lines = await run_in_threadpool(api.store.store.run_logs, run_id, after_id=after)
+        # The state before the lines: a run's last lines commit with its final state, so
+        # lines read after a final state was seen are all of them. Read the other way
+        # round, a run finishing between the two reads ended the stream without its last
+        # lines (a cancelled task's "cleaning up" line never showed).
         run = await run_in_threadpool(api.horae.runs.get, run_id)
+        lines = await run_in_threadpool(api.store.store.run_logs, run_id, after_id=after)
         chunks = [sse("log", S.log_wire(x), x.id) for x in lines]
         if lines:
             after = lines[-1].id

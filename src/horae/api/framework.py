@@ -30,6 +30,7 @@ from horae.api.problems import (
     invalid,
 )
 from horae.errors import Conflict, InvalidInput, NotFound, text_problem
+from horae.locales import from_accept_language
 from horae.queue_warnings import unserved_queue_warnings
 from horae.store import on_change
 from horae.store.connection import Tx
@@ -90,6 +91,13 @@ class Call:
     @property
     def headers(self) -> Any:
         return self.request.headers
+
+    @property
+    def language(self) -> str:
+        """'en' or 'zh', from Accept-Language: the language of the sentences the API
+        writes for people (trigger descriptions); errors keep English reasons and add
+        codes (horae.reasons) for a face to translate."""
+        return from_accept_language(self.request.headers.get("accept-language"))
 
     @contextmanager
     def audited(self, action: str, kind: str, *, target: Any = None, before: Any = None,

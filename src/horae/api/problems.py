@@ -2,7 +2,8 @@
 
 Every error the API returns has ``type``, ``title``, ``status`` and ``detail``; input errors
 add ``errors``: a list of ``{"field": "trigger.expr", "reason": "..."}``, the dotted path of
-each offending value in the request and what is wrong with it.
+each offending value in the request and what is wrong with it, plus ``code`` and ``params``
+when the reason is one of :data:`horae.reasons.REASONS` (so a console can translate it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from starlette.responses import Response
 
 from horae.errors import InvalidInput
+from horae.reasons import code_of, coded
 from horae.schedules import POLICY_NAMES
 
 PROBLEM_TYPE = "https://horae.dev/problems/"
@@ -40,7 +42,10 @@ class ApiError(Exception):
                                 "title": HTTPStatus(self.status).phrase,
                                 "status": self.status, "detail": self.detail}
         if self.errors is not None:
-            data["errors"] = self.errors
+            # code + params beside each English reason: the console words it in its language
+            data["errors"] = [coded(e) for e in self.errors]
+        elif (found := code_of(self.detail)) is not None:
+            data["code"], data["params"] = found
         return data
 
     def response(self) -> Response:

@@ -22,6 +22,7 @@ from horae.api.framework import Call, Operation, Reply
 from horae.api.problems import ApiError, invalid
 from horae.errors import Conflict
 from horae.instants import iso, to_epoch
+from horae.locales import ACCEPTED, parse_locale
 from horae.models import Policies, Run, RunState, Schedule
 from horae.store.list_queries import PageKey, page_key
 from horae.triggers import zone_of
@@ -79,18 +80,20 @@ class AuditQuery(BaseModel):
 
 class PreviewQuery(BaseModel):
     n: Annotated[int, Field(ge=1, le=100)] = 10
-    locale: Literal["en", "zh"] = "en"
+    locale: Annotated[str, Field(max_length=20, description=f"the description's language: "
+                                 f"{ACCEPTED}")] = "en"
 
 
 def etag(s: Schedule) -> str:
     return f'"{s.version}"'
 
 
-def _schedule_reply(s: Schedule, status: int = 200, location: bool = False) -> Reply:
+def _schedule_reply(s: Schedule, status: int = 200, location: bool = False,
+                    locale: str = "en") -> Reply:
     headers = {"ETag": etag(s)}
     if location:
         headers["Location"] = f"/api/v1/schedules/{quote(s.id, safe='')}"
-    return Reply(S.schedule_wire(s), status, headers)
+    return Reply(S.schedule_wire(s, locale), status, headers)
 
 
 def _run_reply(run: Any, status: int = 200) -> Reply:
@@ -130,7 +133,7 @@ def list_schedules(c: Call) -> Reply:
     cursor_of = (lambda s: s.id) if q.order == "id" else (lambda s: S.key_cursor(page_key(s)))
     items, cursor = _page(found, q.limit, cursor_of)
     last = c.api.horae.store.schedule_last_runs(items)
-    return Reply({"items": [S.schedule_list_wire(s, last.get(s.id)) for s in items],
+    return Reply({"items": [S.schedule_list_wire(s, last.get(s.id), c.language) for s in items],
                   "next_cursor": cursor})
 
 
@@ -146,7 +149,7 @@ def _key_cursor(cursor: str | None) -> PageKey | None:
 
 def stats(c: Call) -> Reply:
     q: StatsQuery = c.query
-    return Reply(S.stats_wire(c.api.horae.store.run_stats(q.hours, q.top)))
+    return Reply(S.stats_wire(c.api.horae.store.run_stats(q.hours, q.top), c.language))
 
 
 def create_schedule(c: Call) -> Reply:
@@ -162,7 +165,7 @@ def create_schedule(c: Call) -> Reply:
 
 
 def get_schedule(c: Call) -> Reply:
-    return _schedule_reply(c.api.horae.schedules.get(c.path["schedule_id"]))
+    return _schedule_reply(c.api.horae.schedules.get(c.path["schedule_id"]), locale=c.language)
 
 
 def _current(c: Call) -> Schedule:
@@ -248,7 +251,7 @@ def _pause_or_resume(c: Call, paused: bool) -> Reply:
             if attempt == 9:
                 raise
             continue
-        return _schedule_reply(s)
+        return _schedule_reply(s, locale=c.language)
     raise AssertionError("unreachable")
 
 
@@ -272,12 +275,13 @@ def trigger_schedule(c: Call) -> Reply:
 
 def preview_schedule(c: Call) -> Reply:
     q: PreviewQuery = c.query
+    locale = parse_locale(q.locale)
     s = c.api.horae.schedules.get(c.path["schedule_id"])
     zone = zone_of(s.trigger) or "UTC"
     fires: list[datetime] = c.api.horae.schedules.preview(s.id, q.n)
     tz = ZoneInfo(zone)
     return Reply({
-        "id": s.id, "description": S.describe(s.trigger, q.locale), "zone": zone,
+        "id": s.id, "description": S.describe(s.trigger, locale), "zone": zone,
         "fires": [{"utc": iso(f.timestamp()), "local": f.astimezone(tz).isoformat()}
                   for f in fires],
     })

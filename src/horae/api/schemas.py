@@ -392,6 +392,10 @@ class Liveness(BaseModel):
 class FieldError(BaseModel):
     field: str
     reason: str
+    code: str | None = Field(default=None, description="a stable name of the reason "
+                             "(horae.reasons), present when the reason is a known one")
+    params: dict[str, str] | None = Field(default=None, description="the values that fill "
+                                          "in the reason's template, with code")
 
 
 class Problem(BaseModel):
@@ -402,6 +406,8 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+    code: str | None = None
+    params: dict[str, str] | None = None
 
 
 # -- records to wire dicts ------------------------------------------------------------------
@@ -427,10 +433,11 @@ def _describe(trigger_json: str, locale: str) -> str:
         return str(trigger.get("kind", "trigger"))
 
 
-def schedule_wire(s: Schedule) -> dict[str, Any]:
+def schedule_wire(s: Schedule, locale: str = "en") -> dict[str, Any]:
+    """The wire form; ``trigger_description`` in ``locale`` (audit records keep "en")."""
     data = _times(s.to_dict(), SCHEDULE_TIMES)
     _times(data["policies"], POLICY_TIMES)
-    data["trigger_description"] = describe(s.trigger)
+    data["trigger_description"] = describe(s.trigger, locale)
     return data
 
 
@@ -472,8 +479,8 @@ def user_wire(u: UserRecord) -> dict[str, Any]:
     return _times(data, USER_TIMES)
 
 
-def schedule_list_wire(s: Schedule, last: LastRun | None) -> dict[str, Any]:
-    data = schedule_wire(s)
+def schedule_list_wire(s: Schedule, last: LastRun | None, locale: str = "en") -> dict[str, Any]:
+    data = schedule_wire(s, locale)
     data["last_run_id"] = None if last is None else last.id
     data["last_duration"] = None if last is None else last.duration
     return data
@@ -501,13 +508,13 @@ def parse_key_cursor(cursor: str) -> PageKey | None:
     return (phase, None, sid) if t is None else None
 
 
-def _brief_wire(b: ScheduleBrief) -> dict[str, Any]:
+def _brief_wire(b: ScheduleBrief, locale: str) -> dict[str, Any]:
     data = _times(dataclasses.asdict(b), ("next_fire_at", "last_run_at"))
-    data["trigger_description"] = describe(data.pop("trigger"))
+    data["trigger_description"] = describe(data.pop("trigger"), locale)
     return data
 
 
-def stats_wire(st: RunStats) -> dict[str, Any]:
+def stats_wire(st: RunStats, locale: str = "en") -> dict[str, Any]:
     hours = round((st.now - st.since) / 3600)
     first, last = int(st.since // 60), int(st.now // 60)
     bad = ("failed", "timed_out", "lost")
@@ -524,6 +531,6 @@ def stats_wire(st: RunStats) -> dict[str, Any]:
             "failed": [sum(st.per_minute.get(m, {}).get(b, 0) for b in bad) for m in minutes],
         },
         "schedules": st.schedules, "paused": st.paused, "failing": st.failing,
-        "next_fires": [_brief_wire(b) for b in st.next_fires],
-        "failing_schedules": [_brief_wire(b) for b in st.failing_schedules],
+        "next_fires": [_brief_wire(b, locale) for b in st.next_fires],
+        "failing_schedules": [_brief_wire(b, locale) for b in st.failing_schedules],
     }

@@ -40,6 +40,8 @@ from horae.console.auth import (
 )
 from horae.errors import InvalidInput
 from horae.instants import iso
+from horae.locales import ACCEPTED, language_of
+from horae.reasons import REASONS, TRANSLATED_PARAMS
 from horae.store.console_store import ConsoleSession, ConsoleStore
 from horae.triggers import trigger_from_dict, zone_of
 from horae.triggers.window import preview
@@ -164,6 +166,9 @@ class Console:
             "user": signed_in.session.name if signed_in else None,
             "user_id": signed_in.user_id if signed_in else None,
             "params": params or {}, "messages": i18n.catalogue(lang),
+            "reasons": i18n.reasons(lang), "translated_params": list(TRANSLATED_PARAMS),
+            # English sources of the reasons: a run's error is a sentence, not a code
+            "reason_sources": REASONS if lang != "en" else {},
         }
         context = {
             "_": i18n.translator(lang), "lang": lang, "languages": i18n.LANGUAGES,
@@ -286,9 +291,9 @@ class Console:
         form = await _form(request)
         if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
             return self._refused(request, signed_in)
-        lang = str(form.get("lang") or "")
+        lang = i18n.page_language(form.get("lang"))
         response = RedirectResponse(_safe_next(str(form.get("next") or "/")), status_code=303)
-        if lang in i18n.LANGUAGES:
+        if lang is not None:
             set_cookie(response, request, i18n.LANG_COOKIE, lang, max_age=365 * 86400)
         return response
 
@@ -327,7 +332,9 @@ def trigger_preview(body: Any) -> dict[str, Any]:
     if isinstance(count, bool) or not isinstance(count, int):
         raise invalid("n", "must be an integer")
     n = min(max(count, 1), 100)
-    locale = "zh" if body.get("locale") == "zh" else "en"
+    locale = language_of(body.get("locale", "en"))
+    if locale is None:
+        raise invalid("locale", f"must be one of {ACCEPTED}")
     trigger = trigger_from_dict(data)
     tz = ZoneInfo(zone_of(data) or "UTC")
     fires = preview(trigger, time.time(), n)

@@ -14,6 +14,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
+from horae.locales import language_of
+
 LANGUAGES = {"en": "English", "zh-CN": "简体中文"}
 LANG_COOKIE = "horae_lang"
 
@@ -28,6 +30,16 @@ def catalogue(lang: str) -> dict[str, str]:
     return data
 
 
+@cache
+def reasons(lang: str) -> dict[str, str]:
+    """code -> the template of each known error reason (horae.reasons) in ``lang``: the
+    console shows a refusal from the API in the page's language, filled with its params."""
+    from horae.reasons import REASONS
+
+    messages = catalogue(lang)
+    return {code: messages.get(template, template) for code, template in REASONS.items()}
+
+
 def translator(lang: str) -> Callable[..., str]:
     messages = catalogue(lang)
 
@@ -38,9 +50,16 @@ def translator(lang: str) -> Callable[..., str]:
     return translate
 
 
+def page_language(tag: object) -> str | None:
+    """The console's language for any tag Horae accepts (``zh``, ``zh-Hans``, ``en-US``...:
+    horae.locales), else None."""
+    language = language_of(tag)
+    return None if language is None else "zh-CN" if language == "zh" else "en"
+
+
 def choose(cookie: str | None, accept_language: str | None) -> str:
-    if cookie in LANGUAGES:
-        return cookie
+    if (from_cookie := page_language(cookie)) is not None:
+        return from_cookie
     for tag in _ranked(accept_language or ""):
         primary = tag.split("-", 1)[0]
         if primary == "zh":

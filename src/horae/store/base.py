@@ -177,13 +177,22 @@ class StoreBase:
         PostgreSQL's NOTIFY, sent after the commit (see :mod:`horae.store.notices`)."""
         tx.pending.add(channel)
 
-    def _count_outcomes(self, tx: Tx, outcomes: list[tuple[str, str]], now: float) -> None:
-        """Add outcomes (in order) to their schedules' counters and last state."""
+    def _count_outcomes(self, tx: Tx, outcomes: list[tuple[str, str, str]],
+                        now: float) -> None:
+        """Add outcomes ``(schedule id, state, origin)``, in order, to their schedules'
+        counters and last state.
+
+        Successes and failures count the runs the schedule *fired* (origin ``schedule``),
+        so they never exceed ``fires``: a run started by hand or a retry of a finished run
+        sets the last state but counts in neither (the console's "fires 7 / ok 10" was
+        manual runs counted as successes but not as fires).
+        """
         per: dict[str, dict[str, Any]] = {}
-        for sid, st in outcomes:
+        for sid, st, origin in outcomes:
             row = per.setdefault(sid, {"id": sid, "ok": 0, "bad": 0, "now": now})
-            row["ok"] += st == "succeeded"
-            row["bad"] += st in ("failed", "timed_out", "lost")
+            fired = origin == "schedule"
+            row["ok"] += fired and st == "succeeded"
+            row["bad"] += fired and st in ("failed", "timed_out", "lost")
             row["state"] = st
         if not per:
             return

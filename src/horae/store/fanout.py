@@ -157,9 +157,9 @@ def _end_parent(store: Store, tx: Tx, pid: int, state: str, now: float, *,
         "UPDATE horae_runs SET state = :state, finished_at = :now, result = :result,"
         " error = :error, progress = CASE WHEN :ok = 1 THEN 1.0 ELSE progress END"
         " WHERE id = :p AND state IN ('scheduled', 'queued', 'retrying', 'running')"
-        " RETURNING schedule_id",
+        " RETURNING schedule_id, origin",
         {"state": state, "now": now, "p": pid, "error": error, "ok": int(state == "succeeded"),
          "result": None if result is None else R.dumps(result)},
     )
     if row is not None and row["schedule_id"] is not None:
-        store._count_outcomes(tx, [(row["schedule_id"], state)], now)
+        store._count_outcomes(tx, [(row["schedule_id"], state, row["origin"])], now)

@@ -218,7 +218,8 @@ class LeaseQueries(StoreBase):
             self._logs_insert(tx, [x for f, ok in zip(items, kept, strict=True) if ok
                                    for x in f.logs])
             self._count_outcomes(tx, [
-                (row["schedule_id"], f.state.value) for f, row in zip(items, rows, strict=True)
+                (row["schedule_id"], f.state.value, row["origin"])
+                for f, row in zip(items, rows, strict=True)
                 if row is not None and row["schedule_id"] is not None
                 and f.state in TERMINAL_STATES
             ], now)
@@ -243,7 +244,7 @@ class LeaseQueries(StoreBase):
                 " result text, error text, tb text, finished float8, now float8,"
                 " delay float8, progress float8, message text, ran float8)"
                 " WHERE r.id = v.id AND r.attempt = v.attempt AND r.lease_owner = :me"
-                " AND r.state = 'running' RETURNING r.id, r.schedule_id, r.parent_id",
+                " AND r.state = 'running' RETURNING r.id, r.schedule_id, r.parent_id, r.origin",
                 {"rows": R.dumps(params), "me": worker_id},
             )}
             return [done.pop(p["id"], None) for p in params]
@@ -255,7 +256,7 @@ class LeaseQueries(StoreBase):
             " progress_message = COALESCE(:message, progress_message),"
             " started_at = COALESCE(started_at, :now - :ran)"
             " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
-            " AND state = 'running' RETURNING schedule_id, parent_id",
+            " AND state = 'running' RETURNING schedule_id, parent_id, origin",
             params,
         )
 
@@ -318,7 +319,7 @@ class LeaseQueries(StoreBase):
             fanout.settle(self, tx, [r.parent_id for r in runs], now)
             self._count_outcomes(
                 tx,
-                [(r.schedule_id, r.state.value) for r in runs
+                [(r.schedule_id, r.state.value, r.origin) for r in runs
                  if r.schedule_id is not None and r.state in TERMINAL_STATES],
                 now,
             )

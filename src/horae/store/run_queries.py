@@ -181,11 +181,12 @@ class RunQueries(StoreBase):
             done = tx.one(
                 "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
                 f" error = 'cancelled before it started' WHERE id = :id AND state IN {WAITING_SQL}"
-                " RETURNING schedule_id, parent_id",
+                " RETURNING schedule_id, parent_id, origin",
                 {"id": run_id, "now": now},
             )
             if done is not None and done["schedule_id"] is not None:
-                self._count_outcomes(tx, [(done["schedule_id"], "cancelled")], now)
+                self._count_outcomes(tx, [(done["schedule_id"], "cancelled", done["origin"])],
+                                     now)
             if done is not None:
                 fanout.settle(self, tx, [done["parent_id"]], now)
             running = None if done is not None else tx.one(

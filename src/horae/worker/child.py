@@ -14,6 +14,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import signal
 import sys
 import threading
 import traceback
@@ -73,6 +74,9 @@ def main(argv: list[str]) -> int:
               shard_total=request.get("shard_total"))
     tracker = _StreamingTracker(run)
     tracker.pipe = pipe
+    # The parent cancels with SIGTERM: ctx.cancelled becomes true and the task may return
+    # (logging on its way out); the parent kills this process if it does not, soon.
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: tracker.cancel.set())
     LogCapture.install()
     bind(tracker)
     try:

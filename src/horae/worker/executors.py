@@ -5,7 +5,9 @@ What each mode can enforce, honestly:
 - ``thread``: Python cannot stop a thread. A timeout or cancel sets ``ctx.cancelled``; the
   run stays ``running`` (holding its pool slot and its place in every concurrency count)
   until the function returns, and is then recorded ``timed_out`` or ``cancelled``.
-- ``process``: a child process per run; a timeout or cancel kills it.
+- ``process``: a child process per run; a timeout kills it. A cancel sets ``ctx.cancelled``
+  in the child (SIGTERM) so that the task can stop and log on its way out, and kills the
+  child if it is still there :data:`CANCEL_GRACE` seconds later.
 """
 
 from __future__ import annotations
@@ -199,10 +201,10 @@ class Executors:
         finally:
             os.close(write_fd)  # the child's copy is the only writer: EOF when it exits
         with ex.lock:
-            ex.stopper = proc.kill
+            ex.stopper = functools.partial(_stop_child, proc, ex)
             stop_now = ex.stop_reason is not None
         if stop_now:
-            proc.kill()
+            _stop_child(proc, ex)
         assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
         readers = [_OutputReader(proc.stdout, ex.tracker, "INFO"),
                    _OutputReader(proc.stderr, ex.tracker, "ERROR")]
@@ -226,6 +228,23 @@ class Executors:
                else f"exited with code {code}" if code else "exited")
         when = "before" if outcome is None else "after"
         return Outcome(error=f"child process {why} {when} reporting a result")
+
+
+#: Seconds a cancelled child has to return after SIGTERM set its ``ctx.cancelled``.
+CANCEL_GRACE = 3.0
+
+
+def _stop_child(proc: subprocess.Popen[str], ex: Execution) -> None:
+    """Kill the child at once for a timeout or a drain. For a cancel, ask first: a task
+    that watches ``ctx.cancelled`` returns, and the lines it logs on its way out reach the
+    run's log (a kill dropped them); one that does not is killed after the grace."""
+    if ex.stop_reason != "cancel":
+        proc.kill()
+        return
+    proc.terminate()
+    timer = threading.Timer(CANCEL_GRACE, proc.kill)  # a no-op once the child was reaped
+    timer.daemon = True
+    timer.start()
 
 
 class _OutputReader:

@@ -9,6 +9,8 @@
   const level = ROLES.indexOf(CONFIG.role);
   const can = { operate: level >= 1, edit: level >= 2 };
   const ACTIVE = ["scheduled", "queued", "running", "retrying"];
+  const WAITING = ["scheduled", "queued", "retrying"];
+  const FAILED = ["failed", "timed_out", "lost"];  // drawn red; cancelled is not a failure
   const $ = (sel, root) => (root || document).querySelector(sel);
   const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
 
@@ -82,9 +84,11 @@
   }
 
   // -- the API ---------------------------------------------------------------------------
+  // Refusals and Horae's own sentences in the page's language (static/reasons.js).
+  const { reasonText, sentence, problemText } = window.HoraeReasons;
   class ApiError extends Error {
     constructor(status, problem) {
-      super((problem && problem.detail) || "HTTP " + status);
+      super(problemText(problem) || "HTTP " + status);
       this.status = status;
       this.problem = problem || {};
     }
@@ -92,7 +96,8 @@
   async function api(path, options) {
     const opts = Object.assign({ method: "GET", headers: {} }, options || {});
     opts.credentials = "same-origin";
-    opts.headers = Object.assign({ Accept: "application/json" }, opts.headers);
+    // Accept-Language: the API writes trigger descriptions in the page's language.
+    opts.headers = Object.assign({ Accept: "application/json", "Accept-Language": CONFIG.lang }, opts.headers);
     if (opts.method !== "GET") opts.headers["X-CSRF-Token"] = CONFIG.csrf;
     if (opts.body !== undefined && typeof opts.body !== "string") {
       opts.headers["Content-Type"] = "application/json";
@@ -178,8 +183,24 @@
       txt.textContent = labels[i];
       chart.append(txt);
     });
-    const legend = el("p", { class: "legend" }, ...series.map((s) => el("span", { class: "key " + s.cls }, t(s.label))));
+    const shown = series.filter((s) => s.cls !== "other" || s.values.some((v) => v));
+    const legend = el("p", { class: "legend" }, ...shown.map((s) => el("span", { class: "key " + s.cls }, t(s.label))));
     box.replaceChildren(chart, legend);
+  }
+
+  // -- queues no live worker serves -------------------------------------------------------
+  // A run on such a queue waits without an error: the banner says so where the run or the
+  // schedule is looked at (the API and the CLI warn when the change is made).
+  async function unservedBanner(queue, text) {
+    const box = $("#queue-banner");
+    if (!box) return;
+    let served = true;
+    if (queue !== null) {
+      const q = (await get("/queues")).items.find((x) => x.queue === queue);
+      served = Boolean(q && q.workers > 0);
+    }
+    box.hidden = served;
+    box.replaceChildren(...(served ? [] : [el("p", {}, text)]));
   }
 
   // -- pages -------------------------------------------------------------------------------
@@ -212,9 +233,12 @@
     $("#queues").replaceChildren(queues.items.length ? el("table", { class: "list queues" },
       el("thead", {}, el("tr", {}, ...["Queue", "Queued", "Waiting", "Running", "Lag", "Workers", "Slots"].map((h) => el("th", {}, t(h))))),
       el("tbody", {}, ...queues.items.map((q) => {
-        const unserved = q.workers === 0 && q.queued + q.scheduled + q.retrying > 0;
-        return el("tr", { "data-queue": q.queue, class: unserved || q.lag_seconds >= 60 ? "warn" : "" },
-          el("td", {}, link("/runs?queue=" + encodeURIComponent(q.queue), q.queue)),
+        // Listed with no worker: its runs wait (or were left running by a worker now gone).
+        const unserved = q.workers === 0;
+        return el("tr", { "data-queue": q.queue, "data-unserved": unserved ? "true" : null,
+          class: unserved || q.lag_seconds >= 60 ? "warn" : "" },
+          el("td", {}, link("/runs?queue=" + encodeURIComponent(q.queue), q.queue),
+            unserved ? el("strong", { class: "unserved" }, " " + t("no live worker: runs wait")) : null),
           el("td", {}, String(q.queued)), el("td", {}, String(q.scheduled + q.retrying)),
           el("td", {}, String(q.running)), el("td", { class: "lag" }, duration(q.lag_seconds)),
           el("td", { title: unserved ? t("No live worker serves this queue.") : "" }, String(q.workers)),
@@ -310,7 +334,11 @@
         ["Arguments", el("code", {}, JSON.stringify(s.kwargs) + (s.args.length ? " " + JSON.stringify(s.args) : ""))],
         ["Queue", p.queue], ["Overlap", t(p.overlap)], ["Catch-up", t(p.catchup)],
         ["Retries", String(p.retries)], ["Timeout (s)", p.timeout === null ? "—" : String(p.timeout)],
-        ["Fires", String(s.fires)], ["Successes", String(s.successes)], ["Failures", String(s.failures)],
+        // Fires count the runs the trigger made; succeeded/failed count the outcomes of
+        // those runs only (never of runs started by hand), so they cannot exceed fires.
+        ["Fires", String(s.fires)], ["Fired runs succeeded", String(s.successes)],
+        ["Fired runs failed", String(s.failures)], ["Fires skipped", String(s.skipped)],
+        ["Fires missed", String(s.missed)],
         ["Tags", s.tags.join(", ") || "—"], ["Description", s.description || "—"], ["Version", String(s.version)],
       ];
       $("#schedule-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
@@ -321,9 +349,8 @@
       if (toggle) toggle.textContent = s.paused ? t("Resume") : t("Pause");
     }
     async function loadPreview() {
-      const lang = CONFIG.lang === "zh-CN" ? "zh" : "en";
       try {
-        const pv = await get(path + "/preview" + query({ n: 10, locale: lang }));
+        const pv = await get(path + "/preview" + query({ n: 10, locale: CONFIG.lang }));
         $("#trigger-words").textContent = words = pv.description;
         renderSchedule();
         $("#next-fire-list").replaceChildren(...pv.fires.map((f) => el("li", {}, timeCell(f.utc, pv.zone))));
@@ -342,19 +369,23 @@
         el("td", {}, timeCell(r.fire_time, zone)), el("td", {}, timeCell(r.started_at)),
         el("td", { class: "num" }, duration(r.duration)), el("td", { class: "num" }, String(r.attempt)))));
       const done = page.items.filter((r) => r.duration !== null).reverse();
+      const drawnAs = (r) => r.state === "succeeded" ? "ok" : FAILED.includes(r.state) ? "bad" : "other";
       barChart($("#duration-chart"), done.map((r) => "#" + r.id),
-        [{ label: "succeeded", values: done.map((r) => r.state === "succeeded" ? r.duration : 0), cls: "ok" },
-         { label: "failed", values: done.map((r) => r.state !== "succeeded" ? r.duration : 0), cls: "bad" }], "s");
+        [{ label: "succeeded", values: done.map((r) => drawnAs(r) === "ok" ? r.duration : 0), cls: "ok" },
+         { label: "failed", values: done.map((r) => drawnAs(r) === "bad" ? r.duration : 0), cls: "bad" },
+         { label: "cancelled", values: done.map((r) => drawnAs(r) === "other" ? r.duration : 0), cls: "other" }], "s");
     }
+    const checkQueue = () => unservedBanner(s.policies.queue, t(
+      "No live worker serves queue '{queue}': its runs will wait until one starts.", { queue: s.policies.queue })).catch(failed);
     s = await get(path);
     renderSchedule();
-    await Promise.all([loadPreview(), loadRuns()]);
+    await Promise.all([loadPreview(), loadRuns(), checkQueue()]);
     if (toggle) toggle.addEventListener("click", () => action(toggle, path + (s.paused ? "/resume" : "/pause"), async (body) => {
       s = body; renderSchedule(); await loadPreview(); flash(t(s.paused ? "Paused {id}." : "Resumed {id}.", { id }));
     }));
     const now = $("#trigger-now");
     if (now) now.addEventListener("click", () => action(now, path + "/trigger", async (run) => {
-      flash(t("Run #{id} queued.", { id: run.id })); await loadRuns();
+      flash(t("Run #{id} queued.", { id: run.id })); await Promise.all([loadRuns(), checkQueue()]);
     }));
     const del = $("#delete-schedule");
     if (del) del.addEventListener("click", async () => {
@@ -367,7 +398,7 @@
     let pending = null;
     listen("/events" + query({ schedule: id }), {
       "run.state": () => { clearTimeout(pending); pending = setTimeout(() => loadRuns().catch(failed), 300); },
-      "schedule.changed": async () => { s = await get(path); renderSchedule(); await loadPreview(); },
+      "schedule.changed": async () => { s = await get(path); renderSchedule(); await Promise.all([loadPreview(), checkQueue()]); },
     });
   };
 
@@ -434,9 +465,11 @@
       $("#run-args").textContent = json({ args: run.args, kwargs: run.kwargs });
       $("#run-result").textContent = json(run.result);
       $("#error-card").hidden = !run.error;
-      $("#run-error").textContent = run.error || "";
+      $("#run-error").textContent = sentence(run.error) || "";
       $("#run-traceback").textContent = run.traceback || "";
       setProgress(run.progress, run.progress_message);
+      unservedBanner(WAITING.includes(run.state) ? run.queue : null, t(
+        "No live worker serves queue '{queue}': this run will wait until one starts.", { queue: run.queue })).catch(failed);
       const activeNow = ACTIVE.includes(run.state);
       if (cancel) cancel.hidden = !activeNow || run.cancel_requested;
       if (retry) retry.hidden = activeNow;
@@ -555,7 +588,7 @@
         const errors = (err.problem && err.problem.errors) || [];
         for (const e of errors) {
           const box = $(`[data-error-for="${e.field}"]`, form);
-          if (box) box.textContent = e.reason;
+          if (box) box.textContent = reasonText(e);
         }
         if (!errors.length) failed(err);
       }
@@ -563,7 +596,7 @@
     await load();
   };
 
-  window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, can, CONFIG, pages };
+  window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, can, CONFIG, pages, reasonText };
 
   // -- start ----------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {

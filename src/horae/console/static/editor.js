@@ -3,7 +3,7 @@
 "use strict";
 (function () {
   const H = window.HoraeConsole;
-  const { t, el, $, $$, api, get, query, timeCell, CONFIG } = H;
+  const { t, el, $, $$, api, get, query, timeCell, CONFIG, reasonText } = H;
 
   // One input per property of the schema; values come back as JSON types.
   function argumentField(name, prop, required, value) {
@@ -101,10 +101,9 @@
     async function preview() {
       const mine = ++seq;
       const words = $("#trigger-words"), list = $("#preview-fires");
-      const lang = CONFIG.lang === "zh-CN" ? "zh" : "en";
       clearError("trigger");
       try {
-        const r = await previewTrigger({ trigger: trigger(), n: 10, locale: lang });
+        const r = await previewTrigger({ trigger: trigger(), n: 10, locale: CONFIG.lang });
         if (mine !== seq) return;
         words.textContent = r.body.description;
         list.replaceChildren(...r.body.fires.map((f) => el("li", {}, timeCell(f.utc, r.body.zone))));
@@ -129,7 +128,7 @@
       for (const e of list) {
         const target = $$(".field-error", form).filter((p) => e.field === p.dataset.errorFor || e.field.startsWith(p.dataset.errorFor + "."))
           .sort((a, b) => b.dataset.errorFor.length - a.dataset.errorFor.length)[0];
-        if (target) { target.textContent = e.reason; placed = true; }
+        if (target) { target.textContent = reasonText(e); placed = true; }
       }
       if (!placed) {
         const box = fallback ? $(`[data-error-for="${fallback}"]`, form) : $("#form-error");
@@ -219,7 +218,11 @@
     const response = await fetch("/preview", { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": CONFIG.csrf }, body: JSON.stringify(body) });
     const data = await response.json();
-    if (!response.ok) { const e = new Error(data.detail); e.status = response.status; e.problem = data; throw e; }
+    if (!response.ok) {
+      const first = (data.errors || [])[0];
+      const e = new Error(first ? first.field + ": " + reasonText(first) : data.detail);
+      e.status = response.status; e.problem = data; throw e;
+    }
     return { body: data };
   }
 

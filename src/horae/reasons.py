@@ -1,0 +1,226 @@
+"""Stable codes for the reasons Horae gives when it refuses input, so that a face other than
+the English one (the console in Chinese) can say the same thing in its own words.
+
+Errors are raised with an English sentence (``InvalidInput(field, reason)``, pydantic's
+messages, the API's own); :func:`code_of` recognises that sentence among the templates
+below and returns its code and the values that filled it in. The API adds both to each
+entry of a problem's ``errors`` (``{"field", "reason", "code", "params"}``); the console
+shows the translation of the code's template, filled with the params. The English
+sentence stays the API's ``reason``, so clients that read it see no change.
+
+A template is English with ``{name}`` placeholders; each placeholder matches any text.
+Templates are tried in order, so a more specific one comes before a general one that
+would also match. A reason that matches none has no code and is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+#: code -> English template. The English template is also the message key that
+#: ``console/messages/zh-CN.json`` translates (a test checks each has a translation).
+REASONS: dict[str, str] = {
+    # cron expressions (horae.triggers.cron_parser)
+    "cron.out_of_range": "{part} field {text}: value {value} is out of range {low}-{high}",
+    "cron.not_a_value": "{part} field {text}: {token} is not a number {low}-{high} or a "
+                        "name like {name}",
+    "cron.not_a_number": "{part} field {text}: {token} is not a number {low}-{high}",
+    "cron.bad_step": "{part} field {text}: step {step} must be a whole number from 1 to "
+                     "{size}",
+    "cron.backwards": "{part} field {text}: range {range} runs backwards; split it, e.g. "
+                      "{example}",
+    "cron.empty_item": "{part} field {text}: empty item in the list; remove the extra comma",
+    "cron.missing_number": "{part} field {text}: a range or step is missing a number",
+    "cron.question_mark": "{part} field {text}: '?' is only allowed in the day-of-month and "
+                          "day-of-week fields",
+    "cron.last_offset": "{part} field {text}: {item}: L-n needs n from 0 to 30",
+    "cron.lone_w": "{part} field {text}: 'W' needs a day before it, e.g. 15W (weekday "
+                   "nearest the 15th)",
+    "cron.lone_l": "{part} field {text}: 'L' alone is ambiguous here; write 5L for the last "
+                   "Friday, or put L in the day-of-month field for the month's last day",
+    "cron.nth": "{part} field {text}: {item}: after '#' give 1 to 5 (which occurrence)",
+    "cron.field_count_year": "expected 5 fields (minute hour day-of-month month "
+                             "day-of-week) or 6 with a leading seconds field, got {count} "
+                             "(a year field is not supported)",
+    "cron.field_count": "expected 5 fields (minute hour day-of-month month day-of-week) or "
+                        "6 with a leading seconds field, got {count}",
+    "cron.too_long": "expression is {length} characters long; the limit is {limit}",
+    "cron.unknown_alias": "unknown alias {alias}; use one of {known}",
+    "cron.never_day": "day {days} of {months} never occurs: this expression can never fire",
+    "cron.never_days": "days {days} of {months} never occur: this expression can never fire",
+    "cron.never_match": "no day in {months} matches the day fields of {expr}: this "
+                        "expression can never fire",
+    "cron.empty": "give a cron expression such as '0 2 * * *'",
+    "cron.never": "the schedule never fires from now on: its time is past, or outside "
+                  "start_at/end_at",
+    # time zones, instants, periods
+    "zone.unknown": "unknown time zone {zone}; use an IANA name such as 'Europe/Berlin' or "
+                    "'UTC'",
+    "zone.missing": "give an IANA time zone name such as 'Europe/Berlin' or 'UTC'",
+    "date.naive_tz": "{at} has no time zone; add an offset such as +00:00, or give "
+                     "tz='Europe/Berlin' to say which zone it is in",
+    "date.naive": "{at} has no time zone; add an offset such as +00:00",
+    "date.not_iso_example": "{text} is not an ISO-8601 date-time such as "
+                            "'2026-12-01T09:00:00+00:00'",
+    "date.not_iso": "{text} is not an ISO-8601 date-time (e.g. 2026-12-01T09:00:00+08:00)",
+    "date.out_of_years": "{value} is outside the supported years {low}-{high}",
+    "date.out_of_range": "must be between 1970-01-01 and 9999-12-31 (UTC)",
+    "period.range": "the period must be between {low} s and {high} s (100 years), got {got}",
+    "period.zero": "the period must be greater than zero, got {got}",
+    "period.zero_hint": "the period must be greater than zero; give seconds=..., "
+                        "minutes/hours/days=..., or every='5m'",
+    # triggers as data
+    "trigger.kind": "expected one of {kinds}, got {kind}",
+    "trigger.unknown_key": "unknown key for a {kind} trigger; allowed keys: {keys}",
+    "trigger.missing_key": "missing; a {kind} trigger needs {key}",
+    "trigger.tag": "Input tag {kind} found using 'kind' does not match any of the expected "
+                   "tags: {kinds}",
+    "trigger.required": "required: a JSON object (the trigger being edited)",
+    # schedules, tasks, arguments
+    "schedule.id": "1-200 characters: letters, digits and _ . : @ -, starting with a letter "
+                   "or digit",
+    "schedule.unknown_field": "not a field of a schedule",
+    "schedule.end_before_start": "must be after start_at",
+    "schedule.backoff": "must be at least retry_backoff",
+    "schedule.unknown_policy": "unknown policy; known: {known}",
+    "task.unknown_none": "unknown task {task}; known tasks: none (is a worker running?)",
+    "task.unknown": "unknown task {task}; known tasks: {known}",
+    "args.required": "{name} is a required property (task {task})",
+    "args.type": "{value} is not of type {type} (task {task})",
+    "args.enum": "{value} is not one of {choices} (task {task})",
+    "args.minimum": "{value} is less than the minimum of {limit} (task {task})",
+    "args.maximum": "{value} is greater than the maximum of {limit} (task {task})",
+    "args.too_long": "{value} is too long (task {task})",
+    "args.too_short": "{value} is too short (task {task})",
+    "args.extra": "Additional properties are not allowed ({names} was unexpected) (task "
+                  "{task})",
+    "args.extras": "Additional properties are not allowed ({names} were unexpected) (task "
+                   "{task})",
+    "args.positional": "takes at most {limit} positional arguments, got {count}",
+    "args.twice": "given both by position and by name",
+    "run.at_or_delay": "give either at or delay, not both",
+    "run.delay": "must be a number of seconds >= 0",
+    "run.state": "unknown state {state}; known: {known}",
+    # shapes of values (Horae's own and pydantic's)
+    "value.list": "must be a list",
+    "value.object": "must be an object",
+    "value.strings": "must be a list of strings",
+    "value.integer": "must be an integer",
+    "value.finite": "must be a finite number",
+    "value.json_object": "a JSON object is required",
+    "value.json_object_not": "must be a JSON object, not {type}",
+    "value.nul": "must not contain a NUL character",
+    "value.unicode": "is not valid Unicode text",
+    "value.one_of": "must be one of {choices}",
+    "value.required": "Field required",
+    "value.extra": "Extra inputs are not permitted",
+    "value.int": "Input should be a valid integer",
+    "value.int_parse": "Input should be a valid integer, unable to parse string as an "
+                       "integer",
+    "value.number": "Input should be a valid number",
+    "value.string": "Input should be a valid string",
+    "value.bool": "Input should be a valid boolean",
+    "value.dict": "Input should be a valid dictionary",
+    "value.array": "Input should be a valid list",
+    "value.choice": "Input should be {choices}",
+    "value.ge": "Input should be greater than or equal to {limit}",
+    "value.le": "Input should be less than or equal to {limit}",
+    "value.gt": "Input should be greater than {limit}",
+    "value.lt": "Input should be less than {limit}",
+    "value.max_length": "String should have at most {limit} characters",
+    "value.min_length": "String should have at least {limit} character",
+    "value.min_length_n": "String should have at least {limit} characters",
+    "value.pattern": "String should match pattern {pattern}",
+    "value.max_items": "List should have at most {limit} items after validation, not {count}",
+    # accounts
+    "user.name": "1-100 letters, digits and _ . @ -, starting with a letter or digit",
+    "password.short": "must be at least {limit} characters long",
+    "password.long": "must be at most {limit} characters long",
+    "value.text": "must be text",
+    # conflicts (409 and 412 details) the console shows
+    "schedule.exists": "schedule {id} already exists",
+    "schedule.lost_update": "schedule {id} is at version {version}, not {expected}: someone "
+                            "changed it since you read it; read it again and retry",
+    "run.finished": "run {id} already finished ({state})",
+    "run.not_finished": "run {id} has not finished ({state}); cancel it first",
+    "user.exists": "a user named {name} exists; choose another name",
+    "user.taken": "already taken",
+    "user.self_lockout": "you cannot disable yourself or lower your own role (that would "
+                         "lock you out); ask another admin",
+    # why a run ended or never ran, in its error (the run page shows it)
+    "run.cancelled_running": "cancelled while running",
+    "run.cancelled_before": "cancelled before it started",
+    "run.cancelled_by_worker": "cancelled ({reason}) before it started",
+    "run.cancelled_how": "cancelled ({reason})",
+    "run.lease_expired": "lease expired: worker {worker} stopped renewing it",
+    "run.timed_out": "timed out after {seconds}s",
+    "run.child_killed": "child process killed ({reason}) {when} reporting a result",
+    "run.child_exit_code": "child process exited with code {code} {when} reporting a result",
+    "run.child_exited": "child process exited {when} reporting a result",
+    "run.no_worker": "no live worker serves queue {queue}",
+    "run.result_not_json": "result is not JSON: {detail}",
+    "skip.newer": "overlap={overlap}: a later fire was due in the same pass ({age} s ago) and "
+                  "only the newest one runs",
+    "skip.blocked_oldest": "overlap={overlap}: {n} earlier runs of this schedule still "
+                           "{where} (the oldest created {age} s ago)",
+    "skip.blocked_one_oldest": "overlap={overlap}: {n} earlier run of this schedule still "
+                               "{where} (the oldest created {age} s ago)",
+    "skip.blocked": "overlap={overlap}: {n} earlier runs of this schedule still {where}",
+    "skip.blocked_one": "overlap={overlap}: {n} earlier run of this schedule still {where}",
+    "miss.latest": "{late} s late, beyond misfire_grace={grace} s; catchup=latest runs only "
+                   "the newest missed fire",
+    "miss.window": "{late} s late, beyond misfire_grace={grace} s and beyond "
+                   "catchup_window={window} s",
+    "miss.policy": "{late} s late, beyond misfire_grace={grace} s (catchup={catchup})",
+    # not found (404 details)
+    "schedule.not_found": "schedule {id} not found",
+    "run.not_found": "run {id} not found",
+    "task.not_found": "task {id} not found",
+}
+
+#: Params that name parts of Horae (a cron field, months, a run state, where a blocking
+#: run is): the console translates their value too, each item of a ", " separated list.
+TRANSLATED_PARAMS = ("part", "months", "state", "where", "when")
+#: The words ``where`` and ``when`` take (horae.policies, the process executor); ``part``
+#: takes cron field labels, ``months`` month names, ``state`` run states.
+PARAM_WORDS = ("waiting in the queue", "running", "waiting or running", "before", "after")
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+
+
+@lru_cache(maxsize=1)
+def _patterns() -> list[tuple[str, re.Pattern[str]]]:
+    compiled = []
+    for code, template in REASONS.items():
+        pieces, position = [], 0
+        for match in _PLACEHOLDER.finditer(template):
+            pieces.append(re.escape(template[position:match.start()]))
+            pieces.append(f"(?P<{match.group(1)}>.*?)")
+            position = match.end()
+        pieces.append(re.escape(template[position:]))
+        compiled.append((code, re.compile("".join(pieces), re.DOTALL)))
+    return compiled
+
+
+@lru_cache(maxsize=4096)
+def _match(reason: str) -> tuple[str, tuple[tuple[str, str], ...]] | None:
+    for code, pattern in _patterns():
+        found = pattern.fullmatch(reason)
+        if found is not None:
+            return code, tuple(found.groupdict().items())
+    return None
+
+
+def code_of(reason: str) -> tuple[str, dict[str, str]] | None:
+    """(code, params) of an English reason, or None when no template says it."""
+    found = _match(reason)
+    return None if found is None else (found[0], dict(found[1]))
+
+
+def coded(error: dict[str, str]) -> dict[str, object]:
+    """An ``{"field", "reason"}`` entry with its ``code`` and ``params`` when known."""
+    found = code_of(error.get("reason", ""))
+    if found is None:
+        return dict(error)
+    return {**error, "code": found[0], "params": found[1]}
