@@ -57,8 +57,9 @@ class ExpiryQueries(StoreBase):
             if per:
                 tx.many("UPDATE horae_schedules SET missed = missed + :n WHERE id = :id",
                         [{"id": sid, "n": n} for sid, n in sorted(per.items())])
-                self._count_outcomes(tx, [(r["schedule_id"], "missed") for r in rows
-                                          if r["schedule_id"] is not None], now)
+                self._count_outcomes(tx, [(r["schedule_id"], "missed", "schedule")
+                                          for r in rows if r["schedule_id"] is not None],
+                                     now)
         return len(rows)
 
 
