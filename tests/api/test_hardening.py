@@ -339,3 +339,18 @@ def test_any_declared_body_over_the_limit_is_a_413_before_it_is_read(
         assert r.status_code == 413, (path, r.status_code)
         assert r.headers["connection"] == "close"
 
+
+
+def test_last_use_marks_are_dropped_after_their_tries_and_no_writer_lingers(
+        sqlite_file: Horae) -> None:
+    from horae.api.last_used import LastUsed
+
+    store = sqlite_file.store
+    with store.db.write() as tx:  # every write of a mark now fails
+        tx.run("ALTER TABLE horae_api_tokens RENAME TO horae_api_tokens_away")
+    marks = LastUsed(store, retry=0.01, tries=3)
+    marks.mark("t1")
+    eventually(lambda: marks._thread is None, timeout=10)  # gave up, and ended
+    with store.db.write() as tx:
+        tx.run("ALTER TABLE horae_api_tokens_away RENAME TO horae_api_tokens")
+    assert marks.written == 0 and not marks._pending

@@ -19,10 +19,14 @@ log = logging.getLogger("horae.api")
 class LastUsed:
     """Marks of token use, at most one per token per ``every`` seconds."""
 
-    def __init__(self, store: ApiStore, every: float = 60.0, retry: float = 5.0) -> None:
+    def __init__(self, store: ApiStore, every: float = 60.0, retry: float = 5.0,
+                 tries: int = 12) -> None:
         self.store = store
         self.every = every
         self.retry = retry
+        # Marks are bookkeeping: after `tries` failed writes in a row (a minute by
+        # default) they are dropped, so a database gone for good leaves no thread behind.
+        self.tries = tries
         self._marked: dict[str, float] = {}  # token id -> when it was last noted (monotonic)
         self._pending: set[str] = set()
         self._lock = threading.Lock()
@@ -46,6 +50,7 @@ class LastUsed:
                 self._thread.start()
 
     def _run(self) -> None:
+        failures = 0
         while True:
             with self._lock:
                 batch, self._pending = self._pending, set()
@@ -53,11 +58,19 @@ class LastUsed:
                     self._thread = None
                     return
             failed = self._write(batch)
-            if failed:
-                with self._lock:
-                    self._pending |= failed
-                # The database is locked or away: wait before trying again.
-                self._retry_wait.wait(self.retry)
+            if not failed:
+                failures = 0
+                continue
+            failures += 1
+            if failures >= self.tries:
+                log.warning("gave up recording the last use of %d tokens after %d failed"
+                            " writes", len(failed), failures)
+                failures = 0  # not put back: dropped
+                continue
+            with self._lock:
+                self._pending |= failed
+            # The database is locked or away: wait before trying again.
+            self._retry_wait.wait(self.retry)
 
     def _write(self, batch: set[str]) -> set[str]:
         """Write the marks; returns those that could not be written."""
