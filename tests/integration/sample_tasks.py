@@ -91,6 +91,19 @@ def forge_then_crash() -> str:
     os._exit(3)
 
 
+def until_last(ctx: Context) -> str:
+    """Fails on every attempt but the last, saying which attempt it is."""
+    said = f"attempt {ctx.attempt} of {ctx.max_attempts}, last: {ctx.is_last_attempt}"
+    ctx.logger.info(said)
+    if not ctx.is_last_attempt:
+        raise RuntimeError(said)
+    return said
+
+
+async def until_last_async(ctx: Context) -> str:
+    return until_last(ctx)
+
+
 def register(app: Horae) -> None:
     app.task("add")(add)
     app.task("chatty")(chatty)
@@ -109,3 +122,6 @@ def register(app: Horae) -> None:
     app.task("ticker")(ticker)
     app.task("proc.forge", mode="process")(forge_then_return)
     app.task("proc.forge.crash", mode="process")(forge_then_crash)
+    app.task("until_last", retries=2, retry_backoff=0.01)(until_last)
+    app.task("until_last.async", retries=2, retry_backoff=0.01)(until_last_async)
+    app.task("until_last.proc", mode="process", retries=2, retry_backoff=0.01)(until_last)

@@ -57,6 +57,17 @@ def test_retries_then_fails_with_every_attempt_used(app: Horae) -> None:
     assert run.attempt == 3  # retries=2
 
 
+@pytest.mark.parametrize("task", ["until_last", "until_last.async", "until_last.proc"])
+def test_a_task_knows_its_attempts_and_which_is_the_last(app: Horae, task: str) -> None:
+    run = finished(app, app.runs.create(task).id)
+    assert run.state is RunState.SUCCEEDED, run.error
+    assert run.result == "attempt 3 of 3, last: True"
+    said = [line.message.split(": ", 1)[1] for line in app.runs.logs(run.id)
+            if ": attempt " in line.message]  # "horae.task.<name>: attempt ..."
+    assert said == ["attempt 1 of 3, last: False", "attempt 2 of 3, last: False",
+                         "attempt 3 of 3, last: True"]
+
+
 def test_non_json_result_fails_the_run(app: Horae) -> None:
     run = finished(app, app.runs.create("not_json").id)
     assert run.state is RunState.FAILED

@@ -69,7 +69,8 @@ def main(argv: list[str]) -> int:
     pipe = _Pipe(open_protocol(argv))
     request = json.loads(sys.stdin.readline())
     run = Run(id=request["run_id"], task=request["task"], state=RunState.RUNNING,
-              attempt=request["attempt"], schedule_id=request.get("schedule_id"),
+              attempt=request["attempt"], max_attempts=request.get("max_attempts", 1),
+              schedule_id=request.get("schedule_id"),
               fire_time=request.get("fire_time"), shard_index=request.get("shard_index"),
               shard_total=request.get("shard_total"))
     tracker = _StreamingTracker(run)

@@ -81,6 +81,8 @@ class Context:
         run = tracker.run
         self.run_id = run.id
         self.attempt = run.attempt
+        #: Attempts this run may make in all (retries + 1).
+        self.max_attempts = run.max_attempts
         self.task = run.task
         self.schedule_id = run.schedule_id
         self.fire_time = run.fire_time
@@ -88,6 +90,12 @@ class Context:
         self.shard_total = run.shard_total
         self.worker_id = worker_id
         self.logger = logging.getLogger(f"horae.task.{run.task}")
+
+    @property
+    def is_last_attempt(self) -> bool:
+        """True when a failure now ends the run (no retry comes after this attempt):
+        the place for a task's own "it really failed" handling."""
+        return self.attempt >= self.max_attempts
 
     def progress(self, fraction: float | None, message: str | None = None) -> None:
         """Report progress: ``fraction`` in [0, 1] (None when unknown) and a short message."""

@@ -179,7 +179,8 @@ class Executors:
                                  "not in __main__")
         request = {
             "module": func.__module__, "qualname": func.__qualname__, "task": run.task,
-            "run_id": run.id, "attempt": run.attempt, "args": run.args, "kwargs": run.kwargs,
+            "run_id": run.id, "attempt": run.attempt, "max_attempts": run.max_attempts,
+            "args": run.args, "kwargs": run.kwargs,
             "schedule_id": run.schedule_id, "fire_time": run.fire_time,
             "shard_index": run.shard_index, "shard_total": run.shard_total,
             "wants_ctx": ex.task.wants_ctx, "worker_id": ex.worker_id,
