@@ -155,7 +155,7 @@ def test_workers_page_shows_each_worker_and_its_running_runs(page: Any, server: 
     expect(row).to_be_visible(timeout=WAIT)
     expect(row.locator("td.age")).to_contain_text(re.compile(r"\d.* ago"))
     text = row.inner_text()
-    assert horae.__version__ in text and "default" in text
+    assert horae.__version__ in text and "default" in text and "site=lab" in text
     _wait_live(page)
     run_id = _create_run(server, "console.scan", {"targets": ["w"], "steps": 30, "delay": 0.2})
     link = row.locator(f"td.running a[data-run='{run_id}']")

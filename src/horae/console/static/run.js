@@ -50,6 +50,7 @@
       section = el("section", { class: "attempt", "data-attempt": n },
         el("h3", {}, t("Attempt {n}", { n }), " ", el("span", { class: "attempt-state" })),
         el("pre", { class: "error attempt-error", hidden: true }),
+        el("details", { class: "attempt-traceback", hidden: true }, el("summary", {}, t("Traceback")), el("pre", {})),
         el("ol", { class: "logs" }));
       const later = Array.from(box.children).find((c) => Number(c.dataset.attempt) > n);
       box.insertBefore(section, later || null);
@@ -71,6 +72,9 @@
         const error = $(".attempt-error", section);
         error.textContent = a.error || "";
         error.hidden = !a.error;
+        const tb = $(".attempt-traceback", section);
+        $("pre", tb).textContent = a.traceback || "";
+        tb.hidden = !a.traceback;
       }
     }
     function latestAttempt() {

@@ -30,8 +30,10 @@
           el("td", {}, w.version || "—"),
           el("td", {}, ...w.queues.map((q, i) => [i ? ", " : "", link("/runs?queue=" + encodeURIComponent(q), q)]).flat()),
           el("td", {}, labels.length ? el("ul", { class: "tags" }, ...labels.map(([k, v]) => el("li", {}, el("code", {}, k + "=" + v)))) : "—"),
-          el("td", { class: "running" }, el("span", { class: "slots" }, t("{n} of {m}", { n: w.running, m: w.concurrency })), " ",
-            ...runs.map((r) => [" ", el("a", { href: "/runs/" + r.id, "data-run": r.id, title: r.task }, "#" + r.id)]).flat()),
+          el("td", { class: "running" }, el("span", { class: "slots" }, t("{n} of {m}", { n: w.running, m: w.concurrency })),
+            runs.length ? el("ul", { class: "plain runs" }, ...runs.map((r) => el("li", {},
+              el("a", { href: "/runs/" + r.id, "data-run": r.id }, "#" + r.id), " ", el("code", {}, r.task), " ",
+              r.progress === null ? "" : el("progress", { max: 1, value: r.progress, title: Math.round(r.progress * 100) + "%" })))) : null),
           el("td", {}, timeCell(w.started_at)));
       }));
       tick();
@@ -39,7 +41,8 @@
     function tick() {
       for (const [cell, beat, skew] of seen) {
         const seconds = Math.max(0, (Date.now() + skew - beat) / 1000);
-        cell.textContent = t("{age} ago", { age: duration(Math.floor(seconds)) });
+        const whole = Math.floor(seconds);
+        cell.textContent = t("{age} ago", { age: whole < 60 ? whole + t("s") : duration(whole) });
         cell.classList.toggle("stale", seconds > 30);
       }
     }
