@@ -69,6 +69,16 @@ def test_runs_list_and_dashboard_refresh_without_a_reload(page: Any, server: Ser
         timeout=WAIT)
     assert page.evaluate("window.stillThisPage") is True
 
+    page.goto(server.url + "/schedules")
+    _wait_live(page)
+    page.evaluate("window.stillThisPage = true")
+    r = httpx.post(f"{server.url}/api/v1/schedules/live-dashboard/pause",
+                   headers=_headers(server))
+    assert r.status_code == 200, r.text
+    row = page.locator("#schedule-table tr[data-id='live-dashboard']")
+    expect(row.locator(".pause-toggle")).to_be_checked(timeout=WAIT)   # changed elsewhere
+    assert page.evaluate("window.stillThisPage") is True
+
 
 def test_a_burst_of_events_costs_about_one_request_a_second(page: Any, server: Server) -> None:
     from playwright.sync_api import expect
