@@ -76,8 +76,10 @@
   }
   // "Run #12 queued." with "#12" a link to the run.
   function runFlash(message, id) {
-    const [before, after] = t(message, { id: "\u0000" }).split("#\u0000");
-    flash([before, link("/runs/" + id, "#" + id), after === undefined ? "" : after]);
+    const parts = t(message, { id: "\u0000" }).split("#\u0000");
+    const to = link("/runs/" + id, "#" + id);
+    // A translation without "#{id}" still links, after its sentence.
+    flash(parts.length === 2 ? [parts[0], to, parts[1]] : [t(message, { id }), " ", to]);
   }
   function emptyRow(tbody, cols, text) {
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: cols, class: "empty" }, text)));
