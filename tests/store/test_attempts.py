@@ -81,3 +81,21 @@ def test_the_final_failure_is_the_run_row_once(store: Store) -> None:
 def test_unknown_run_is_not_found(store: Store) -> None:
     with pytest.raises(NotFound):
         store.run_attempts(999_999)
+
+
+def test_pruning_a_run_deletes_its_attempts(store: Store) -> None:
+    [queued] = add_runs(store, max_attempts=2)
+    first = claim(store, "w")
+    assert store.run_finish(first, "w", RunState.RETRYING, error="one")
+    make_claimable(store, queued.id)
+    second = claim(store, "w")
+    assert store.run_finish(second, "w", RunState.SUCCEEDED)
+    assert len(store.run_attempts(queued.id)) == 2
+    with store.db.write() as tx:   # finished two days ago
+        tx.run("UPDATE horae_runs SET finished_at = finished_at - 172800 WHERE id = :id",
+               {"id": queued.id})
+    assert store.runs_prune(86400) == 1
+    with store.db.read() as tx:
+        left = tx.one("SELECT count(*) AS n FROM horae_run_attempts WHERE run_id = :id",
+                      {"id": queued.id})
+    assert left is not None and left["n"] == 0
