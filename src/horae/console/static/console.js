@@ -419,7 +419,7 @@
     }
     s = await get(path);
     renderSchedule();
-    await Promise.all([loadPreview(), loadRuns()]);
+    // The controls work as soon as they show, not once the history has loaded.
     if (toggle) toggle.addEventListener("click", () => action(toggle, path + (s.paused ? "/resume" : "/pause"), async (body) => {
       s = body; renderSchedule(); await loadPreview(); flash(t(s.paused ? "Paused {id}." : "Resumed {id}.", { id }));
     }));
@@ -453,6 +453,7 @@
         if (first) first.focus();
       } catch (err) { failed(err); }
     });
+    await Promise.all([loadPreview(), loadRuns()]);
     live(loadRuns, { kinds: ["run.state"], schedule: id });
     listen("/events" + query({ schedule: id, kind: ["schedule.changed"] }), {
       "schedule.changed": async () => { s = await get(path); renderSchedule(); await loadPreview(); },
