@@ -215,6 +215,8 @@ def test_schedule_run_now_links_and_runs_with_other_arguments(page: Any, server:
     assert r.status_code == 201, r.text
     sign_in(page, server, "admin")
     page.goto(server.url + "/schedules/live-other-args")
+    # Drawn by the script in the same step that wires the buttons up.
+    expect(page.locator("#schedule-fields dt").first).to_be_visible(timeout=WAIT)
     page.click("#trigger-now")
     queued = page.locator("#flash a[href^='/runs/']")
     expect(queued).to_be_visible(timeout=WAIT)
