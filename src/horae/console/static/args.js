@@ -85,6 +85,12 @@
     });
   }
 
+  // An error's reason in the page's language when the console can translate it (an API
+  // refusal's code and params), else as given.
+  function reasonOf(e) {
+    return H.reasonText ? H.reasonText(e) : e.reason;
+  }
+
   // Puts each error in the form's `[data-error-for]` box that best matches its field, else
   // in `fallback`; brings the first into view and focuses its input. Returns it.
   function placeErrors(form, err, fallback) {
@@ -92,7 +98,7 @@
     for (const e of fieldErrors(err)) {
       const target = $$(".field-error", form).filter((p) => e.field === p.dataset.errorFor || e.field.startsWith(p.dataset.errorFor + "."))
         .sort((a, b) => b.dataset.errorFor.length - a.dataset.errorFor.length)[0];
-      if (target) { target.textContent = e.reason; first = first || target; }
+      if (target) { target.textContent = reasonOf(e); first = first || target; }
     }
     if (!first && fallback) {
       fallback.textContent = err.message || err.reason || String(err);
