@@ -193,7 +193,8 @@ def test_run_form_on_a_task_places_errors_then_runs_with_the_arguments(
     form = card.locator("#run-form")
     expect(form.locator("#arg-targets")).to_be_focused()
     form.locator("#run-submit").click()          # targets is required and empty
-    expect(form.locator("[data-error-for='kwargs.targets']")).to_contain_text("required")
+    expect(form.locator("[data-error-for='kwargs.targets']")).to_contain_text(
+        "is a required property", timeout=WAIT)
     expect(form.locator("#arg-targets")).to_be_focused()
     page.fill("#arg-targets", '"not a list"')      # the API's own error, at the field
     form.locator("#run-submit").click()
@@ -254,7 +255,7 @@ def test_editor_places_the_save_error_at_its_field_and_makes_no_failed_request(
     page.select_option("#s-task", "console.scan")
     page.click("#save-schedule")                   # targets required, left empty
     error = page.locator("[data-error-for='kwargs.targets']")
-    expect(error).to_contain_text("required")
+    expect(error).to_contain_text("is a required property", timeout=WAIT)
     expect(error).to_be_in_viewport()
     expect(page.locator("#arg-targets")).to_be_focused()
     page.fill("#arg-targets", "[1, 2]")            # wrong item type: the server says so

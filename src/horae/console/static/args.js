@@ -51,7 +51,8 @@
   }
 
   // The arguments as JSON; throws {errors: [{field, reason}]} for every field that is not
-  // valid JSON or is required and empty (caught before the request, shown at the field).
+  // valid JSON (caught before the request, shown at the field). A required one left empty
+  // is the API's to refuse: its answer names the argument, in the page's language.
   function readArguments(box) {
     const kwargs = {}, errors = [];
     for (const input of $$("[data-arg]", box)) {
@@ -59,10 +60,7 @@
       if (kind === "boolean") { kwargs[input.name] = input.checked; continue; }
       if (kind === "enum") { kwargs[input.name] = JSON.parse(input.value); continue; }
       const raw = input.value.trim();
-      if (raw === "") {
-        if (input.required) errors.push({ field: "kwargs." + input.name, reason: t("required") });
-        continue;
-      }
+      if (raw === "") continue;
       if (kind === "string") kwargs[input.name] = input.value;
       else if (kind === "integer" || kind === "number") kwargs[input.name] = Number(raw);
       else {
@@ -81,7 +79,7 @@
     const list = (err.problem && err.problem.errors) || err.errors || (err.field ? [err] : []);
     return list.map((e) => {
       const missing = e.field === "kwargs" && /^'([^']+)' is a required property/.exec(e.reason || "");
-      return missing ? { field: "kwargs." + missing[1], reason: t("required") + ": " + e.reason } : e;
+      return missing ? Object.assign({}, e, { field: "kwargs." + missing[1] }) : e;
     });
   }
 

@@ -74,12 +74,12 @@
     box.replaceChildren(p);
     if (kind !== "error" && !p.querySelector("a")) setTimeout(() => { if (p.isConnected) box.replaceChildren(); }, 5000);
   }
-  // "Run #12 queued." with "#12" a link to the run.
-  function runFlash(message, id) {
-    const parts = t(message, { id: "\u0000" }).split("#\u0000");
+  // "Run #12 queued." with "#12" a link to the run; `say(id)` is the translated sentence.
+  function runFlash(say, id) {
+    const parts = say("\u0000").split("#\u0000");
     const to = link("/runs/" + id, "#" + id);
     // A translation without "#{id}" still links, after its sentence.
-    flash(parts.length === 2 ? [parts[0], to, parts[1]] : [t(message, { id }), " ", to]);
+    flash(parts.length === 2 ? [parts[0], to, parts[1]] : [say(id), " ", to]);
   }
   function emptyRow(tbody, cols, text) {
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: cols, class: "empty" }, text)));
@@ -425,7 +425,7 @@
     }));
     const now = $("#trigger-now");
     if (now) now.addEventListener("click", () => action(now, path + "/trigger", async (run) => {
-      runFlash("Run #{id} queued.", run.id); await loadRuns();
+      runFlash((n) => t("Run #{id} queued.", { id: n }), run.id); await loadRuns();
     }));
     const del = $("#delete-schedule");
     if (del) del.addEventListener("click", async () => {

@@ -51,7 +51,7 @@
         el("h3", {}, t("Attempt {n}", { n }), " ", el("span", { class: "attempt-state" })),
         el("pre", { class: "error attempt-error", hidden: true }),
         el("details", { class: "attempt-traceback", hidden: true }, el("summary", {}, t("Traceback")), el("pre", {})),
-        el("ol", { class: "logs" }));
+        el("ol", { class: "logs", "aria-label": t("Logs") }));
       const later = Array.from(box.children).find((c) => Number(c.dataset.attempt) > n);
       box.insertBefore(section, later || null);
       return section;
