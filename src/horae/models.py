@@ -175,6 +175,7 @@ class LogLine:
     level: str
     message: str
     id: int = 0
+    attempt: int | None = None  # the attempt that wrote it (None: written before 0012)
 
 
 @dataclass
@@ -189,6 +190,28 @@ class WorkerInfo:
     started_at: float = 0.0
     heartbeat_at: float = 0.0
     running: int = 0
+    version: str = ""  # the Horae version the worker runs
+
+
+@dataclass
+class RunAttempt:
+    """One attempt of a run: its outcome, times, worker and error (``state`` is the run's
+    state while it is the run's current attempt)."""
+
+    run_id: int
+    attempt: int
+    state: str
+    worker_id: str | None
+    started_at: float | None
+    finished_at: float | None
+    error: str | None
+    traceback: str | None
+
+    @property
+    def duration(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
 
 
 @dataclass

@@ -21,3 +21,14 @@ def scan(targets: list[str], steps: int = 8, delay: float = 0.4, *, ctx: Context
         ctx.logger.info("step %d of %d: %s", i, steps, ", ".join(targets))
         ctx.progress(i / steps, f"step {i} of {steps}")
     return {"steps": steps}
+
+
+@app.task("console.flaky", retries=1)
+def flaky(region: str, *, ctx: Context) -> str:
+    """Fails its first attempt and succeeds at the second (a run with two attempts)."""
+    ctx.logger.info("attempt %d for %s", ctx.attempt, region)
+    if ctx.attempt == 1:
+        ctx.logger.warning("the upstream is not ready yet")
+        raise ConnectionError(f"{region}: upstream refused the connection")
+    ctx.logger.info("done for %s", region)
+    return region

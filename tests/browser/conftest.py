@@ -67,7 +67,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         tokens[role] = made[0]
     setup.stop()
     port = _free_port()
-    proc = spawn(db_url, "server", "--port", str(port), "-c", "4",
+    proc = spawn(db_url, "server", "--port", str(port), "-c", "4", "--label", "site=lab",
                  app="tests.browser.app:app", log=folder / "server.log")
     url = f"http://127.0.0.1:{port}"
 

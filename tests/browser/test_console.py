@@ -53,11 +53,11 @@ def test_schedule_lifecycle_live_run_cancel_audit_and_chinese(
     page.screenshot(path=str(shots / "schedule-en.png"), full_page=True)
     first_run.click()
     page.wait_for_url(re.compile(r"/runs/\d+$"))
-    expect(page.locator("#log-lines li").first).to_be_visible(timeout=WAIT)
+    expect(page.locator("#attempts .logs li").first).to_be_visible(timeout=WAIT)
     bar = page.locator("#progress")
     expect(bar).not_to_have_attribute("data-value", "0", timeout=WAIT)
     before = int(bar.get_attribute("data-value") or 0)
-    expect(page.locator("#log-lines li").nth(2)).to_be_visible(timeout=WAIT)
+    expect(page.locator("#attempts .logs li").nth(2)).to_be_visible(timeout=WAIT)
     eventually(lambda: int(bar.get_attribute("data-value") or 0) > before, timeout=WAIT / 1000)
     page.screenshot(path=str(shots / "run-en.png"), full_page=True)
 

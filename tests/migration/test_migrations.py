@@ -23,6 +23,7 @@ EXPECTED_COLUMNS = {
     "horae_schedules": set(R.SCHEDULE_COLUMNS),
     "horae_runs": set(R.RUN_COLUMNS),
     "horae_run_logs": set(R.LOG_COLUMNS),
+    "horae_run_attempts": set(R.ATTEMPT_COLUMNS),
     "horae_workers": set(R.WORKER_COLUMNS),
     "horae_tasks": set(R.TASK_COLUMNS),
     "horae_meta": {"key", "value"},

@@ -69,3 +69,12 @@ def test_now_is_the_database_clock_in_epoch_seconds(store: Store) -> None:
     assert a <= b
     s = store.schedule_add(schedule("s"))
     assert a <= s.created_at <= store.now()
+
+
+def test_a_worker_records_its_version(store: Store) -> None:
+    store.worker_register(WorkerInfo("w-v", "h", 1, ["default"], 2, version="9.8.7"))
+    [w] = [w for w in store.workers_list() if w.id == "w-v"]
+    assert w.version == "9.8.7"
+    store.worker_register(WorkerInfo("w-v", "h", 1, ["default"], 2, version="9.8.8"))
+    [w] = [w for w in store.workers_list() if w.id == "w-v"]
+    assert w.version == "9.8.8"   # a restarted worker reports its new version

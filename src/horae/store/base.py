@@ -260,13 +260,14 @@ class StoreBase:
             f" FROM horae_runs WHERE {family} ORDER BY id FOR NO KEY UPDATE) AS l) AS locked",
         )
 
-    def _logs_insert(self, tx: Tx, logs: Sequence[LogLine]) -> None:
-        """Lines of outcomes this transaction has just written through their fence."""
+    def _logs_insert(self, tx: Tx, logs: Sequence[tuple[int, LogLine]]) -> None:
+        """``(attempt, line)`` items of outcomes this transaction has just written through
+        their fence."""
         tx.many(
-            "INSERT INTO horae_run_logs (run_id, ts, level, message)"
-            " VALUES (:run_id, :ts, :level, :message)",
-            [{"run_id": x.run_id, "ts": x.ts, "level": x.level, "message": x.message}
-             for x in logs],
+            "INSERT INTO horae_run_logs (run_id, ts, level, message, attempt)"
+            " VALUES (:run_id, :ts, :level, :message, :attempt)",
+            [{"run_id": x.run_id, "ts": x.ts, "level": x.level, "message": x.message,
+              "attempt": attempt} for attempt, x in logs],
         )
 
     def _logs_insert_fenced(self, tx: Tx, logs: Sequence[tuple[int, LogLine]],
@@ -275,8 +276,8 @@ class StoreBase:
         lease, like every other worker write: a worker that resumes after its run was
         rescued (or taken again, by another worker or by itself) adds nothing to its log."""
         tx.many(
-            "INSERT INTO horae_run_logs (run_id, ts, level, message)"
-            " SELECT id, :ts, :level, :message FROM horae_runs"
+            "INSERT INTO horae_run_logs (run_id, ts, level, message, attempt)"
+            " SELECT id, :ts, :level, :message, attempt FROM horae_runs"
             " WHERE id = :run_id AND attempt = :attempt AND lease_owner = :me"
             " AND state = 'running'",
             [{"run_id": x.run_id, "attempt": attempt, "ts": x.ts, "level": x.level,

@@ -215,8 +215,8 @@ class LeaseQueries(StoreBase):
             rows = self._finish_rows(tx, [self._finish_params(f, worker_id, now)
                                           for f in items], worker_id)
             kept = [row is not None for row in rows]
-            self._logs_insert(tx, [x for f, ok in zip(items, kept, strict=True) if ok
-                                   for x in f.logs])
+            self._logs_insert(tx, [(f.run.attempt, x) for f, ok in zip(items, kept, strict=True)
+                                   if ok for x in f.logs])
             self._count_outcomes(tx, [
                 (row["schedule_id"], f.state.value, row["origin"])
                 for f, row in zip(items, rows, strict=True)

@@ -13,6 +13,7 @@ from horae.models import (
     Overlap,
     Policies,
     Run,
+    RunAttempt,
     RunState,
     Schedule,
     TaskInfo,
@@ -23,8 +24,9 @@ SCHEDULE_COLUMNS = tuple(
     f.name for f in fields(Schedule)
 )
 RUN_COLUMNS = tuple(f.name for f in fields(Run))
-LOG_COLUMNS = ("id", "run_id", "ts", "level", "message")
+LOG_COLUMNS = ("id", "run_id", "ts", "level", "message", "attempt")
 WORKER_COLUMNS = tuple(f.name for f in fields(WorkerInfo))
+ATTEMPT_COLUMNS = tuple(f.name for f in fields(RunAttempt))
 TASK_COLUMNS = (*(f.name for f in fields(TaskInfo)), "updated_at")
 
 _RUN_JSON = ("args", "kwargs", "result")

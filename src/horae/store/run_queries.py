@@ -8,8 +8,10 @@ from typing import Any
 
 from horae.errors import Conflict, NotFound
 from horae.models import (
+    TERMINAL_STATES,
     LogLine,
     Run,
+    RunAttempt,
     RunState,
 )
 from horae.store import fanout
@@ -233,6 +235,29 @@ class RunQueries(StoreBase):
             retried = R.run_from_row(row)
             self._changed(tx, retried)
         return retried
+
+    def run_attempts(self, run_id: int) -> list[RunAttempt]:
+        """Every attempt of a run, oldest first: the earlier ones as migration 0012's
+        trigger recorded them when they ended, the current one from the run row (its error
+        only once it ended). Empty while the first attempt has not been claimed."""
+        with self.db.read() as tx:
+            row = tx.one(f"SELECT {_RUN_COLS} FROM horae_runs WHERE id = :id",
+                         {"id": run_id})
+            if row is None:
+                raise NotFound("run", run_id)
+            earlier = tx.all(
+                f"SELECT {R.columns(R.ATTEMPT_COLUMNS)} FROM horae_run_attempts"
+                " WHERE run_id = :id ORDER BY attempt",
+                {"id": run_id})
+        run = R.run_from_row(row)
+        attempts = [RunAttempt(**r) for r in earlier]
+        if run.attempt > 0 and run.attempt not in {a.attempt for a in attempts}:
+            ended = run.state in TERMINAL_STATES
+            attempts.append(RunAttempt(
+                run.id, run.attempt, run.state.value, run.worker_id, run.started_at,
+                run.finished_at, run.error if ended else None,
+                run.traceback if ended else None))
+        return attempts
 
     def run_logs(self, run_id: int, *, after_id: int = 0, limit: int = 1000) -> list[LogLine]:
         with self.db.read() as tx:

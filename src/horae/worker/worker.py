@@ -97,13 +97,15 @@ class Worker:
     # -- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
+        from horae import __version__ as horae_version  # the package imports this module
+
         store = self.app.store
         LogCapture.install()
         self._executors = Executors(self.concurrency)
         self._reporter = Reporter(store, self.id)
         self._reporter.start()
         info = WorkerInfo(self.id, socket.gethostname(), os.getpid(), self.queues,
-                          self.concurrency, self.labels)
+                          self.concurrency, self.labels, version=horae_version)
         store.worker_register(info, [t.info() for t in self.app.registry])
         if self.stable_identity:
             released = store.runs_rescue(owner=self.id)

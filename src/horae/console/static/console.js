@@ -71,10 +71,20 @@
   const state = (s) => el("span", { class: "state s-" + (s || "none") }, s ? t(s) : "—");
   const link = (href, text) => el("a", { href }, text);
   const scheduleHref = (id) => "/schedules/" + encodeURIComponent(id);
+  // `text` may hold nodes (a link to the run a message is about); a message that links
+  // somewhere stays until the next one, so there is time to follow it.
   function flash(text, kind) {
     const box = $("#flash");
-    box.replaceChildren(el("p", { class: kind || "ok" }, text));
-    if (kind !== "error") setTimeout(() => box.replaceChildren(), 5000);
+    const p = el("p", { class: kind || "ok" }, ...(Array.isArray(text) ? text : [text]));
+    box.replaceChildren(p);
+    if (kind !== "error" && !p.querySelector("a")) setTimeout(() => { if (p.isConnected) box.replaceChildren(); }, 5000);
+  }
+  // "Run #12 queued." with "#12" a link to the run; `say(id)` is the translated sentence.
+  function runFlash(say, id) {
+    const parts = say("\u0000").split("#\u0000");
+    const to = link("/runs/" + id, "#" + id);
+    // A translation without "#{id}" still links, after its sentence.
+    flash(parts.length === 2 ? [parts[0], to, parts[1]] : [say(id), " ", to]);
   }
   function emptyRow(tbody, cols, text) {
     tbody.replaceChildren(el("tr", {}, el("td", { colspan: cols, class: "empty" }, text)));
@@ -104,7 +114,7 @@
       opts.body = JSON.stringify(opts.body);
     }
     const response = await fetch(API + path, opts);
-    if (response.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); }
+    if (response.status === 401) toSignIn();
     const text = await response.text();
     const body = text ? JSON.parse(text) : null;
     if (!response.ok) throw new ApiError(response.status, body);
@@ -123,14 +133,59 @@
   function failed(err) {
     flash(t("Error") + ": " + (err.message || err), "error");
   }
+  function toSignIn() {
+    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+  }
+  let streams = 0;
   function listen(path, handlers) {
     const source = new EventSource(API + path);
     for (const [kind, fn] of Object.entries(handlers)) {
       source.addEventListener(kind, (e) => fn(JSON.parse(e.data)));
     }
-    source.onopen = () => { const m = $("#live-mark"); if (m) m.textContent = "● " + t("live"); };
+    // Signed out elsewhere, the token revoked or the user disabled: the stream says so and
+    // ends (a reconnect would get 401, which an EventSource swallows): go to sign-in.
+    source.addEventListener("unauthorized", () => { source.close(); toSignIn(); });
+    source.onerror = () => {
+      // Closed for good (an HTTP error, not a dropped connection it retries): a 401 from
+      // an ordinary request sends the person to sign in.
+      if (source.readyState === EventSource.CLOSED) api("/events?limit=1").catch(() => {});
+    };
+    source.onopen = () => {
+      const m = $("#live-mark"); if (m) m.textContent = "● " + t("live");
+      document.body.dataset.streams = String(++streams);   // tests wait for the stream
+    };
     window.addEventListener("pagehide", () => source.close());
     return source;
+  }
+  // Keeps a page live: `load` runs again when the events stream reports a change (`kinds`,
+  // optionally of one `schedule`), and every `every` ms for what has no event (worker
+  // heartbeats) -- at most once a second however many events come, one at a time, with a
+  // last refresh after a burst (a thousand events cost a request a second, not a thousand).
+  const LIVE_INTERVAL = 1000;
+  function live(load, options) {
+    const opts = options || {};
+    let last = Date.now(), timer = null, loading = false, again = false;
+    async function refresh() {
+      timer = null;
+      loading = true;
+      last = Date.now();
+      try { await load(); } catch (err) { failed(err); } finally {
+        loading = false;
+        if (again) { again = false; poke(); }
+      }
+    }
+    function poke() {
+      if (loading) { again = true; return; }
+      if (timer === null) timer = setTimeout(refresh, Math.max(0, LIVE_INTERVAL - (Date.now() - last)));
+    }
+    const kinds = opts.kinds || ["run.state", "schedule"];
+    const handlers = {};
+    for (const kind of ["run.state", "run.progress", "schedule.created", "schedule.changed", "schedule.deleted"]) {
+      if (kinds.some((k) => kind === k || kind.startsWith(k + "."))) handlers[kind] = poke;
+    }
+    listen("/events" + query({ kind: kinds, schedule: opts.schedule, run: opts.run }), handlers);
+    if (opts.every) setInterval(poke, opts.every);
+    return poke;
   }
   // Disabled while it works; the keyboard focus comes back to it afterwards (a disabled
   // control loses the focus, and a keyboard user would be sent back to the page's start).
@@ -148,17 +203,32 @@
 
   // -- charts (inline SVG) ---------------------------------------------------------------
   const SVG = "http://www.w3.org/2000/svg";
+  let chartsWatched = null;
   function svg(tag, attrs) {
     const node = document.createElementNS(SVG, tag);
     for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
     return node;
   }
   // series: [{label, values:[...], cls}], stacked bars over `labels`.
+  // Drawn at the box's pixel width (viewBox = its size): text keeps its size and shape
+  // rather than being stretched with the bars; drawn again when the width changes.
   function barChart(box, labels, series, unit) {
-    const W = 600, H = 160, pad = 24;
+    box._chart = [labels, series, unit];
+    if (!chartsWatched) {
+      chartsWatched = new ResizeObserver((entries) => {
+        for (const e of entries) {
+          const [l, s, u] = e.target._chart;
+          if (Math.round(e.contentRect.width) !== e.target._chartWidth) barChart(e.target, l, s, u);
+        }
+      });
+    }
+    chartsWatched.observe(box);
+    const W = Math.max(240, Math.round(box.clientWidth || 600));
+    box._chartWidth = Math.round(box.clientWidth || 600);
+    const H = 150, pad = 34;
     const totals = labels.map((_, i) => series.reduce((a, s) => a + (s.values[i] || 0), 0));
     const max = Math.max(1, ...totals);
-    const chart = svg("svg", { viewBox: `0 0 ${W} ${H + pad}`, preserveAspectRatio: "none", class: "bars" });
+    const chart = svg("svg", { viewBox: `0 0 ${W} ${H + 24}`, width: W, height: H + 24, class: "bars" });
     const bw = (W - pad) / Math.max(1, labels.length);
     labels.forEach((label, i) => {
       let y = H;
@@ -177,9 +247,11 @@
     const top = svg("text", { x: 0, y: 12, class: "axis" });
     top.textContent = unit === "s" ? duration(max) : String(max);
     chart.append(top);
-    [0, labels.length - 1].forEach((i) => {
-      if (i < 0 || !labels[i]) return;
-      const txt = svg("text", { x: pad + i * bw, y: H + 18, class: "axis" });
+    // First label under the first bar; the last ends at the right edge (never clipped).
+    [0, labels.length - 1].forEach((i, n) => {
+      if (i < 0 || !labels[i] || (n === 1 && i === 0)) return;
+      const last = n === 1;
+      const txt = svg("text", { x: last ? W - 1 : pad, y: H + 18, class: "axis", "text-anchor": last ? "end" : "start" });
       txt.textContent = labels[i];
       chart.append(txt);
     });
@@ -207,6 +279,10 @@
   const pages = {};
 
   pages.dashboard = async function () {
+    await loadDashboard();
+    live(loadDashboard, { kinds: ["run.state", "schedule"], every: 15000 });
+  };
+  async function loadDashboard() {
     const hours = 3;
     $("#chart-span").textContent = t("last {n} hours", { n: hours });
     // One call for the counts, the per-minute rates, the next fires and the failing
@@ -247,7 +323,7 @@
     const live = workers.items.filter((w) => w.state !== "gone");
     $("#live-workers").replaceChildren(live.length ? el("ul", { class: "plain" }, ...live.map((w) =>
       el("li", {}, el("code", {}, w.id), " ", state(w.state), " ", t("{n} running", { n: w.running }), " · ", w.queues.join(", ")))) : el("p", { class: "empty" }, t("No live workers.")));
-  };
+  }
 
   function filtersFromUrl(form) {
     const params = new URLSearchParams(location.search);
@@ -290,13 +366,13 @@
     const wanted = params.get("state") || "";
     get("/tasks").then((tasks) => $("#task-names").replaceChildren(...tasks.items.map((x) => el("option", { value: x.name })))).catch(() => {});
     let cursor = null;
-    async function load() {
+    async function load(limit) {
       // Every filter and the order are the API's: one page of 100 per call.
       const page = await get("/schedules" + query({
         search: params.get("search"), task: params.get("task"), queue: params.get("queue"),
         tag: params.get("tag"), order: params.get("order") === "next_fire" ? "next_fire" : "",
         paused: wanted === "paused" ? "true" : wanted === "active" ? "false" : "",
-        failing: wanted === "failing" ? "true" : "", cursor, limit: 100 }));
+        failing: wanted === "failing" ? "true" : "", cursor, limit: limit || 100 }));
       if (!cursor) tbody.replaceChildren();
       for (const s of page.items) {
         const zone = zoneOf(s.trigger);
@@ -316,7 +392,16 @@
     }
     more.addEventListener("click", () => load().catch(failed));
     await load();
+    live(() => reloadShown(tbody, "tr[data-id]", (limit) => { cursor = null; return load(limit); }),
+      { kinds: ["run.state", "schedule"] });
   };
+
+  // A live list loads again from its top as many rows as it shows (at least one page), so
+  // rows fetched with "More" stay and the page does not jump.
+  function reloadShown(tbody, rows, load) {
+    const shown = tbody.querySelectorAll(rows).length;
+    return load(Math.min(1000, Math.max(100, shown)));
+  }
 
   pages.schedule = async function () {
     const id = CONFIG.params.id;
@@ -379,13 +464,13 @@
       "No live worker serves queue '{queue}': its runs will wait until one starts.", { queue: s.policies.queue })).catch(failed);
     s = await get(path);
     renderSchedule();
-    await Promise.all([loadPreview(), loadRuns(), checkQueue()]);
+    // The controls work as soon as they show, not once the history has loaded.
     if (toggle) toggle.addEventListener("click", () => action(toggle, path + (s.paused ? "/resume" : "/pause"), async (body) => {
       s = body; renderSchedule(); await loadPreview(); flash(t(s.paused ? "Paused {id}." : "Resumed {id}.", { id }));
     }));
     const now = $("#trigger-now");
     if (now) now.addEventListener("click", () => action(now, path + "/trigger", async (run) => {
-      flash(t("Run #{id} queued.", { id: run.id })); await Promise.all([loadRuns(), checkQueue()]);
+      runFlash((n) => t("Run #{id} queued.", { id: n }), run.id); await Promise.all([loadRuns(), checkQueue()]);
     }));
     const del = $("#delete-schedule");
     if (del) del.addEventListener("click", async () => {
@@ -395,9 +480,27 @@
         location.href = "/schedules";
       } catch (err) { failed(err); }
     });
-    let pending = null;
-    listen("/events" + query({ schedule: id }), {
-      "run.state": () => { clearTimeout(pending); pending = setTimeout(() => loadRuns().catch(failed), 300); },
+    const other = $("#run-with-arguments");
+    if (other) other.addEventListener("click", async () => {
+      const card = $("#run-with-card");
+      const open = card.hidden;
+      card.hidden = !open;
+      other.setAttribute("aria-expanded", String(open));
+      if (!open) return;
+      try {
+        const task = await get("/tasks/" + encodeURIComponent(s.task));
+        const p = s.policies;
+        const keep = Object.fromEntries(Object.entries({ queue: p.queue, priority: p.priority,
+          retries: p.retries, timeout: p.timeout }).filter(([, v]) => v !== null && v !== undefined));
+        $("#run-with-form").replaceChildren(H().runForm(task, s.kwargs, keep));
+        const first = $("#run-with-form [data-arg]");
+        card.scrollIntoView({ block: "nearest" });
+        if (first) first.focus();
+      } catch (err) { failed(err); }
+    });
+    await Promise.all([loadPreview(), loadRuns(), checkQueue()]);
+    live(loadRuns, { kinds: ["run.state"], schedule: id });
+    listen("/events" + query({ schedule: id, kind: ["schedule.changed"] }), {
       "schedule.changed": async () => { s = await get(path); renderSchedule(); await Promise.all([loadPreview(), checkQueue()]); },
     });
   };
@@ -414,14 +517,14 @@
     const tbody = $("#run-table tbody");
     const more = $("#more");
     let cursor = null;
-    async function load() {
+    async function load(limit) {
       const page = await get("/runs" + query({ schedule: params.get("schedule_id"), task: params.get("task"),
         queue: params.get("queue"), state: params.get("state") ? [params.get("state")] : [],
         finished_since: instant(params.get("finished_since")),
-        finished_until: instant(params.get("finished_until")), cursor, limit: 100 }));
+        finished_until: instant(params.get("finished_until")), cursor, limit: limit || 100 }));
       if (!cursor) tbody.replaceChildren();
       for (const r of page.items) {
-        tbody.append(el("tr", { "data-run": r.id },
+        tbody.append(el("tr", { "data-run": r.id, "data-state": r.state },
           el("td", {}, link("/runs/" + r.id, "#" + r.id)), el("td", {}, state(r.state)),
           el("td", {}, el("code", {}, r.task)),
           el("td", { class: "name" }, r.schedule_id ? link(scheduleHref(r.schedule_id), r.schedule_id) : t(r.origin)),
@@ -434,96 +537,8 @@
     }
     more.addEventListener("click", () => load().catch(failed));
     await load();
-  };
-
-  pages.run = async function () {
-    const id = CONFIG.params.id;
-    const path = "/runs/" + id;
-    const bar = $("#progress"), logs = $("#log-lines");
-    const cancel = $("#cancel-run"), retry = $("#retry-run");
-    let run = null, zone = null;
-    function setProgress(value, message) {
-      const pct = value === null || value === undefined ? 0 : Math.round(value * 100);
-      $(".bar", bar).style.width = pct + "%";
-      bar.setAttribute("aria-valuenow", String(pct));
-      bar.dataset.value = String(pct);
-      $("#progress-message").textContent = (value === null || value === undefined ? "" : pct + "% ") + (message || "");
-    }
-    function render() {
-      $("#run-state").replaceChildren(state(run.state));
-      const rows = [
-        ["Task", el("code", {}, run.task)],
-        ["Schedule", run.schedule_id ? link(scheduleHref(run.schedule_id), run.schedule_id) : "—"],
-        ["Origin", t(run.origin)], ["Queue", run.queue],
-        ["Attempt", t("{n} of {m}", { n: run.attempt, m: run.max_attempts })],
-        ["Worker", run.worker_id || "—"], ["Fire time", timeCell(run.fire_time, zone)],
-        ["Created", timeCell(run.created_at)], ["Started", timeCell(run.started_at)],
-        ["Finished", timeCell(run.finished_at)], ["Duration", duration(run.duration)],
-      ];
-      if (run.retry_of) rows.push(["Retry of", link("/runs/" + run.retry_of, "#" + run.retry_of)]);
-      $("#run-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, t(k)), el("dd", {}, v)]));
-      $("#run-args").textContent = json({ args: run.args, kwargs: run.kwargs });
-      $("#run-result").textContent = json(run.result);
-      $("#error-card").hidden = !run.error;
-      $("#run-error").textContent = sentence(run.error) || "";
-      $("#run-traceback").textContent = run.traceback || "";
-      setProgress(run.progress, run.progress_message);
-      unservedBanner(WAITING.includes(run.state) ? run.queue : null, t(
-        "No live worker serves queue '{queue}': this run will wait until one starts.", { queue: run.queue })).catch(failed);
-      const activeNow = ACTIVE.includes(run.state);
-      if (cancel) cancel.hidden = !activeNow || run.cancel_requested;
-      if (retry) retry.hidden = activeNow;
-    }
-    function addLog(line) {
-      if (logs.querySelector(`[data-log="${line.id}"]`)) return;
-      logs.append(el("li", { "data-log": line.id, class: "l-" + line.level.toLowerCase() },
-        el("time", { datetime: line.ts }, fmt(line.ts).slice(-8)), " ", el("b", {}, line.level), " ", line.message));
-      logs.scrollTop = logs.scrollHeight;
-    }
-    run = await get(path);
-    if (run.schedule_id) {
-      try { zone = zoneOf((await get("/schedules/" + encodeURIComponent(run.schedule_id))).trigger); } catch (err) { zone = null; }
-    }
-    render();
-    const refresh = async () => { run = await get(path); render(); };
-    listen(path + "/logs", {
-      log: addLog,
-      progress: (p) => setProgress(p.progress, p.message),
-      end: (r) => { run = r; render(); $("#live-mark").textContent = ""; },
-    });
-    listen("/events" + query({ run: id, kind: "run.state" }), { "run.state": () => refresh().catch(failed) });
-    if (cancel) cancel.addEventListener("click", () => action(cancel, path + "/cancel", async (body) => {
-      run = body; render(); flash(t("Cancellation requested."));
-    }));
-    if (retry) retry.addEventListener("click", () => action(retry, path + "/retry", async (body) => {
-      location.href = "/runs/" + body.id;
-    }));
-  };
-
-  pages.workers = async function () {
-    const page = await get("/workers");
-    const tbody = $("#worker-table tbody");
-    if (!page.items.length) return emptyRow(tbody, 7, t("No workers have registered."));
-    tbody.replaceChildren(...page.items.map((w) => el("tr", {},
-      el("td", { class: "name" }, el("code", {}, w.id)), el("td", {}, state(w.state)),
-      el("td", {}, w.host + " (" + w.pid + ")"), el("td", {}, w.queues.join(", ")),
-      el("td", { class: "num" }, w.running + " / " + w.concurrency),
-      el("td", {}, timeCell(w.started_at)), el("td", {}, timeCell(w.heartbeat_at)))));
-  };
-
-  pages.tasks = async function () {
-    const page = await get("/tasks");
-    const box = $("#task-list");
-    if (!page.items.length) return box.replaceChildren(el("p", { class: "empty" }, t("No tasks yet: start a worker.")));
-    box.replaceChildren(...page.items.map((task) => el("section", { class: "card" },
-      el("h2", {}, el("code", {}, task.name)),
-      el("p", { class: "doc" }, task.doc || t("No description.")),
-      el("dl", { class: "fields" },
-        el("dt", {}, t("Queue")), el("dd", {}, task.queue), el("dt", {}, t("Mode")), el("dd", {}, task.mode),
-        el("dt", {}, t("Retries")), el("dd", {}, String(task.retries)),
-        el("dt", {}, t("Timeout (s)")), el("dd", {}, task.timeout === null ? "—" : String(task.timeout)),
-        el("dt", {}, t("Concurrency")), el("dd", {}, task.concurrency === null ? "—" : String(task.concurrency))),
-      el("details", {}, el("summary", {}, t("Argument schema")), el("pre", {}, json(task.schema))))));
+    live(() => reloadShown(tbody, "tr[data-run]", (limit) => { cursor = null; return load(limit); }),
+      { kinds: ["run.state", "run.progress"], schedule: params.get("schedule_id") || undefined });
   };
 
   pages.audit = async function () {
@@ -596,7 +611,10 @@
     await load();
   };
 
-  window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, can, CONFIG, pages, reasonText };
+  const H = () => window.HoraeConsole;
+  window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, runFlash, can,
+    CONFIG, pages, live, listen, action, duration, state, link, scheduleHref, zoneOf, emptyRow, json, ACTIVE,
+    reasonText, sentence, unservedBanner, WAITING, FAILED };
 
   // -- start ----------------------------------------------------------------------------------
   document.addEventListener("DOMContentLoaded", () => {

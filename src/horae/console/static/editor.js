@@ -3,56 +3,7 @@
 "use strict";
 (function () {
   const H = window.HoraeConsole;
-  const { t, el, $, $$, api, get, query, timeCell, CONFIG, reasonText } = H;
-
-  // One input per property of the schema; values come back as JSON types.
-  function argumentField(name, prop, required, value) {
-    const id = "arg-" + name;
-    const type = Array.isArray(prop.type) ? prop.type.find((x) => x !== "null") : prop.type;
-    const label = el("label", { for: id }, name, required ? el("span", { class: "req", title: t("required") }, " *") : null);
-    let input;
-    if (prop.enum) {
-      input = el("select", { id }, ...prop.enum.map((v) => el("option", { value: JSON.stringify(v), selected: JSON.stringify(v) === JSON.stringify(value) }, String(v))));
-      input.dataset.type = "enum";
-    } else if (type === "boolean") {
-      input = el("input", { id, type: "checkbox", checked: value === true });
-      input.dataset.type = "boolean";
-    } else if (type === "integer" || type === "number") {
-      input = el("input", { id, type: "number", step: type === "integer" ? "1" : "any", value: value === undefined ? "" : String(value) });
-      input.dataset.type = type;
-    } else if (type === "string") {
-      input = el("input", { id, value: value === undefined ? "" : value });
-      input.dataset.type = "string";
-    } else {
-      input = el("textarea", { id, rows: 2, spellcheck: "false", placeholder: type === "array" ? '["a", "b"]' : "{}" },
-        value === undefined ? "" : JSON.stringify(value));
-      input.dataset.type = "json";
-    }
-    input.name = name;
-    input.dataset.arg = name;
-    if (required) input.required = true;
-    const hint = [prop.description, prop.default !== undefined ? t("default: {v}", { v: JSON.stringify(prop.default) }) : null,
-      type ? t("type: {v}", { v: type + (prop.items && prop.items.type ? "[" + prop.items.type + "]" : "") }) : null].filter(Boolean).join(" · ");
-    return el("div", { class: "field" }, label, input, el("p", { class: "hint" }, hint),
-      el("p", { class: "field-error", "data-error-for": "kwargs." + name }));
-  }
-
-  function readArguments(box) {
-    const kwargs = {};
-    for (const input of $$("[data-arg]", box)) {
-      const kind = input.dataset.type;
-      if (kind === "boolean") { kwargs[input.name] = input.checked; continue; }
-      const raw = input.value.trim();
-      if (raw === "") continue;
-      if (kind === "string") kwargs[input.name] = input.value;
-      else if (kind === "integer" || kind === "number") kwargs[input.name] = Number(raw);
-      else {
-        try { kwargs[input.name] = JSON.parse(raw); }
-        catch (err) { throw { field: "kwargs." + input.name, reason: t("not valid JSON") }; }
-      }
-    }
-    return kwargs;
-  }
+  const { t, el, $, $$, api, get, timeCell, CONFIG, fillArguments, readArguments, placeErrors, reasonText } = H;
 
   H.pages["schedule-edit"] = async function () {
     const form = $("#schedule-form");
@@ -67,14 +18,7 @@
     function showArguments(values) {
       const task = tasks[taskSelect.value];
       $("#task-doc").textContent = task ? task.doc : "";
-      if (!task) return argBox.replaceChildren(el("legend", {}, t("Arguments")), el("p", { class: "hint" }, t("Choose a task to see its arguments.")));
-      const schema = task.schema || {};
-      const props = schema.properties || {};
-      const required = schema.required || [];
-      const names = Object.keys(props);
-      argBox.replaceChildren(el("legend", {}, t("Arguments")),
-        ...(names.length ? names.map((n) => argumentField(n, props[n], required.includes(n), (values || {})[n]))
-          : [el("p", { class: "hint" }, t("This task takes no arguments."))]));
+      fillArguments(argBox, task, values);
     }
 
     function kind() { return $("input[name=kind]:checked", form).value; }
@@ -131,9 +75,8 @@
         if (target) { target.textContent = reasonText(e); placed = true; }
       }
       if (!placed) {
-        const box = fallback ? $(`[data-error-for="${fallback}"]`, form) : $("#form-error");
+        const box = $(`[data-error-for="${fallback}"]`, form);
         box.textContent = err.message || err.reason || String(err);
-        box.hidden = false;
       }
     }
 
@@ -180,6 +123,7 @@
       event.preventDefault();
       clearError();
       $("#form-error").hidden = true;
+      $("#save-error").hidden = true;
       let body;
       try {
         body = {
@@ -187,7 +131,7 @@
           description: $("#s-description").value, paused: $("#s-paused").checked,
           tags: $("#s-tags").value.split(",").map((x) => x.trim()).filter(Boolean), policies: {},
         };
-      } catch (err) { return showErrors(err); }
+      } catch (err) { return placeErrors(form, err, $("#save-error")); }
       for (const input of $$("[data-policy]", form)) {
         const raw = input.value.trim();
         if (raw === "") continue;
@@ -201,20 +145,13 @@
           ? await api("/schedules/" + encodeURIComponent(editing), { method: "PATCH", body, headers: { "If-Match": current.etag } })
           : await api("/schedules", { method: "POST", body });
         location.href = "/schedules/" + encodeURIComponent(r.body.id);
-      } catch (err) { showErrors(err); } finally { save.disabled = false; }
+      } catch (err) { placeErrors(form, err, $("#save-error")); } finally { save.disabled = false; }
     });
   };
 
-  // The API's preview of an unsaved trigger when it has one; else the console's own
-  // (pure trigger math, no stored data).
-  let apiPreview = true;
+  // The console's preview of an unsaved trigger (pure trigger math, no stored data): the
+  // API previews stored schedules only.
   async function previewTrigger(body) {
-    if (apiPreview) {
-      try { return await api("/triggers/preview", { method: "POST", body }); } catch (err) {
-        if (err.status !== 404 && err.status !== 405) throw err;
-        apiPreview = false;
-      }
-    }
     const response = await fetch("/preview", { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": CONFIG.csrf }, body: JSON.stringify(body) });
     const data = await response.json();
