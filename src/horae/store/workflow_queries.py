@@ -36,10 +36,10 @@ class WorkflowQueries(StoreBase):
             row = tx.one(
                 f"INSERT INTO horae_workflows ({_COLS}) SELECT :id, :definition, :description,"
                 " coalesce((SELECT max(version) FROM horae_workflow_versions"
-                f" WHERE workflow_id = :id), 0) + 1, {self.db.now_sql}, {self.db.now_sql}"
+                " WHERE workflow_id = :id), 0) + 1, :now, :now"
                 f" ON CONFLICT (id) DO NOTHING RETURNING {_COLS}",
                 {"id": w.id, "definition": R.dumps(w.definition()),
-                 "description": w.description},
+                 "description": w.description, "now": self._now(tx)},
             )
             if row is None:
                 raise Conflict(f"workflow {w.id!r} already exists")
