@@ -177,7 +177,8 @@ def test_unknown_step_in_map() -> None:
 
 def test_a_step_after_the_same_step_twice() -> None:
     error = bad(edited(step2={"after": ["probe", "probe"]}))
-    assert (error.field, error.reason) == ("steps[2].after", "names 'probe' twice")
+    assert (error.field, error.reason) == ("steps[2].after",
+                                           "(step 'report') names 'probe' twice")
 
 
 def test_a_step_after_itself_is_a_cycle() -> None:

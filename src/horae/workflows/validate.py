@@ -53,6 +53,25 @@ def check_workflow_id(workflow_id: Any) -> str:
 def parse_workflow(workflow_id: str, data: Any, tasks: TaskLookup | None = None) -> Workflow:
     """The workflow ``data`` (the JSON form) describes, checked against the rules above;
     ``tasks`` checks tasks and arguments (without it, only the shape and the graph)."""
+    try:
+        return _parse(workflow_id, data, tasks)
+    except InvalidInput as exc:
+        raise _naming_the_step(exc, data) from None
+
+
+def _naming_the_step(exc: InvalidInput, data: Any) -> InvalidInput:
+    """``steps[2].after`` says where; add the step's id, which says which to a person."""
+    match = re.match(r"steps\[(\d+)\]", exc.field)
+    if not match or not isinstance(data, Mapping) or not isinstance(data.get("steps"), list):
+        return exc
+    step = data["steps"][int(match.group(1))]
+    step_id = step.get("id") if isinstance(step, Mapping) else None
+    if not isinstance(step_id, str) or exc.field == f"steps[{match.group(1)}].id":
+        return exc
+    return InvalidInput(exc.field, f"(step {step_id!r}) {exc.reason}")
+
+
+def _parse(workflow_id: str, data: Any, tasks: TaskLookup | None) -> Workflow:
     check_workflow_id(workflow_id)
     if not isinstance(data, Mapping):
         raise InvalidInput("definition", f"must be an object, not {_kind(data)}")
