@@ -116,7 +116,8 @@ def list_(env: Env, search: str | None, limit: int, as_json: bool) -> None:
         echo_json([w.to_dict() for w in found])
         return
     now = app.now()
-    rows = [[styled(w.id, "bold"), str(len(w.steps)), short(" ".join(w.tasks()), 50),
+    rows: list[list[Any]] = [
+            [styled(w.id, "bold"), str(len(w.steps)), short(" ".join(w.tasks()), 50),
              str(w.version), relative(w.updated_at, now), short(w.description, 40)]
             for w in found]
     Out(env.color).table(["ID", "STEPS", "TASKS", "VERSION", "UPDATED", "DESCRIPTION"], rows,
