@@ -3,6 +3,8 @@ kept versions, on every backend."""
 
 from __future__ import annotations
 
+import threading
+
 import pytest
 
 from horae.errors import Conflict, NotFound
@@ -94,3 +96,49 @@ def test_list_orders_by_id_pages_and_searches(store: Store) -> None:
     assert [w.id for w in store.workflow_list(search="50%_")] == ["b-scan"]
     assert [w.id for w in store.workflow_list(search="%")] == ["b-scan"]
     assert store.workflow_list(search="nothing") == []
+
+
+def test_concurrent_writers_at_one_version_exactly_one_wins(store: Store) -> None:
+    store.workflow_add(workflow())
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def write(n: int) -> None:
+        start.wait()
+        try:
+            store.workflow_replace(workflow(description=f"writer {n}"), expected_version=1)
+            outcomes.append(f"won {n}")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes)[:3] == ["conflict"] * 3 and len(outcomes) == 4
+    winner = next(o for o in outcomes if o.startswith("won"))
+    assert store.workflow_get("scan").description == f"writer {winner.split()[1]}"
+    assert store.workflow_versions("scan") == [1, 2]
+    assert store.workflow_get("scan", 2).description == store.workflow_get("scan").description
+
+
+def test_concurrent_adds_of_one_id_exactly_one_wins(store: Store) -> None:
+    start = threading.Barrier(4)
+    outcomes: list[str] = []
+
+    def add(n: int) -> None:
+        start.wait()
+        try:
+            store.workflow_add(workflow(description=f"adder {n}"))
+            outcomes.append("added")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=add, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["added", "conflict", "conflict", "conflict"]
+    assert store.workflow_versions("scan") == [1]

@@ -155,6 +155,8 @@ def test_every_step_option_is_kept() -> None:
      "on_finish.args", "not a field of a callback"),
     ({"steps": [{"id": "a", "task": "scan.report"}], "description": 5}, "description", "text"),
     ({"steps": [{"id": "a", "task": "scan.report"}], "id": "other"}, "id", "'other'"),
+    ({"steps": [{"id": "a", "task": "scan.report", "trigger_rule": "any_failed"}]},
+     "steps[0].trigger_rule", "this step has none"),
 ])
 def test_bad_shape_names_the_field(data: Any, field: str, words: str) -> None:
     error = bad(data)
@@ -252,9 +254,16 @@ def test_a_map_over_a_step_accepts_any_item_type_until_it_runs() -> None:
     assert parse(ISSUE_FORM).step("probe").map == "discover"
 
 
-def test_non_json_arguments_are_refused() -> None:
-    error = bad({"steps": [{"id": "a", "task": "math.add", "kwargs": {"x": {1, 2}}}]})
-    assert error.field == "definition" and "JSON" in error.reason
+@pytest.mark.parametrize(("data", "field"), [
+    ({"steps": [{"id": "a", "task": "math.add", "kwargs": {"x": {1, 2}}}]}, "steps[0].kwargs"),
+    ({"steps": [{"id": "a", "task": "math.add", "args": [float("nan")]}]}, "steps[0].args"),
+    ({"steps": [{"id": "a", "task": "scan.probe", "map": [object()]}]}, "steps[0].map"),
+    ({"steps": [{"id": "a", "task": "scan.report"}],
+      "on_finish": {"task": "ops.alert", "kwargs": {"channel": b"x"}}}, "on_finish.kwargs"),
+])
+def test_non_json_arguments_are_refused(data: Any, field: str) -> None:
+    error = bad(data)
+    assert error.field == field and "must be JSON" in error.reason
 
 
 def test_the_app_checks_against_its_own_tasks() -> None:
@@ -267,3 +276,18 @@ def test_the_app_checks_against_its_own_tasks() -> None:
     found = app.workflows.validate("wf", {"steps": [{"id": "a", "task": "ops.report"}]})
     assert found.steps[0].task == "ops.report"
     app.stop()
+
+
+def test_graph_helpers_give_roots_successors_and_a_dependency_order() -> None:
+    w = parse({"steps": [
+        {"id": "report", "task": "scan.report", "after": ["left", "right"]},
+        {"id": "right", "task": "scan.report", "after": ["start"]},
+        {"id": "left", "task": "scan.report", "after": ["start"]},
+        {"id": "start", "task": "scan.report"},
+        {"id": "alone", "task": "scan.report"}]})
+    assert w.roots() == ["start", "alone"]
+    assert w.downstream() == {"report": [], "right": ["report"], "left": ["report"],
+                              "start": ["right", "left"], "alone": []}
+    assert w.order() == ["start", "right", "left", "report", "alone"]
+    position = {step: i for i, step in enumerate(w.order())}
+    assert all(position[dep] < position[s.id] for s in w.steps for dep in s.after)

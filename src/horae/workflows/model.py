@@ -111,6 +111,37 @@ class Workflow:
                 return s
         raise KeyError(step_id)
 
+    def downstream(self) -> dict[str, list[str]]:
+        """Step id -> the steps that list it in ``after``, in definition order: what a
+        step's outcome may unblock."""
+        out: dict[str, list[str]] = {s.id: [] for s in self.steps}
+        for s in self.steps:
+            for dep in s.after:
+                out[dep].append(s.id)
+        return out
+
+    def roots(self) -> list[str]:
+        """The steps that wait for nothing: the first to run."""
+        return [s.id for s in self.steps if not s.after]
+
+    def order(self) -> list[str]:
+        """Every step id, each after all of its ``after`` (definition order among steps
+        ready together); the order to draw or start them in. Assumes no cycle (validated)."""
+        waiting = {s.id: len(s.after) for s in self.steps}
+        below = self.downstream()
+        ready = [s.id for s in self.steps if not s.after]
+        position = {s.id: i for i, s in enumerate(self.steps)}
+        out: list[str] = []
+        while ready:
+            step_id = ready.pop(0)
+            out.append(step_id)
+            for nxt in below[step_id]:
+                waiting[nxt] -= 1
+                if waiting[nxt] == 0:
+                    ready.append(nxt)
+                    ready.sort(key=position.__getitem__)
+        return out
+
     def tasks(self) -> list[str]:
         """Every task the workflow names (steps, then callbacks), each once, in order."""
         names = [s.task for s in self.steps] + [

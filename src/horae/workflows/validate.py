@@ -83,7 +83,6 @@ def _parse(workflow_id: str, data: Any, tasks: TaskLookup | None) -> Workflow:
     if "id" in data and data["id"] != workflow_id:
         raise InvalidInput("id", f"the definition says {data['id']!r} but the workflow is "
                                  f"{workflow_id!r}; drop it or make them equal")
-    _json(data, "definition")
     description = data.get("description", "")
     if not isinstance(description, str) or text_problem(description):
         raise InvalidInput("description", "must be text")
@@ -131,6 +130,7 @@ def _step(raw: Any, where: str) -> Step:
     args = raw.get("args", [])
     if not isinstance(args, list):
         raise InvalidInput(f"{where}.args", "must be a list")
+    _json(args, f"{where}.args")
     kwargs = _kwargs(raw.get("kwargs", {}), f"{where}.kwargs")
     after = raw.get("after", [])
     if not isinstance(after, list) or not all(isinstance(a, str) for a in after):
@@ -149,6 +149,9 @@ def _step(raw: Any, where: str) -> Step:
     if concurrency is not None and mapped is None:
         raise InvalidInput(f"{where}.concurrency", "bounds the runs of a mapped step; this "
                                                    "step has no map")
+    if rule != "all_success" and not after:
+        raise InvalidInput(f"{where}.trigger_rule", f"{rule} looks at the steps in `after`; "
+                                                    "this step has none")
     return Step(step_id, task, list(args), dict(kwargs), list(after), mapped, rule, queue,
                 retries, timeout, priority, concurrency)
 
@@ -160,6 +163,7 @@ def _map(mapped: Any, kwargs: Mapping[str, Any], where: str) -> str | list[Any] 
         if not mapped:
             raise InvalidInput(f"{where}.map", "an empty list maps to no run; give items "
                                                "or a step id")
+        _json(mapped, f"{where}.map")
     elif not isinstance(mapped, str):
         raise InvalidInput(f"{where}.map", "must be a step id (map over its result list) "
                                            "or a list of items")
@@ -300,6 +304,7 @@ def _task_name(value: Any, where: str) -> str:
 def _kwargs(value: Any, where: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
         raise InvalidInput(where, "must be an object")
+    _json(value, where)
     return value
 
 
