@@ -11,7 +11,7 @@ from horae.errors import Conflict, NotFound
 from horae.store import Store
 from horae.workflows.model import Workflow
 from horae.workflows.validate import parse_workflow
-from tests.unit.test_workflow_validate import ISSUE_FORM
+from tests.workflow_support import ISSUE_FORM
 
 
 def workflow(workflow_id: str = "scan", description: str = "") -> Workflow:

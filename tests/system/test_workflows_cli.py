@@ -15,7 +15,7 @@ from horae import Horae
 from horae.models import WorkerInfo
 from horae.store.api_store import ApiStore
 from tests.system.test_cli import Horae_
-from tests.unit.test_workflow_validate import ISSUE_FORM, alert, discover, probe, report
+from tests.workflow_support import ISSUE_FORM, alert, discover, probe, report
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from tests.unit.test_workflow_validate import ISSUE_FORM
+from tests.workflow_support import ISSUE_FORM
 
 from horae import Horae
 from horae.errors import InvalidInput

@@ -8,6 +8,7 @@ import itertools
 from typing import Any
 
 import pytest
+from tests.workflow_support import ISSUE_FORM, add, alert, discover, probe, report
 
 from horae import Horae
 from horae.errors import InvalidInput
@@ -15,33 +16,6 @@ from horae.models import TaskInfo
 from horae.tasks import make_task
 from horae.workflows.model import Workflow
 from horae.workflows.validate import MAX_STEPS, parse_workflow
-
-ISSUE_FORM: dict[str, Any] = {"steps": [
-    {"id": "discover", "task": "scan.discover", "kwargs": {"segment": "10.0.2.0/24"}},
-    {"id": "probe", "task": "scan.probe", "after": ["discover"], "map": "discover"},
-    {"id": "report", "task": "scan.report", "after": ["probe"], "trigger_rule": "all_done"}],
-    "on_failure": {"task": "ops.alert"}}
-
-
-def discover(segment: str) -> list[str]:
-    return []
-
-
-def probe(item: str, ports: list[int] | None = None) -> dict[str, Any]:
-    return {}
-
-
-def report() -> None:
-    pass
-
-
-def alert(channel: str = "ops") -> None:
-    pass
-
-
-def add(x: int, y: int = 0) -> int:
-    return x + y
-
 
 TASKS = {t.name: t.info() for t in (
     make_task(discover, name="scan.discover"), make_task(probe, name="scan.probe"),
