@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from horae import Horae
+from horae.cli import workflows_cmd
 from horae.models import WorkerInfo
 from horae.store.api_store import ApiStore
 from tests.system.test_cli import Horae_
@@ -156,3 +157,16 @@ def test_a_file_from_stdin_and_the_workflow_id_must_agree(horae: Horae_) -> None
                   input=json.dumps(ISSUE_FORM))
     assert added.exit_code == 0, added.output
     assert json.loads(added.stdout)["steps"] == ISSUE_FORM["steps"]
+
+
+def test_remove_asks_a_person_first_and_rm_is_the_same(horae: Horae_, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("a", "b"):
+        horae.ok("workflows", "add", name, "--file", write(tmp_path, ISSUE_FORM))
+    monkeypatch.setattr(workflows_cmd, "stdin_is_tty", lambda: True)
+    declined = horae("workflows", "remove", "a", input="n\n")
+    assert declined.exit_code == 1 and "Remove workflow 'a'?" in declined.stdout
+    assert [w["id"] for w in horae.json("workflows", "list")] == ["a", "b"]
+    assert horae("workflows", "rm", "a", input="y\n").exit_code == 0
+    horae.ok("workflows", "rm", "b", "--yes")
+    assert horae.json("workflows", "list") == []
