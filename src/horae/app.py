@@ -16,6 +16,7 @@ from horae.runs import RunManager
 from horae.schedules import ScheduleManager
 from horae.store import QueueStats, Store
 from horae.tasks import Mode, Task, TaskRegistry, make_task
+from horae.workflows.api import WorkflowManager
 
 log = logging.getLogger("horae")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -36,6 +37,7 @@ class Horae:
         self.declarations = Declarations()
         self.schedules = ScheduleManager(self)
         self.runs = RunManager(self)
+        self.workflows = WorkflowManager(self)
         self._store: Store | None = None
         self._store_pid = os.getpid()
         self._abandoned: list[Store] = []

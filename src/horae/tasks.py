@@ -24,6 +24,7 @@ from horae.models import TaskInfo
 if TYPE_CHECKING:
     from horae.app import Horae
     from horae.models import Run
+    from horae.workflows.builders import Signature
 
 Mode = Literal["async", "thread", "process"]
 MODES: tuple[Mode, ...] = ("async", "thread", "process")
@@ -64,6 +65,25 @@ class Task:
     def run_at(self, when: Any, *args: Any, **kwargs: Any) -> Run:
         """Queue one run at ``when`` (aware datetime, epoch seconds or ISO-8601 string)."""
         return self._app().runs.create(self.name, args=list(args), kwargs=kwargs, at=when)
+
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A workflow step running this task with these arguments (Celery's ``.s()``):
+        compose with ``chain``, ``group``, ``chord`` and ``dag`` (horae.workflows)."""
+        from horae.workflows.builders import Signature
+
+        return Signature(self.name, list(args), dict(kwargs))
+
+    def map(self, items: Any = None, *, concurrency: int | None = None,
+            **kwargs: Any) -> Signature:
+        """A mapped workflow step: one run of this task per item, each given ``item=``.
+
+        ``items``: a list, or the signature (or id) of an upstream step whose result list
+        it maps over; left out inside a chain, the previous step's result.
+        """
+        from horae.workflows.builders import PREVIOUS, map_signature
+
+        return map_signature(self.name, PREVIOUS if items is None else items,
+                             concurrency=concurrency, **kwargs)
 
     def _app(self) -> Horae:
         if self.app is None:

@@ -17,6 +17,7 @@ from horae.store import auth_store as F
 from horae.store import console_store as C
 from horae.store import rows as R
 from horae.store import user_store as U
+from horae.store import workflow_queries as W
 from tests.conftest import require_postgres
 
 EXPECTED_COLUMNS = {
@@ -36,6 +37,8 @@ EXPECTED_COLUMNS = {
     "horae_console_sessions": set(C.SESSION_COLUMNS),
     "horae_users": set(U.USER_COLUMNS),
     "horae_auth_failures": set(F.AUTH_FAILURE_COLUMNS),
+    "horae_workflows": set(W.WORKFLOW_COLUMNS),
+    "horae_workflow_versions": set(W.WORKFLOW_VERSION_COLUMNS),
 }
 
 

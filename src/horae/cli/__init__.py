@@ -121,12 +121,13 @@ def _register() -> None:
     from horae.cli.serve import scheduler, server, worker
     from horae.cli.users_cmd import users
     from horae.cli.workers_cmd import queues, workers
+    from horae.cli.workflows_cmd import workflows
 
     schedules.add_command(apply)
     schedules.add_command(run_schedule)
     runs.add_command(create)
     for command in (server, scheduler, worker, workers, queues, schedules, runs, tasks, db,
-                    api, tokens, users):
+                    api, tokens, users, workflows):
         cli.add_command(command)
 
 
