@@ -2,7 +2,7 @@
 
 The store keeps a definition as the JSON the application validated; it checks nothing in
 it. Each version is also written to ``horae_workflow_versions`` in the same transaction,
-so ``(id, version)`` names one definition forever (see migration 0011).
+so ``(id, version)`` names one definition forever (see migration 0013).
 """
 
 from __future__ import annotations
