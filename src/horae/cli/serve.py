@@ -256,7 +256,7 @@ def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
     stop = threading.Event()
     supervisor = plan.supervisor
     in_process = plan.worker is not None and supervisor is None
-    with _signals(stop):
+    with _signals(stop) as signalled:
         watch_parent(stop)
         app.start(scheduler=plan.scheduler, worker=in_process,
                   **(plan.worker.start_kwargs() if in_process and plan.worker else {}))
@@ -269,7 +269,13 @@ def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
                 service.start()
                 started.append(service)
             _banner(out, app, plan, grace)
-            stop.wait()
+            # Wake now and then: the kernel may hand SIGTERM to any thread, and Python runs
+            # its handler only when the main thread runs bytecode, so a main thread blocked
+            # in an endless wait could sleep through the signal (seen: a server that did
+            # not stop). The handler only raises a flag; no lock is taken in it.
+            while not signalled.got and not stop.wait(0.2):
+                pass
+            stop.set()  # for the threads that watch it (the parent watcher, supervisor)
             out.hint(f"stopping: draining running work (up to {grace:g}s)…"
                      if plan.worker else "stopping…")
         finally:
@@ -285,24 +291,33 @@ def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
     out.hint("stopped")
 
 
+class _Signalled:
+    """Set by the SIGINT/SIGTERM handler: a plain attribute, as a handler must not take a
+    lock (it runs between two bytecodes of the main thread, which may hold that lock)."""
+
+    got = False
+
+
 @contextmanager
-def _signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM set ``stop``; a second one exits at once."""
+def _signals(stop: threading.Event) -> Iterator[_Signalled]:
+    """SIGINT/SIGTERM raise the flag it yields; a second one (or one once ``stop`` is set)
+    exits at once."""
+    signalled = _Signalled()
 
     def handle(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
+        if signalled.got or stop.is_set():  # is_set() takes no lock
             os._exit(128 + signum)  # the operator insists; leases expire and runs are rescued
-        stop.set()
+        signalled.got = True
 
     if threading.current_thread() is not threading.main_thread():
-        yield  # signals can only be handled in the main thread (embedded use)
+        yield signalled  # signals can only be handled in the main thread (embedded use)
         return
     previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
     # `kill -USR1 <pid>` prints every thread's stack to stderr: what a process that does not
     # stop (or does not answer) is waiting for, without stopping it.
     faulthandler.register(signal.SIGUSR1, all_threads=True)
     try:
-        yield
+        yield signalled
     finally:
         faulthandler.unregister(signal.SIGUSR1)
         for s, handler in previous.items():
