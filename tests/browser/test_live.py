@@ -238,6 +238,10 @@ def test_schedule_run_now_links_and_runs_with_other_arguments(page: Any, server:
     run = _run(server, int(page.url.rsplit("/", 1)[1]))
     assert run["kwargs"] == {"targets": ["other"], "steps": 1, "delay": 0}
     assert run["max_attempts"] == 3   # the schedule's policies came along
+    assert run["schedule_id"] == "live-other-args"  # in the schedule's history
+    schedule = httpx.get(f"{server.url}/api/v1/schedules/live-other-args",
+                         headers=_headers(server)).json()
+    assert schedule["kwargs"] == {"targets": ["s1"], "steps": 1, "delay": 0}  # unchanged
 
 
 def test_editor_places_the_save_error_at_its_field_and_makes_no_failed_request(

@@ -116,19 +116,21 @@
     for (const p of $$(".field-error", form)) p.textContent = "";
   }
 
-  // A "Run…" form: `task` (catalogue entry) with `values`, and `extra` policies sent along
-  // (a schedule's queue, priority, retries, timeout). On success, goes to the new run.
-  function runForm(task, values, extra) {
+  // A "Run…" form: `task` (catalogue entry) with `values`, and `extra` policies sent along.
+  // With `send(kwargs)` (a schedule's "Run now with other arguments": its trigger, so the
+  // run is the schedule's, with its queue and policies) there is no queue field.
+  // On success, goes to the new run.
+  function runForm(task, values, extra, send) {
     const args = el("fieldset", { class: "args" });
     fillArguments(args, task, values);
     const queue = el("input", { id: "run-queue", name: "queue", placeholder: (extra && extra.queue) || task.queue || "default" });
+    const queueField = el("div", { class: "field", hidden: Boolean(send) }, el("label", { for: "run-queue" }, t("Queue")), queue,
+        el("p", { class: "hint" }, t("Empty: the task's queue.")),
+        el("p", { class: "field-error", "data-error-for": "policies.queue" }));
     const problem = el("p", { class: "error", id: "run-form-error", role: "alert", hidden: true });
     const submit = el("button", { class: "primary", type: "submit", id: "run-submit" }, t("Run"));
     const form = el("form", { class: "run-form", id: "run-form", novalidate: true, "data-task": task.name },
-      args,
-      el("div", { class: "field" }, el("label", { for: "run-queue" }, t("Queue")), queue,
-        el("p", { class: "hint" }, t("Empty: the task's queue.")),
-        el("p", { class: "field-error", "data-error-for": "policies.queue" })),
+      args, queueField,
       el("p", { class: "field-error", "data-error-for": "kwargs" }),
       el("p", { class: "field-error", "data-error-for": "args" }),
       el("p", { class: "actions" }, submit, problem));
@@ -141,7 +143,7 @@
       if (queue.value.trim()) body.policies.queue = queue.value.trim();
       submit.disabled = true;
       try {
-        const r = await api("/runs", { method: "POST", body });
+        const r = send ? await send(body.kwargs) : await api("/runs", { method: "POST", body });
         location.href = "/runs/" + r.body.id;
       } catch (err) { placeErrors(form, err, problem); } finally { submit.disabled = false; }
     });

@@ -489,10 +489,10 @@
       if (!open) return;
       try {
         const task = await get("/tasks/" + encodeURIComponent(s.task));
-        const p = s.policies;
-        const keep = Object.fromEntries(Object.entries({ queue: p.queue, priority: p.priority,
-          retries: p.retries, timeout: p.timeout }).filter(([, v]) => v !== null && v !== undefined));
-        $("#run-with-form").replaceChildren(H().runForm(task, s.kwargs, keep));
+        // Through the schedule's trigger: the run is the schedule's (its history, its
+        // queue and policies), with these arguments for this run only.
+        const send = (kwargs) => api(path + "/trigger", { method: "POST", body: { kwargs } });
+        $("#run-with-form").replaceChildren(H().runForm(task, s.kwargs, { queue: s.policies.queue }, send));
         const first = $("#run-with-form [data-arg]");
         card.scrollIntoView({ block: "nearest" });
         if (first) first.focus();
