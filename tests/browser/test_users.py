@@ -144,6 +144,9 @@ def test_changing_the_password_ends_the_other_sessions(context: Any, server: Ser
     # This session goes on; the other one is over; only the new password signs in.
     here.goto(server.url + "/schedules")
     expect(here.locator("h1")).to_have_text("Schedules")
+    # The other session's open page (live: its event stream re-checks the session) goes
+    # to sign-in by itself; a page asked for afterwards does too.
+    elsewhere.wait_for_url(re.compile(r"/login"), timeout=30_000)
     elsewhere.goto(server.url + "/schedules")
     elsewhere.wait_for_url(re.compile(r"/login"))
     elsewhere.fill("#name", "linus")
