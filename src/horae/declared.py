@@ -68,7 +68,7 @@ def ensure(manager: ScheduleManager, id: str, task: str | Task, trigger: Any, *,
            paused: bool = False, description: str = "", tags: Sequence[str] = (),
            **policies: Any) -> Schedule:
     """See :meth:`horae.schedules.ScheduleManager.ensure`."""
-    from horae.schedule_batch import _differences as differences
+    from horae.schedule_batch import differences
 
     app = manager.app
     form = declared_trigger(trigger)

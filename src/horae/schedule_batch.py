@@ -236,7 +236,7 @@ def _plan_one(manager: ScheduleManager, inputs: Inputs, i: int, op: str, sid: st
     if op == "remove":
         return _Planned(ScheduleWrite("delete", sid, guard=guard, before=current),
                         BatchResult(i, op, sid, "removed"), expected is None)
-    changes = fields if op == "update" else _differences(inputs, current, fields)
+    changes = fields if op == "update" else differences(inputs, current, fields)
     if not changes:
         return _Planned(None, BatchResult(i, op, sid, "unchanged", current))
     s, retime = manager.changed_schedule(inputs, current, changes)
@@ -244,7 +244,7 @@ def _plan_one(manager: ScheduleManager, inputs: Inputs, i: int, op: str, sid: st
                     BatchResult(i, op, sid, "updated", s), expected is None)
 
 
-def _differences(inputs: Inputs, current: Schedule, fields: dict[str, Any]) -> dict[str, Any]:
+def differences(inputs: Inputs, current: Schedule, fields: dict[str, Any]) -> dict[str, Any]:
     """The changes that turn ``current`` into the whole definition ``fields`` (upsert): what
     ``fields`` leaves out returns to its default, as a replacement does."""
     unknown = set(fields) - set(_DEFINITION) - set(POLICY_NAMES)
