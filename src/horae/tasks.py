@@ -46,6 +46,9 @@ class Task:
     schema: dict[str, Any] = field(default_factory=dict)
     wants_ctx: bool = False
     concurrency: int | None = None
+    #: Where ``ctx`` is among the positional parameters (``def f(ctx, *targets)``), for a
+    #: call that passes arguments by position; ``None`` when it is not one of them.
+    ctx_position: int | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.func(*args, **kwargs)
@@ -138,21 +141,48 @@ def make_task(
     if mode is None:
         mode = "async" if inspect.iscoroutinefunction(func) else "thread"
     task_name = name or f"{func.__module__}.{func.__qualname__}"
-    return Task(task_name, func, mode=mode, schema=schema, wants_ctx=wants_ctx, **options)
+    return Task(task_name, func, mode=mode, schema=schema, wants_ctx=wants_ctx,
+                ctx_position=_ctx_position(func), **options)
+
+
+#: Schema keys for signatures that are not "every parameter by name": the names that may
+#: be given by position, in order (present when the function has ``*args`` or keyword-only
+#: parameters), and the schema of each extra positional argument (``*args``).
+POSITIONAL = "x-horae-positional"
+REST = "x-horae-rest"
+
+
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    try:
+        # Modules with ``from __future__ import annotations`` hold annotations as strings.
+        return inspect.signature(func, eval_str=True)
+    except (NameError, TypeError, SyntaxError):
+        return inspect.signature(func)
+
+
+def _ctx_position(func: Callable[..., Any]) -> int | None:
+    positional = [p for p in _signature(func).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    for i, p in enumerate(positional):
+        if p.name == "ctx" or _is_context(p.annotation):
+            return i
+    return None
 
 
 def signature_schema(func: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
-    """JSON Schema of a function's keyword arguments, and whether it takes ``ctx``."""
-    try:
-        # Modules with ``from __future__ import annotations`` hold annotations as strings.
-        sig = inspect.signature(func, eval_str=True)
-    except (NameError, TypeError, SyntaxError):
-        sig = inspect.signature(func)
+    """JSON Schema of a function's keyword arguments, and whether it takes ``ctx``.
+
+    ``*args`` (``def test(*targets)``) and keyword-only parameters are described by the
+    ``x-horae-positional`` and ``x-horae-rest`` keys (see :data:`POSITIONAL`).
+    """
     props: dict[str, Any] = {}
     required: list[str] = []
+    positional: list[str] = []
     extra = False
     wants_ctx = False
-    for p in sig.parameters.values():
+    rest: dict[str, Any] | None = None
+    keyword_only = False
+    for p in _signature(func).parameters.values():
         if p.name == "ctx" or _is_context(p.annotation):
             wants_ctx = True
             continue
@@ -160,7 +190,12 @@ def signature_schema(func: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
             extra = True
             continue
         if p.kind is p.VAR_POSITIONAL:
+            rest = _annotation_schema(p.annotation)
             continue
+        if p.kind is p.KEYWORD_ONLY:
+            keyword_only = True
+        else:
+            positional.append(p.name)
         props[p.name] = _annotation_schema(p.annotation)
         if p.default is p.empty:
             required.append(p.name)
@@ -171,6 +206,10 @@ def signature_schema(func: Callable[..., Any]) -> tuple[dict[str, Any], bool]:
     schema: dict[str, Any] = {"type": "object", "properties": props, "additionalProperties": extra}
     if required:
         schema["required"] = required
+    if rest is not None or keyword_only:
+        schema[POSITIONAL] = positional
+    if rest is not None:
+        schema[REST] = rest
     return schema, wants_ctx
 
 
@@ -202,9 +241,10 @@ def _is_json(value: Any) -> bool:
 def bind_arguments(
     schema: Mapping[str, Any], args: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Name positional ``args`` after the schema's properties, in order."""
-    names = list(schema.get("properties", {}))
-    if len(args) > len(names):
+    """Name positional ``args`` after the schema's properties, in order (the ones beyond
+    the named parameters of a task with ``*args`` are left out: see :func:`rest_of`)."""
+    names = list(schema.get(POSITIONAL, schema.get("properties", {})))
+    if len(args) > len(names) and REST not in schema:
         raise InvalidInput(
             "args", f"takes at most {len(names)} positional arguments, got {len(args)}"
         )
@@ -236,6 +276,7 @@ def validate_arguments(
         if where == "kwargs" and not isinstance(value, Mapping):
             raise InvalidInput("kwargs", "must be an object")
     bound = bind_arguments(schema, args, kwargs)
+    _check_rest(task_name, schema, args)
     validator = _validator(json.dumps(schema, sort_keys=True))
     error = jsonschema.exceptions.best_match(validator.iter_errors(bound))
     if error is not None:
@@ -244,3 +285,40 @@ def validate_arguments(
             path = ""
         raise InvalidInput(f"kwargs{'.' + path if path else ''}",
                            f"{error.message} (task {task_name!r})")
+
+
+def rest_of(schema: Mapping[str, Any], args: Sequence[Any]) -> list[Any]:
+    """The positional arguments a task with ``*args`` takes beyond its named ones."""
+    if REST not in schema:
+        return []
+    return list(args[len(schema.get(POSITIONAL, ())):])
+
+
+def call_arguments(task: Task, args: Sequence[Any], kwargs: Mapping[str, Any],
+                   ctx: Any = None) -> tuple[list[Any], dict[str, Any]]:
+    """How to call ``task.func`` with a run's arguments: every argument by name (so
+    ``ctx`` may be any parameter), except for a function with ``*args``, which gets its
+    positional arguments by position (``ctx`` at its place among them)."""
+    if REST not in task.schema:
+        named = bind_arguments(task.schema, args, kwargs)
+        if task.wants_ctx:
+            named["ctx"] = ctx
+        return [], named
+    from horae.worker.context import place_context
+
+    positional, named = list(args), dict(kwargs)
+    if task.wants_ctx:
+        place_context(positional, named, task.ctx_position, ctx)
+    return positional, named
+
+
+def _check_rest(task_name: str, schema: Mapping[str, Any], args: Sequence[Any]) -> None:
+    rest = rest_of(schema, args)
+    if not rest or not schema[REST]:
+        return
+    validator = _validator(json.dumps(schema[REST], sort_keys=True))
+    first = len(args) - len(rest)
+    for i, value in enumerate(rest, start=first):
+        error = jsonschema.exceptions.best_match(validator.iter_errors(value))
+        if error is not None:
+            raise InvalidInput(f"args[{i}]", f"{error.message} (task {task_name!r})")

@@ -104,6 +104,14 @@ async def until_last_async(ctx: Context) -> str:
     return until_last(ctx)
 
 
+def gather(ctx: Context, *targets: str) -> dict[str, Any]:
+    return {"targets": list(targets), "attempt": ctx.attempt}
+
+
+async def gather_async(*targets: str) -> list[str]:
+    return list(targets)
+
+
 def register(app: Horae) -> None:
     app.task("add")(add)
     app.task("chatty")(chatty)
@@ -125,3 +133,6 @@ def register(app: Horae) -> None:
     app.task("until_last", retries=2, retry_backoff=0.01)(until_last)
     app.task("until_last.async", retries=2, retry_backoff=0.01)(until_last_async)
     app.task("until_last.proc", mode="process", retries=2, retry_backoff=0.01)(until_last)
+    app.task("gather")(gather)
+    app.task("gather.async")(gather_async)
+    app.task("gather.proc", mode="process")(gather)

@@ -44,6 +44,17 @@ def test_positional_and_keyword_arguments(app: Horae) -> None:
     assert (run.state, run.result) == (RunState.SUCCEEDED, 5)
 
 
+@pytest.mark.parametrize("task", ["gather", "gather.async", "gather.proc"])
+def test_a_task_with_star_args_takes_its_positional_arguments(app: Horae, task: str) -> None:
+    run = finished(app, app.runs.create(task, args=["10.0.0.1", "10.0.0.2", "10.0.0.3"]).id)
+    assert run.state is RunState.SUCCEEDED, run.error
+    targets = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    assert run.result == (targets if task == "gather.async" else
+                          {"targets": targets, "attempt": 1})
+    empty = finished(app, app.runs.create(task).id)
+    assert empty.state is RunState.SUCCEEDED, empty.error
+
+
 def test_failure_keeps_error_and_traceback(app: Horae) -> None:
     run = finished(app, app.runs.create("boom.once").id)
     assert run.state is RunState.FAILED

@@ -21,7 +21,7 @@ import traceback
 from typing import Any, TextIO
 
 from horae.models import Run, RunState
-from horae.worker.context import Context, LogCapture, RunTracker, bind
+from horae.worker.context import Context, LogCapture, RunTracker, bind, place_context
 
 
 class _Pipe:
@@ -82,10 +82,11 @@ def main(argv: list[str]) -> int:
     bind(tracker)
     try:
         func = resolve(request["module"], request["qualname"])
-        kwargs = dict(request["kwargs"])
+        args, kwargs = list(request["args"]), dict(request["kwargs"])
         if request.get("wants_ctx"):
-            kwargs["ctx"] = Context(tracker, request["worker_id"])
-        result = func(*request["args"], **kwargs)
+            place_context(args, kwargs, request.get("ctx_position"),
+                          Context(tracker, request["worker_id"]))
+        result = func(*args, **kwargs)
         LogCapture.finish(tracker)
         pipe.send({"result": result})
     except BaseException as exc:  # the parent records every failure, whatever its kind

@@ -113,6 +113,15 @@ class Context:
             raise Cancelled(f"run {self.run_id} was cancelled")
 
 
+def place_context(args: list[Any], kwargs: dict[str, Any], position: int | None,
+                  ctx: Context) -> None:
+    """Put ``ctx`` among positional ``args`` when they reach its place, else by name."""
+    if position is not None and len(args) > position:
+        args.insert(position, ctx)
+    else:
+        kwargs["ctx"] = ctx
+
+
 def current_tracker() -> RunTracker | None:
     return _current.get()
 

@@ -27,7 +27,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from horae.tasks import Task, bind_arguments
+from horae.tasks import Task, call_arguments
 from horae.worker.context import Context, LogCapture, RunTracker, bind, unbind
 
 
@@ -70,13 +70,12 @@ class Execution:
         if stopper is not None:
             stopper()
 
-    def call_kwargs(self) -> dict[str, Any]:
-        """Every argument by name (so ``ctx`` may be any parameter), plus ``ctx``."""
+    def call(self) -> Any:
+        """Call the task's function with the run's arguments (and ``ctx``)."""
         run = self.tracker.run
-        kwargs = bind_arguments(self.task.schema, run.args, run.kwargs)
-        if self.task.wants_ctx:
-            kwargs["ctx"] = Context(self.tracker, self.worker_id)
-        return kwargs
+        ctx = Context(self.tracker, self.worker_id) if self.task.wants_ctx else None
+        args, kwargs = call_arguments(self.task, run.args, run.kwargs, ctx)
+        return self.task.func(*args, **kwargs)
 
 
 async def _run_async(ex: Execution, done: Callable[[Execution, Outcome], None]) -> None:
@@ -86,7 +85,7 @@ async def _run_async(ex: Execution, done: Callable[[Execution, Outcome], None]) 
 async def _call_async(ex: Execution) -> Outcome:
     token = bind(ex.tracker)
     try:
-        return Outcome(result=await ex.task.func(**ex.call_kwargs()))
+        return Outcome(result=await ex.call())
     except asyncio.CancelledError as exc:
         return Outcome(error=f"cancelled ({ex.stop_reason or 'by the worker'})",
                        traceback="".join(traceback.format_exception(exc)))
@@ -144,7 +143,7 @@ class Executors:
     def _run_thread(ex: Execution) -> Outcome:
         token = bind(ex.tracker)
         try:
-            result = ex.task.func(**ex.call_kwargs())
+            result = ex.call()
             return Outcome(result=result)
         except BaseException as exc:
             return _failure(exc)
@@ -183,7 +182,8 @@ class Executors:
             "args": run.args, "kwargs": run.kwargs,
             "schedule_id": run.schedule_id, "fire_time": run.fire_time,
             "shard_index": run.shard_index, "shard_total": run.shard_total,
-            "wants_ctx": ex.task.wants_ctx, "worker_id": ex.worker_id,
+            "wants_ctx": ex.task.wants_ctx, "ctx_position": ex.task.ctx_position,
+            "worker_id": ex.worker_id,
         }
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         # The protocol has its own pipe: whatever the child writes on its stdout or
