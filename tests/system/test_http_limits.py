@@ -45,8 +45,9 @@ class Server:
             hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
             resource.setrlimit(resource.RLIMIT_NOFILE, (min(1024, hard), hard))
 
+        self.db = f"sqlite:///{tmp_path}/h.db"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "horae.cli", "--db", f"sqlite:///{tmp_path}/h.db",
+            [sys.executable, "-m", "horae.cli", "--db", self.db,
              "--color", "never", "server", "--port", str(self.port), "--log-level", "warning"],
             cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, preexec_fn=low_file_limit,
             env=dict(os.environ, PYTHONPATH=str(ROOT), **env))
@@ -73,7 +74,7 @@ class Server:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    made = Server(tmp_path, HORAE_API_HEADER_TIMEOUT="2")
+    made = Server(tmp_path, HORAE_API_HEADER_TIMEOUT="2", HORAE_API_BODY_TIMEOUT="3")
     LOGS[made.proc.pid] = made.log  # a server that does not stop shows its stacks
     yield made
     stop(made.proc)
@@ -123,6 +124,45 @@ def test_huge_console_posts_are_refused_and_memory_stays_flat(server: Server) ->
                     assert _status(sock, timeout=5) == 413
     peak = server.memory("VmHWM")
     assert peak - start < 64 * MiB, f"the server grew from {start // MiB} to {peak // MiB} MiB"
+    assert httpx.get(f"{server.url}/api/v1/health", timeout=5).status_code == 200
+
+
+@pytest.mark.system
+@pytest.mark.parametrize("path, kind", [
+    ("/api/v1/schedules", "application/json"),
+    ("/login", "application/x-www-form-urlencoded"),
+])
+def test_a_body_trickled_past_its_deadline_is_a_408_and_the_connection_closes(
+        server: Server, path: str, kind: str) -> None:
+    from horae import Horae
+    from horae.api.auth import Role, mint_token
+    from horae.store.api_store import ApiStore
+
+    with Horae(server.db) as app:  # the API reads no body before it knows who sends it
+        made = mint_token(ApiStore(app.store), "slow-client", Role.parse("editor"))
+        assert made is not None
+    with server.connect() as sock:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {kind}\r\n"
+                     f"Authorization: Bearer {made[0]}\r\n"
+                     "Content-Length: 1000\r\n\r\n".encode())
+        began = time.monotonic()
+        sock.setblocking(False)
+        answer = b""
+        # One byte every 0.2 s: the body would take 200 s; the deadline is 3 s.
+        while time.monotonic() - began < 20:
+            with contextlib.suppress(BlockingIOError, BrokenPipeError, ConnectionResetError):
+                sock.send(b"a")
+            if select.select([sock], [], [], 0.2)[0]:
+                with contextlib.suppress(BlockingIOError, ConnectionResetError):
+                    chunk = sock.recv(4096)
+                    if not chunk:
+                        break
+                    answer += chunk
+        elapsed = time.monotonic() - began
+    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert b"body-too-slow" in answer
+    assert 2.5 < elapsed < 15, elapsed
+    # A stream open far longer than the body deadline is not cut by it.
     assert httpx.get(f"{server.url}/api/v1/health", timeout=5).status_code == 200
 
 

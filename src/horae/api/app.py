@@ -49,6 +49,7 @@ class ApiSettings:
     gap_timeout: float = 5.0  # see horae.api.events
     heartbeat: float = 15.0  # seconds between keep-alive comments on a quiet stream
     header_timeout: float = 10.0  # seconds a client has to send a request's headers
+    body_timeout: float = 30.0  # seconds a request's body may take, from its first read
     keep_alive: float = 5.0  # seconds an idle connection stays open between requests
     max_connections: int = 2048  # open connections; past it requests are answered 503
     ready_max_age: float = 60.0  # seconds a loop may go without a pass and stay "ready"
@@ -139,7 +140,8 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     # Every body this app reads -- API, and the console's pages mounted on it later -- is
     # bounded while it streams.
     app = Starlette(routes=_routes(api, operations),
-                    middleware=[Middleware(BodyLimit, limit=api.settings.max_body, larger={
+                    middleware=[Middleware(BodyLimit, limit=api.settings.max_body,
+                                          timeout=api.settings.body_timeout, larger={
                         (op.method, "/api/v1" + op.path): op.max_body
                         for op in operations if op.max_body})],
                     exception_handlers={HTTPException: _http_error, Exception: _crash})

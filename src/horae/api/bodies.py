@@ -9,7 +9,9 @@ is answered 413 before a byte of the body is read, and a body sent without a len
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -32,15 +34,27 @@ class BodyTooLarge(ApiError):
                          headers={"Connection": "close"}, slug="body-too-large")
 
 
+class BodyTooSlow(ApiError):
+    """A request body still incomplete ``timeout`` seconds after it was first read: 408."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(408, f"the body did not arrive within {timeout:g} seconds",
+                         errors=[{"field": "body", "reason": f"send it within {timeout:g} s"}],
+                         headers={"Connection": "close"}, slug="body-too-slow")
+
+
 class BodyLimit:
-    """ASGI middleware: at most ``limit`` bytes of request body reach ``app``; the
-    ``(method, path)`` pairs of ``larger`` have their own, larger limit (a batch)."""
+    """ASGI middleware: at most ``limit`` bytes of request body reach ``app``, within
+    ``timeout`` seconds; the ``(method, path)`` pairs of ``larger`` have their own, larger
+    size limit (a batch)."""
 
     def __init__(self, app: ASGIApp, limit: int,
-                 larger: dict[tuple[str, str], int] | None = None) -> None:
+                 larger: dict[tuple[str, str], int] | None = None,
+                 timeout: float = 30.0) -> None:
         self.app = app
         self.limit = limit
         self.larger = larger or {}
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -51,17 +65,8 @@ class BodyLimit:
         if declared is not None and declared > limit:
             await _answer(send, BodyTooLarge(limit))
             return
-        received = 0
+        body = _BoundedBody(receive, limit, self.timeout)
         started = False
-
-        async def bounded_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise BodyTooLarge(limit)
-            return message
 
         async def tracked_send(message: Message) -> None:
             nonlocal started
@@ -70,12 +75,41 @@ class BodyLimit:
             await send(message)
 
         try:
-            await self.app(scope, bounded_receive, tracked_send)
-        except BodyTooLarge as exc:
+            await self.app(scope, body.receive, tracked_send)
+        except (BodyTooLarge, BodyTooSlow) as exc:
             # The API turns it into its own problem answer; anything else reading the body
             # (the console's forms, /preview) lets it rise to here.
             if not started:
                 await _answer(send, exc)
+
+
+class _BoundedBody:
+    """A request's ``receive``: at most ``limit`` bytes of body, within ``timeout`` seconds
+    of the first read of it."""
+
+    def __init__(self, receive: Receive, limit: int, timeout: float) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.timeout = timeout
+        self.received = 0
+        self.complete = False
+        self.deadline: float | None = None
+
+    async def receive(self) -> Message:
+        if self.complete:  # after the body: only a disconnect comes, whenever it does
+            return await self._receive()
+        if self.deadline is None:
+            self.deadline = time.monotonic() + self.timeout
+        try:
+            message = await asyncio.wait_for(self._receive(), self.deadline - time.monotonic())
+        except TimeoutError:
+            raise BodyTooSlow(self.timeout) from None
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                raise BodyTooLarge(self.limit)
+            self.complete = not message.get("more_body", False)
+        return message
 
 
 def _content_length(scope: Scope) -> int | None:
