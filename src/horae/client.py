@@ -41,6 +41,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from horae import __version__
+from horae.bulk import outcome_from_wire, wire_request
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
 from horae.instants import to_epoch
 from horae.models import (
@@ -55,6 +56,7 @@ from horae.models import (
 )
 from horae.runs import wait_until_ended
 from horae.schedule_batch import BatchResult, InvalidBatch
+from horae.store.bulk_queries import BulkOutcome
 from horae.triggers import Trigger
 
 __all__ = ["RemoteError", "RemoteHorae", "RemoteRuns", "RemoteSchedules"]
@@ -353,6 +355,14 @@ class RemoteSchedules:
         """Resume from now: fires missed while paused are not caught up."""
         return schedule_from_wire(self._c.request("POST", f"/schedules/{_sid(id)}/resume"))
 
+    def pause_many(self, *, tag: str, dry_run: bool = False) -> BulkOutcome:
+        return outcome_from_wire(self._c.request("POST", "/schedules:pause",
+                                                 json={"tag": tag, "dry_run": dry_run}))
+
+    def resume_many(self, *, tag: str, dry_run: bool = False) -> BulkOutcome:
+        return outcome_from_wire(self._c.request("POST", "/schedules:resume",
+                                                 json={"tag": tag, "dry_run": dry_run}))
+
     def remove(self, id: str) -> None:
         self._c.request("DELETE", f"/schedules/{_sid(id)}")
 
@@ -531,6 +541,14 @@ class RemoteRuns:
 
     def retry(self, run_id: int) -> Run:
         return run_from_wire(self._c.request("POST", f"/runs/{int(run_id)}/retry"))
+
+    def cancel_many(self, *, dry_run: bool = False, **filters: Any) -> BulkOutcome:
+        return outcome_from_wire(self._c.request("POST", "/runs:cancel",
+                                                 json=wire_request(filters, dry_run)))
+
+    def retry_many(self, *, dry_run: bool = False, **filters: Any) -> BulkOutcome:
+        return outcome_from_wire(self._c.request("POST", "/runs:retry",
+                                                 json=wire_request(filters, dry_run)))
 
     def logs(self, run_id: int, after_id: int = 0) -> list[LogLine]:
         """Up to 1000 log lines after ``after_id`` (as the local store returns them)."""

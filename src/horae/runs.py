@@ -6,11 +6,13 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from horae.bulk import BulkRuns
 from horae.errors import InvalidInput
 from horae.instants import to_epoch
 from horae.models import TERMINAL_STATES, LogLine, Run, RunState
 from horae.schedules import check_argument_types, fanout_fields, validate_policies
 from horae.store import NewRun, RunFilter
+from horae.store.bulk_queries import BulkOutcome
 from horae.tasks import Task, validate_arguments
 
 if TYPE_CHECKING:
@@ -54,6 +56,19 @@ class RunManager:
             retry_backoff_max=pol.retry_backoff_max, timeout=pol.timeout,
             **fanout_fields(pol),
         )])[0]
+
+    def cancel_many(self, *, dry_run: bool = False, **filters: Any) -> BulkOutcome:
+        """Cancel every run of a ``schedule``, ``task``, ``queue`` or ``tag`` (at least
+        one) in ``states`` (default the waiting ones; ``running`` asks running ones to
+        stop), in one transaction. ``dry_run``: only count them, by state. See
+        :mod:`horae.bulk`."""
+        return BulkRuns(self._app).cancel(dry_run=dry_run, **filters)
+
+    def retry_many(self, *, dry_run: bool = False, **filters: Any) -> BulkOutcome:
+        """Retry every run of a ``schedule``, ``task``, ``queue`` or ``tag`` that ended in
+        ``states`` (default failed, timed_out, lost) and was not retried yet: one new run
+        each, in one transaction. ``dry_run``: only count them."""
+        return BulkRuns(self._app).retry(dry_run=dry_run, **filters)
 
     def get(self, run_id: int) -> Run:
         return self._app.store.run_get(run_id)

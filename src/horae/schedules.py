@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from horae.app import Horae
     from horae.declared import SyncResult
     from horae.schedule_batch import BatchResult
+    from horae.store.bulk_queries import BulkOutcome
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,199}$")
 _POLICIES = TypeAdapter(Policies)
@@ -300,6 +301,19 @@ class ScheduleManager:
     def resume(self, id: str) -> Schedule:
         """Resume from now: fires missed while paused are not caught up."""
         return self.update(id, paused=False)
+
+    def pause_many(self, *, tag: str, dry_run: bool = False) -> BulkOutcome:
+        """Pause every active schedule with ``tag`` (``dry_run``: count them). Each is
+        written as :meth:`pause` writes it, all in one transaction."""
+        from horae.bulk import set_paused_by_tag
+
+        return set_paused_by_tag(self._app, tag, True, dry_run=dry_run)
+
+    def resume_many(self, *, tag: str, dry_run: bool = False) -> BulkOutcome:
+        """Resume every paused schedule with ``tag`` (``dry_run``: count them)."""
+        from horae.bulk import set_paused_by_tag
+
+        return set_paused_by_tag(self._app, tag, False, dry_run=dry_run)
 
     def remove(self, id: str) -> None:
         self._app.store.schedule_delete(id)

@@ -369,3 +369,21 @@ def test_runs_with_arguments_over_the_api(server: LiveServer, remote: RemoteHora
                 "--json")
     assert ran.exit_code == 0, ran.output
     assert json.loads(ran.stdout)["kwargs"] == {"targets": ["q"]}
+
+
+def test_bulk_operations_through_the_api(remote: RemoteHorae) -> None:
+    remote.schedules.add("bulk-a", "scan", cron("0 2 * * *"), kwargs={"targets": []},
+                         tags=["bulk-tag"])
+    counted = remote.schedules.pause_many(tag="bulk-tag", dry_run=True)
+    assert (counted.total, counted.dry_run, counted.changed) == (1, True, 0)
+    assert remote.schedules.pause_many(tag="bulk-tag").changed == 1
+    assert remote.schedules.get("bulk-a").paused
+    assert remote.schedules.resume_many(tag="bulk-tag").changed == 1
+    run = remote.runs.create("scan", kwargs={"targets": []}, delay=3600)
+    assert remote.runs.cancel_many(schedule="bulk-a", dry_run=True).total == 0
+    cancelled = remote.runs.cancel_many(task="scan", states=["scheduled"])
+    assert run.id in [r.id for r in remote.runs.list(task="scan", states=["cancelled"])]
+    assert cancelled.changed >= 1
+    with pytest.raises(InvalidInput) as bad:
+        remote.runs.retry_many(states=["failed"])
+    assert bad.value.field == "filter"

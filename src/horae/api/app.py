@@ -21,6 +21,7 @@ from horae.api.attempt_routes import ATTEMPT_OPERATIONS
 from horae.api.auth import Authenticator, Role
 from horae.api.batch_routes import BATCH_OPERATIONS
 from horae.api.bodies import BodyLimit
+from horae.api.bulk_routes import BULK_OPERATIONS
 from horae.api.framework import Call, Operation, problem_for, serve_operation
 from horae.api.health import HEALTH_OPERATIONS
 from horae.api.limits import FailureLimits
@@ -133,7 +134,8 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     """The REST API of ``horae`` as an ASGI app (serve it with uvicorn)."""
     api = Api(horae, settings or ApiSettings())
     holder: dict[str, Any] = {}
-    operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *QUEUE_OPERATIONS,
+    operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *BULK_OPERATIONS,
+                  *QUEUE_OPERATIONS,
                   *ATTEMPT_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)

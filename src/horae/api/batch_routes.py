@@ -148,7 +148,7 @@ def batch_schedules(c: Call) -> Reply:
         raise _invalid(problems)
     wires: dict[str, Any] = {}  # each changed schedule on the wire, built once
     try:
-        with on_change(_auditor(c, wires)):
+        with on_change(schedule_auditor(c, wires)):
             results = c.api.horae.schedules.batch(ops, atomic=body.atomic,
                                                   dry_run=body.dry_run)
     except InvalidBatch as exc:
@@ -180,7 +180,7 @@ def _item(index: int, r: BatchResult, wires: dict[str, Any]) -> dict[str, Any]:
             "schedule": wire, "error": error}
 
 
-def _auditor(c: Call, wires: dict[str, Any]) -> Any:
+def schedule_auditor(c: Call, wires: dict[str, Any]) -> Any:
     """One audit record per schedule the batch changes, in the batch's transaction."""
     principal = c.principal
     assert principal is not None

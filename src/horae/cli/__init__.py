@@ -114,6 +114,7 @@ def cli(ctx: click.Context, app_spec: str | None, db: str | None, remote_url: st
 def _register() -> None:
     from horae.cli.admin import db, tasks
     from horae.cli.api_cmds import api, tokens
+    from horae.cli.bulk_cmd import cancel_many, pause_many, resume_many, retry_many
     from horae.cli.run_create import create, run_schedule
     from horae.cli.runs import runs
     from horae.cli.schedule_apply import apply
@@ -126,6 +127,10 @@ def _register() -> None:
     schedules.add_command(apply)
     schedules.add_command(run_schedule)
     runs.add_command(create)
+    for command in (cancel_many, retry_many):
+        runs.add_command(command)
+    for command in (pause_many, resume_many):
+        schedules.add_command(command)
     for command in (server, scheduler, worker, workers, queues, schedules, runs, tasks, db,
                     api, tokens, users, workflows):
         cli.add_command(command)
