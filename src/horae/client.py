@@ -14,6 +14,8 @@ arguments, return types and errors, so code (and the CLI's ``--url``) can use ei
   ``pause``, ``resume``, ``remove``, ``get``, ``list``, ``trigger_now``, ``preview``,
   ``batch``, ``add_many``;
 - ``app.runs``: ``create``, ``get``, ``list``, ``cancel``, ``retry``, ``logs``, ``wait``;
+- ``app.workflows``: ``add``, ``get``, ``versions``, ``list``, ``update``, ``remove``
+  (:mod:`horae.client_workflows`);
 - ``app.task_info(name)``, ``app.tasks_list()``, ``app.workers_list()``, ``app.now()``.
 
 Errors: a 422 (and 400, 413, 415) problem document raises ``InvalidInput(field, reason)``
@@ -41,6 +43,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from horae import __version__
+from horae.client_workflows import RemoteWorkflows
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
 from horae.instants import to_epoch
 from horae.models import (
@@ -172,6 +175,7 @@ class RemoteHorae:
                                   transport=transport)
         self.schedules = RemoteSchedules(self)
         self.runs = RemoteRuns(self)
+        self.workflows = RemoteWorkflows(self)
         self.registry: tuple[Any, ...] = ()  # no task code here: the server has it
 
     # -- plumbing ----------------------------------------------------------------------
@@ -278,7 +282,8 @@ class RemoteHorae:
 
 def _resource(path: str) -> tuple[str, object]:
     parts = [p for p in path.split("/") if p]
-    kinds = {"schedules": "schedule", "runs": "run", "tasks": "task", "tokens": "token"}
+    kinds = {"schedules": "schedule", "runs": "run", "tasks": "task", "tokens": "token",
+             "workflows": "workflow"}
     if len(parts) >= 2 and parts[0] in kinds:
         key: object = unquote(parts[1])
         if parts[0] == "runs" and str(key).isdigit():
