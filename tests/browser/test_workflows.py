@@ -129,6 +129,42 @@ def test_map_rules_and_callbacks_are_labelled(page: Any, server: Server) -> None
     expect(page.locator("#callback-list li.empty")).to_have_text("No callbacks.")
 
 
+LAYOUT_JS = """() => window.HoraeDag.layout({steps: [
+  {id: "a", task: "t.a"}, {id: "b", task: "t.b", after: ["a"], map: [1, 2, 3]},
+  {id: "c", task: "t.c", after: ["a"]}, {id: "d", task: "t.d", after: ["b", "c"],
+   trigger_rule: "all_done"}]}, window.HoraeConsole.t)"""
+
+
+def test_the_layout_is_pure_and_nodes_take_a_run_state(page: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    _add_all(server)
+    sign_in(page, server, "viewer")
+    page.goto(f"{server.url}/workflows/segment-scan")
+    expect(page.locator("#dag g.node")).to_have_count(3, timeout=WAIT)
+    plan = page.evaluate(LAYOUT_JS)
+    nodes = {n["id"]: n for n in plan["nodes"]}
+    assert {k: n["depth"] for k, n in nodes.items()} == {"a": 0, "b": 1, "c": 1, "d": 2}
+    assert [line["text"] for line in nodes["b"]["lines"]] == ["b", "t.b", "map over 3 items"]
+    assert [line["text"] for line in nodes["d"]["lines"]] == ["d", "t.d", "when all are done"]
+    assert nodes["b"]["x"] == nodes["c"]["x"] < nodes["d"]["x"]
+    assert nodes["b"]["y"] + nodes["b"]["h"] <= nodes["c"]["y"]  # no overlap in a layer
+    assert {(e["from"], e["to"]) for e in plan["edges"]} == {("a", "b"), ("a", "c"),
+                                                            ("b", "d"), ("c", "d")}
+    # a run's states colour the nodes (the workflow run page will pass them)
+    page.evaluate("""async () => {
+      const w = await (await fetch("/api/v1/workflows/segment-scan")).json();
+      window.HoraeDag.draw(document.getElementById("dag"), w,
+                           {discover: "succeeded", probe: "failed"});
+    }""")
+    expect(page.locator("#dag g.node[data-step='probe']")).to_have_class("node s-failed")
+    expect(page.locator("#dag g.node[data-step='discover']")).to_have_class("node s-succeeded")
+    expect(page.locator("#dag g.node[data-step='report']")).to_have_class("node")
+    fills = page.locator("#dag g.node rect").evaluate_all(
+        "rs => rs.map(r => getComputedStyle(r).fill)")
+    assert len(set(fills)) == 3, fills
+
+
 def test_the_pages_in_chinese(browser: Any, server: Server, shots: Path) -> None:
     from playwright.sync_api import expect
 
