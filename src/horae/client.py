@@ -14,6 +14,8 @@ arguments, return types and errors, so code (and the CLI's ``--url``) can use ei
   ``pause``, ``resume``, ``remove``, ``get``, ``list``, ``trigger_now``, ``preview``,
   ``batch``, ``add_many``;
 - ``app.runs``: ``create``, ``get``, ``list``, ``cancel``, ``retry``, ``logs``, ``wait``;
+- ``app.workflows``: ``add``, ``get``, ``versions``, ``list``, ``update``, ``remove``
+  (:mod:`horae.client_workflows`);
 - ``app.task_info(name)``, ``app.tasks_list()``, ``app.workers_list()``, ``app.now()``.
 
 Errors: a 422 (and 400, 413, 415) problem document raises ``InvalidInput(field, reason)``
@@ -42,6 +44,7 @@ from pydantic import TypeAdapter
 
 from horae import __version__
 from horae.bulk import outcome_from_wire, wire_request
+from horae.client_workflows import RemoteWorkflows
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
 from horae.instants import to_epoch
 from horae.models import (
@@ -174,6 +177,7 @@ class RemoteHorae:
                                   transport=transport)
         self.schedules = RemoteSchedules(self)
         self.runs = RemoteRuns(self)
+        self.workflows = RemoteWorkflows(self)
         self.registry: tuple[Any, ...] = ()  # no task code here: the server has it
 
     # -- plumbing ----------------------------------------------------------------------
@@ -280,7 +284,8 @@ class RemoteHorae:
 
 def _resource(path: str) -> tuple[str, object]:
     parts = [p for p in path.split("/") if p]
-    kinds = {"schedules": "schedule", "runs": "run", "tasks": "task", "tokens": "token"}
+    kinds = {"schedules": "schedule", "runs": "run", "tasks": "task", "tokens": "token",
+             "workflows": "workflow"}
     if len(parts) >= 2 and parts[0] in kinds:
         key: object = unquote(parts[1])
         if parts[0] == "runs" and str(key).isdigit():
@@ -562,9 +567,9 @@ class RemoteRuns:
 
     def list(self, *, schedule_id: str | None = None, task: str | None = None,
              states: Sequence[str] = (), state: str | None = None, queue: str | None = None,
-             since: Any = None, until: Any = None, finished_since: Any = None,
-             finished_until: Any = None, before_id: int | None = None,
-             limit: int = 100) -> list[Run]:
+             parent_id: int | None = None, since: Any = None, until: Any = None,
+             finished_since: Any = None, finished_until: Any = None,
+             before_id: int | None = None, limit: int = 100) -> list[Run]:
         """Runs newest first, fetched a page (at most 1000) at a time up to ``limit``."""
         wanted = [*(states or ()), *([state] if state else [])]
         for s in wanted:
@@ -572,7 +577,8 @@ class RemoteRuns:
                 raise InvalidInput("state", f"unknown state {s!r}; known: "
                                             + ", ".join(x.value for x in RunState))
         params: dict[str, Any] = {"state": [str(s) for s in wanted]} if wanted else {}
-        for key, value in (("schedule", schedule_id), ("task", task), ("queue", queue)):
+        for key, value in (("schedule", schedule_id), ("task", task), ("queue", queue),
+                           ("parent", parent_id)):
             if value is not None:
                 params[key] = value
         for key, value in (("since", since), ("until", until),

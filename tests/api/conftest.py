@@ -148,4 +148,5 @@ def snapshot(horae: Horae) -> dict[str, Any]:
         "audit": len(api.audit_list(limit=10_000)),
         "tokens": [(t.id, t.revoked_at) for t in api.tokens_list()],
         "users": UserStore(store).users_list(),
+        "workflows": [w.to_dict() for w in store.workflow_list(limit=10_000)],
     }

@@ -36,10 +36,14 @@ EXPECTED: dict[str, str | None] = {
     "listTokens": "admin", "createToken": "admin", "revokeToken": "admin",
     "listUsers": "admin", "createUser": "admin", "getUser": "admin", "patchUser": "admin",
     "disableUser": "admin", "setUserPassword": "admin",
+    "listWorkflows": "viewer", "getWorkflow": "viewer", "listWorkflowVersions": "viewer",
+    "createWorkflow": "editor", "replaceWorkflow": "editor", "patchWorkflow": "editor",
+    "deleteWorkflow": "editor",
     "getOpenApi": "viewer", "getDocs": "viewer",
 }
 SUCCESS = {"createSchedule": 201, "deleteSchedule": 204, "triggerSchedule": 201,
-           "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201}
+           "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201,
+           "createWorkflow": 201, "deleteWorkflow": 204}
 _seq = itertools.count()
 
 
@@ -48,6 +52,15 @@ def _schedule(h: Horae) -> str:
     h.schedules.add(sid, "scan", {"kind": "interval", "seconds": 60},
                     kwargs={"targets": ["a"]})
     return sid
+
+
+_STEPS = [{"id": "a", "task": "scan", "kwargs": {"targets": ["x"]}}]
+
+
+def _workflow(h: Horae) -> str:
+    wid = f"w{next(_seq)}"
+    h.workflows.add(wid, {"steps": _STEPS})
+    return wid
 
 
 def _run(h: Horae, finished: bool = False) -> int:
@@ -114,6 +127,17 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "disableUser": lambda c: ("DELETE", f"/api/v1/users/{_user(c)}", None),
     "setUserPassword": lambda c: ("POST", f"/api/v1/users/{_user(c)}/password",
                                   {"password": "another long secret"}),
+    "listWorkflows": lambda c: ("GET", "/api/v1/workflows", None),
+    "getWorkflow": lambda c: ("GET", f"/api/v1/workflows/{_workflow(c.horae)}", None),
+    "listWorkflowVersions": lambda c: (
+        "GET", f"/api/v1/workflows/{_workflow(c.horae)}/versions", None),
+    "createWorkflow": lambda c: ("POST", "/api/v1/workflows",
+                                 {"id": f"new{next(_seq)}", "steps": _STEPS}),
+    "replaceWorkflow": lambda c: ("PUT", f"/api/v1/workflows/{_workflow(c.horae)}",
+                                  {"steps": _STEPS, "description": "replaced"}),
+    "patchWorkflow": lambda c: ("PATCH", f"/api/v1/workflows/{_workflow(c.horae)}",
+                                {"description": "changed"}),
+    "deleteWorkflow": lambda c: ("DELETE", f"/api/v1/workflows/{_workflow(c.horae)}", None),
     "getOpenApi": lambda c: ("GET", "/api/v1/openapi.json", None),
     "getDocs": lambda c: ("GET", "/api/v1/docs", None),
 }

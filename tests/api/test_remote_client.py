@@ -387,3 +387,101 @@ def test_bulk_operations_through_the_api(remote: RemoteHorae) -> None:
     with pytest.raises(InvalidInput) as bad:
         remote.runs.retry_many(states=["failed"])
     assert bad.value.field == "filter"
+
+
+# -- workflows ------------------------------------------------------------------------------
+
+_WF_STEPS = [{"id": "first", "task": "scan", "kwargs": {"targets": ["a"]}},
+             {"id": "then", "task": "scan", "kwargs": {"targets": ["b"]}, "after": ["first"],
+              "trigger_rule": "all_done"}]
+
+
+def test_workflows_over_the_api_answer_like_the_python_api(remote: RemoteHorae) -> None:
+    from horae.workflows import Workflow, signature
+
+    before = time.time()
+    w = remote.workflows.add("remote-wf", {"steps": _WF_STEPS}, description="over http",
+                             on_failure=signature("scan", kwargs={"targets": ["alarm"]}))
+    assert isinstance(w, Workflow)
+    assert (w.id, w.version, w.description) == ("remote-wf", 1, "over http")
+    assert w.definition() == {"steps": _WF_STEPS, "description": "over http",
+                              "on_failure": {"task": "scan", "kwargs": {"targets": ["alarm"]}}}
+    assert isinstance(w.created_at, float) and before - 5 < w.created_at < time.time() + 5
+    assert remote.workflows.get("remote-wf").to_dict() == w.to_dict()
+    assert [x.id for x in remote.workflows.list(search="over http")] == ["remote-wf"]
+
+    changed = remote.workflows.update("remote-wf", description="changed", expected_version=1)
+    assert (changed.version, changed.description) == (2, "changed")
+    assert changed.steps == w.steps and changed.on_failure == w.on_failure
+    with pytest.raises(Conflict):
+        remote.workflows.update("remote-wf", description="lost", expected_version=1)
+    with pytest.raises(Conflict):
+        remote.workflows.remove("remote-wf", expected_version=1)
+    replaced = remote.workflows.update("remote-wf", {"steps": _WF_STEPS[:1]})
+    assert replaced.version == 3 and [s.id for s in replaced.steps] == ["first"]
+    assert replaced.description == "" and replaced.on_failure is None  # a whole new one
+    assert remote.workflows.versions("remote-wf") == [1, 2, 3]
+    assert remote.workflows.get("remote-wf", version=2).description == "changed"
+
+    with pytest.raises(InvalidInput) as bad:
+        remote.workflows.add("remote-bad", {"steps": [{"id": "a", "task": "no.such"}]})
+    assert bad.value.field == "steps[0].task"
+    with pytest.raises(InvalidInput) as arg:
+        remote.workflows.add("remote-bad", {"steps": [
+            {"id": "a", "task": "scan", "kwargs": {"targets": "x"}}]})
+    assert arg.value.field == "steps[0].kwargs.targets"
+    with pytest.raises(Conflict):
+        remote.workflows.add("remote-wf", {"steps": _WF_STEPS})
+    with pytest.raises(NotFound) as missing:
+        remote.workflows.get("remote-nope")
+    assert str(missing.value) == "workflow 'remote-nope' not found"
+    assert remote.workflows.versions("remote-nope") == []
+
+    remote.workflows.remove("remote-wf", expected_version=3)
+    with pytest.raises(NotFound):
+        remote.workflows.get("remote-wf")
+    assert remote.workflows.get("remote-wf", version=1).to_dict() == w.to_dict()
+
+
+def test_workflows_list_pages_over_the_api(remote: RemoteHorae) -> None:
+    for n in range(5):
+        remote.workflows.add(f"page-wf-{n}", {"steps": _WF_STEPS[:1]})
+    ids = [w.id for w in remote.workflows.list(search="page-wf-")]
+    assert ids == [f"page-wf-{n}" for n in range(5)]
+    assert [w.id for w in remote.workflows.list(search="page-wf-", limit=2)] == ids[:2]
+    assert [w.id for w in remote.workflows.list(search="page-wf-", after=ids[2])] == ids[3:]
+
+
+def test_cli_workflows_over_the_api(server: LiveServer, remote: RemoteHorae,
+                                    tmp_path: Path) -> None:
+    spec = tmp_path / "flow.json"
+    spec.write_text(json.dumps({"steps": _WF_STEPS}))
+    added = horae(server, "workflows", "add", "cli-wf", "--file", str(spec))
+    assert added.exit_code == 0, added.output
+    assert added.stdout.strip() == "added workflow 'cli-wf': 2 steps, version 1"
+    assert remote.workflows.get("cli-wf").version == 1  # it is on the server
+    listed = horae(server, "workflows", "list", "--search", "cli-wf", "--json")
+    assert [w["id"] for w in json.loads(listed.stdout)] == ["cli-wf"]
+    shown = horae(server, "workflows", "show", "cli-wf", "--json")
+    assert shown.exit_code == 0, shown.output
+    current = tmp_path / "current.json"
+    current.write_text(shown.stdout)
+    updated = horae(server, "workflows", "update", "cli-wf", "--file", str(current))
+    assert updated.exit_code == 0, updated.output
+    assert "version 2" in updated.stdout
+    stale = horae(server, "workflows", "update", "cli-wf", "--file", str(current))
+    assert stale.exit_code == 1 and "cli-wf" in stale.stderr
+    assert stale.stderr.count("\n") == 1 and "Traceback" not in stale.stderr
+    table = horae(server, "workflows", "show", "cli-wf")
+    assert table.exit_code == 0 and "kept: 1, 2" in table.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"steps": [{"id": "a", "task": "scan", "after": ["zz"]}]}))
+    refused = horae(server, "workflows", "add", "cli-bad", "--file", str(bad))
+    assert refused.exit_code == 2 and refused.stderr.startswith("error: steps[0].after: ")
+    removed = horae(server, "workflows", "rm", "cli-wf", "--yes")
+    assert removed.exit_code == 0, removed.output
+    assert remote.workflows.versions("cli-wf") == [1, 2]
+    records = [a for a in remote.request("GET", "/audit", params={"target_kind": "workflow",
+                                                                  "target_id": "cli-wf"})["items"]]
+    assert [a["action"] for a in reversed(records)] == [
+        "workflow.create", "workflow.replace", "workflow.delete"]

@@ -32,3 +32,24 @@ def flaky(region: str, *, ctx: Context) -> str:
         raise ConnectionError(f"{region}: upstream refused the connection")
     ctx.logger.info("done for %s", region)
     return region
+
+
+# The tasks of docs/workflows.md, so the workflows pages can show its examples.
+@app.task("scan.discover")
+def discover(segment: str) -> list[str]:
+    return [f"{segment}#{n}" for n in range(3)]
+
+
+@app.task("scan.probe")
+def probe(item: str) -> dict[str, object]:
+    return {"target": item, "open": [22]}
+
+
+@app.task("scan.report")
+def report() -> None:
+    pass
+
+
+@app.task("ops.alert")
+def alert(channel: str = "ops") -> None:
+    pass

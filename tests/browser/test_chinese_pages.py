@@ -84,6 +84,14 @@ def _data(server: Server) -> tuple[int, int]:
         "id": "zh-unserved", "task": "console.scan", "kwargs": targets,
         "policies": {"queue": NOWHERE},
         "trigger": {"kind": "cron", "expr": "0 3 * * MON", "tz": "Asia/Shanghai"}})
+    headers = {"Authorization": f"Bearer {server.tokens['admin']}"}
+    flow = httpx.post(f"{server.url}/api/v1/workflows", headers=headers, json={
+        "id": "zh-flow", "on_finish": "scan.report", "steps": [
+            {"id": "scan", "task": "console.scan", "kwargs": targets},
+            {"id": "each", "task": "scan.probe", "map": ["a", "b"], "after": ["scan"]},
+            {"id": "report", "task": "scan.report", "after": ["each"],
+             "trigger_rule": "all_done"}]})
+    assert flow.status_code in (201, 409), flow.text
     waiting = _api(server, "POST", "/schedules/zh-unserved/trigger")
     assert waiting["warnings"] and waiting["state"] == "queued"
     return done, int(waiting["id"])
@@ -106,7 +114,8 @@ def test_every_page_in_chinese_shows_no_english_sentence(browser: Any, server: S
             f"/runs/{done}": "#run-fields dd", f"/runs/{waiting}": "#queue-banner p",
             "/workers": "#worker-table tbody tr", "/tasks": "#task-list section",
             "/audit": "#audit-table tr[data-action]", "/users": "#user-table tbody tr",
-            "/account": "main h1",
+            "/account": "main h1", "/workflows": "#workflow-table tr[data-id]",
+            "/workflows/zh-flow": "#dag g.node",
         }
         for path, ready in pages.items():
             page.goto(server.url + path)

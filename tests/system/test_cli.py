@@ -25,6 +25,7 @@ from horae.cli import schedules as schedules_cli
 from horae.cli.render import duration, relative
 from horae.demo import make_app
 from horae.models import WorkerInfo
+from horae.store import NewRun
 from tests.conftest import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -480,6 +481,22 @@ def test_cancel_a_queued_run_then_it_is_finished(horae: Horae_) -> None:
     not_done = horae.ok("schedules", "trigger", "q").stdout.strip()
     conflict = horae("runs", "retry", not_done)
     assert conflict.exit_code == 1 and "has not finished" in conflict.stderr
+
+
+def test_runs_list_parent_shows_only_that_parents_children(horae: Horae_, url: str) -> None:
+    app = Horae(url)
+    [parent] = app.store.runs_add([NewRun("demo.hello", fanout="shard", shard_total=3)])
+    [lone] = app.store.runs_add([NewRun("demo.hello")])
+    assert app.store.runs_expand() == 3
+    app.stop()
+    children = horae.json("runs", "list", "--parent", str(parent.id))
+    assert len(children) == 3
+    assert {r["parent_id"] for r in children} == {parent.id}
+    assert sorted(r["shard_index"] for r in children) == [0, 1, 2]
+    assert horae.json("runs", "list", "--parent", str(lone.id)) == []
+    assert len(horae.json("runs", "list", "--parent", str(parent.id), "--limit", "2")) == 2
+    bad = horae("runs", "list", "--parent", "zero")
+    assert bad.exit_code == 2 and "--parent" in bad.stderr
 
 
 # -- global options, other commands, errors --------------------------------------------

@@ -30,6 +30,7 @@ from horae.api.problems import ApiError
 from horae.api.queue_routes import QUEUE_OPERATIONS
 from horae.api.routes import OPERATIONS
 from horae.api.user_routes import USER_OPERATIONS
+from horae.api.workflow_routes import WORKFLOW_OPERATIONS
 from horae.app import Horae
 from horae.config import setting
 from horae.errors import InvalidInput
@@ -135,8 +136,8 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     api = Api(horae, settings or ApiSettings())
     holder: dict[str, Any] = {}
     operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *BULK_OPERATIONS,
-                  *QUEUE_OPERATIONS,
-                  *ATTEMPT_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
+                  *QUEUE_OPERATIONS, *ATTEMPT_OPERATIONS, *WORKFLOW_OPERATIONS,
+                  *USER_OPERATIONS, *EVENT_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     # Every body this app reads -- API, and the console's pages mounted on it later -- is

@@ -78,7 +78,7 @@ def _operation(op: Operation, ref: Any, schemas: dict[str, Any]) -> dict[str, An
     if op.if_match:
         params.append({"name": "If-Match", "in": "header", "required": False,
                        "description": "The ETag of your last read: the change happens only "
-                                      "if nobody changed the schedule since (else 412).",
+                                      "if nobody changed the resource since (else 412).",
                        "schema": {"type": "string"}})
     if op.idempotent:
         params.append({"name": "Idempotency-Key", "in": "header", "required": False,
@@ -141,7 +141,7 @@ def _responses(op: Operation, ref: Any) -> dict[str, Any]:
         ok.setdefault("content", {})["text/event-stream"] = {"schema": {"type": "string"}}
     headers: dict[str, Any] = {}
     if op.etag:
-        headers["ETag"] = {"description": "The schedule's version, for If-Match",
+        headers["ETag"] = {"description": "The resource's version, for If-Match",
                            "required": True, "schema": {"type": "string"}}
     if op.location:
         headers["Location"] = {"description": "Where the created resource lives",

@@ -61,6 +61,9 @@ class RunQuery(BaseModel):
     task: Annotated[str, Field(max_length=200)] | None = None
     state: list[RunState] | None = None
     queue: Annotated[str, Field(max_length=100)] | None = None
+    parent: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = Field(
+        default=None, description="only the children of this run (a broadcast or shard "
+                                  "parent)")
     since: S.Instant | None = Field(default=None, description="created at or after")
     until: S.Instant | None = Field(default=None, description="created before")
     finished_since: S.Instant | None = Field(default=None, description="finished at or after")
@@ -295,7 +298,7 @@ def list_runs(c: Call) -> Reply:
     since, until = _instant(q.since, "since"), _instant(q.until, "until")
     found = c.api.horae.runs.list(
         schedule_id=q.schedule, task=q.task, states=[s.value for s in q.state or ()],
-        queue=q.queue, since=since, until=until,
+        queue=q.queue, parent_id=q.parent, since=since, until=until,
         finished_since=_instant(q.finished_since, "finished_since"),
         finished_until=_instant(q.finished_until, "finished_until"),
         before_id=None if q.cursor is None else int(q.cursor), limit=q.limit + 1)

@@ -50,15 +50,17 @@ def runs() -> None:
               type=click.Choice([s.value for s in RunState]), help="Only these states "
               "(repeatable).")
 @click.option("--queue", metavar="Q", help="Only runs on this queue.")
+@click.option("--parent", "parent_id", type=click.IntRange(min=1), metavar="ID",
+              help="Only the children of this run (a broadcast or shard parent).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_env
 def list_(env: Env, schedule_id: str | None, task: str | None, states: tuple[str, ...],
-          queue: str | None, limit: int, as_json: bool) -> None:
+          queue: str | None, parent_id: int | None, limit: int, as_json: bool) -> None:
     """List runs, newest first."""
     app = env.client()
     found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
-                          limit=limit)
+                          parent_id=parent_id, limit=limit)
     if as_json:
         echo_json([run_json(r) for r in found])
         return

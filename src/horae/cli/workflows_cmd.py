@@ -1,7 +1,8 @@
 """``horae workflows add|list|show|update|remove``: workflow definitions from JSON files.
 
-The file is the JSON form of docs/workflows.md. Changes go through the database (``--url``
-is refused until the REST API has workflows) and are audited like schedule changes.
+The file is the JSON form of docs/workflows.md. Changes go through the database, or with
+``--url`` through a server's REST API, and are audited like schedule changes (by the
+server, under the token's name, over ``--url``).
 """
 
 from __future__ import annotations
@@ -65,7 +66,7 @@ def add(env: Env, workflow_id: str, path: str, as_json: bool) -> None:
     horae workflows add segment-scan --file scan.json
     """
     data = read_definition(path)
-    app = env.app()
+    app = env.client()
     with audited(env, "workflow.create", "workflow", target=workflow_id, after=_record):
         w = app.workflows.add(workflow_id, data)
     _report(env, w, "added", as_json)
@@ -86,7 +87,7 @@ def update(env: Env, workflow_id: str, path: str, as_json: bool) -> None:
     expected = data.get("version")
     if expected is not None and (isinstance(expected, bool) or not isinstance(expected, int)):
         raise InvalidInput("version", "must be the whole number `show --json` printed")
-    app = env.app()
+    app = env.client()
     current = app.workflows.get(workflow_id)
     with audited(env, "workflow.update", "workflow", target=workflow_id,
                  before=lambda: _record(current), after=_record):
@@ -110,7 +111,7 @@ def _report(env: Env, w: Workflow, verb: str, as_json: bool) -> None:
 @pass_env
 def list_(env: Env, search: str | None, limit: int, as_json: bool) -> None:
     """List workflows, ordered by id."""
-    app = env.app()
+    app = env.client()
     found = app.workflows.list(search=search, limit=limit)
     if as_json:
         echo_json([w.to_dict() for w in found])
@@ -132,7 +133,7 @@ def list_(env: Env, search: str | None, limit: int, as_json: bool) -> None:
 @pass_env
 def show(env: Env, workflow_id: str, version: int | None, as_json: bool) -> None:
     """One workflow: its steps, their dependencies and its callbacks."""
-    app = env.app()
+    app = env.client()
     w = app.workflows.get(workflow_id, version)
     if as_json:
         echo_json(w.to_dict())
@@ -178,7 +179,7 @@ def stdin_is_tty() -> bool:
 @pass_env
 def remove(env: Env, workflow_id: str, yes: bool) -> None:
     """Remove a workflow (its versions stay readable). Asks first on a terminal."""
-    app = env.app()
+    app = env.client()
     current = app.workflows.get(workflow_id)  # "not found" before asking
     if not yes and stdin_is_tty():
         click.confirm(f"Remove workflow {workflow_id!r}?", abort=True)

@@ -83,6 +83,8 @@ _PAGES: list[tuple[str, str, str, str]] = [
     ("/schedules/{id:path}", "schedule.html", "schedules", "Schedule"),
     ("/runs", "runs.html", "runs", "Runs"),
     ("/runs/{id:int}", "run.html", "runs", "Run"),
+    ("/workflows", "workflows.html", "workflows", "Workflows"),
+    ("/workflows/{id:path}", "workflow.html", "workflows", "Workflow"),
     ("/workers", "workers.html", "workers", "Workers"),
     ("/tasks", "tasks.html", "tasks", "Tasks"),
     ("/audit", "audit.html", "audit", "Audit"),

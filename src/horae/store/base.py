@@ -95,6 +95,7 @@ class RunFilter:
     task: str | None = None
     states: Sequence[str] = ()
     queue: str | None = None
+    parent_id: int | None = None  # the children of a broadcast or shard parent run
     since: float | None = None  # created_at >= since
     until: float | None = None  # created_at < until
     finished_since: float | None = None  # finished_at >= finished_since

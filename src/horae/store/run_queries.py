@@ -69,7 +69,9 @@ class RunQueries(StoreBase):
         f = f or RunFilter()
         where: list[str] = ["1 = 1"]
         params: dict[str, Any] = {"limit": f.limit}
-        for col in ("schedule_id", "task", "queue"):
+        # parent_id = :parent_id implies parent_id IS NOT NULL, so both databases read the
+        # children from the partial index horae_runs_parent (0002).
+        for col in ("schedule_id", "task", "queue", "parent_id"):
             if getattr(f, col) is not None:
                 where.append(f"{col} = :{col}")
                 params[col] = getattr(f, col)
