@@ -3,6 +3,7 @@
 from horae.aio import AsyncHorae
 from horae.app import Horae
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
+from horae.hooks import HookEvent
 from horae.models import Catchup, LogLine, Overlap, Policies, Run, RunState, Schedule
 from horae.tasks import Task
 from horae.triggers import any_of, at, cron, interval
@@ -16,6 +17,7 @@ __all__ = [
     "Context",
     "Horae",
     "HoraeError",
+    "HookEvent",
     "InvalidInput",
     "LogLine",
     "NotFound",

@@ -1,0 +1,235 @@
+"""The hooks dispatcher: follows the event log from a durable cursor and calls the hooks.
+
+How delivery works (docs/hooks.md says it for users):
+
+- **One consumer, one deliverer.** The hooks of an app form one consumer (a row of
+  ``horae_consumers``: a cursor and a lease, store/hook_queries.py). Every process that
+  starts the app runs a dispatcher; only the one holding the lease delivers, and renews
+  the lease on a thread of its own while it does (so a hook that blocks keeps it). When
+  that process dies, its lease expires (``HookRegistry.lease`` seconds) and another
+  dispatcher takes over from the cursor.
+- **At least once, in order.** Events are handled in id order; the cursor moves past an
+  event after its hooks returned. A process killed while a hook runs has not moved the
+  cursor, so its successor calls that event's hooks again: an event reaches a hook once
+  unless a process dies (or loses its lease) mid-delivery, then possibly twice; never
+  zero times while the event is retained (``events_keep_hours``).
+- **No hole skipped.** On PostgreSQL an id N+1 can be visible before N commits. The
+  dispatcher never passes a missing id until it is sure the id's transaction ended: it
+  notes ``xmax`` when it first sees the hole and waits until the oldest running
+  transaction is past it (hook_queries explains why that is enough). A rolled-back
+  transaction's id is then passed; a committed one is delivered in its place. The cost is
+  a pause of hooks (never of runs) while a transaction older than the hole is open.
+- **Never in the way.** Hooks run on the dispatcher's thread only (async hooks on its own
+  event loop), never on the scheduler's or a worker slot's; a hook that raises is logged
+  with the event and the next hook is called; a slow hook delays later hooks only. Memory
+  is bounded: the log is read in pages. The thread sleeps until the wake-up signals the
+  other loops use (wakeup.py: this process's commits, PostgreSQL NOTIFY, SQLite's
+  ``data_version``), at most ``idle_wait`` seconds (a run's outcome sends no signal).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import secrets
+import socket
+import threading
+from typing import TYPE_CHECKING, Any
+
+from horae.hooks.events import HookEvent, hook_event
+from horae.hooks.registry import HookRegistry
+from horae.store.connection import SQLiteDatabase
+from horae.store.hook_queries import LoggedEvent
+from horae.wakeup import Waker
+
+if TYPE_CHECKING:
+    from horae.app import Horae
+
+log = logging.getLogger("horae.hooks")
+
+CHANNELS = ["horae_runs", "horae_schedules", "horae_cancel", "horae_fanout"]
+
+
+class HookDispatcher:
+    def __init__(self, app: Horae, registry: HookRegistry, *, page: int = 200,
+                 idle_wait: float = 0.25, hole_wait: float = 0.05) -> None:
+        self.app = app
+        self.registry = registry
+        self.consumer = registry.consumer
+        self.lease = registry.lease
+        self.page = page
+        self.idle_wait = idle_wait
+        self.hole_wait = hole_wait
+        self.owner = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
+        #: Events handed to hooks by this process (tests and health read it).
+        self.delivered = 0
+        self._cursor: int | None = None  # set while this process holds the lease
+        self._holding = False
+        #: A hole seen on PostgreSQL: (the largest id read then, xmax noted after).
+        self._hole: tuple[int, int] | None = None
+        self._stopping = threading.Event()
+        self._waker: Waker | None = None
+        self._threads: list[threading.Thread] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._last_version = -1
+
+    # -- life ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        store = self.app.store
+        # Now, not on the thread: events of what the caller does next reach the hooks.
+        store.consumer_open(self.consumer)
+        shared_sqlite = isinstance(store.db, SQLiteDatabase) and not store.db.memory
+        self._waker = Waker(store.db, CHANNELS,
+                            poll=self._written_elsewhere if shared_sqlite else None)
+        self._waker.start()
+        for target, name in ((self._run, "horae-hooks"), (self._renew, "horae-hooks-lease")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        """Stop following; a hook still running is not interrupted (its thread is a
+        daemon) and the lease is given up, so another process goes on at once."""
+        self._stopping.set()
+        if self._waker is not None:
+            self._waker.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        if self._waker is not None:
+            self._waker.stop()
+        if self._holding:
+            self._holding = False
+            try:
+                self.app.store.consumer_release(self.consumer, self.owner)
+            except Exception as exc:  # the lease then expires by itself
+                log.warning("hooks: could not give the lease up (%s)", exc)
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._threads) and self._threads[0].is_alive()
+
+    @property
+    def holding(self) -> bool:
+        """Whether this process is the one delivering the consumer's events."""
+        return self._holding
+
+    # -- the loop --------------------------------------------------------------------
+
+    def _run(self) -> None:
+        assert self._waker is not None
+        backoff = 0.1
+        try:
+            while not self._stopping.is_set():
+                try:
+                    wait = self._step()
+                    backoff = 0.1
+                except Exception as exc:
+                    log.warning("hooks: pass failed (%s); retrying in %.1fs", exc, backoff)
+                    wait, backoff = backoff, min(backoff * 2, 5.0)
+                if wait > 0:
+                    self._waker.wait(wait)
+        finally:
+            if self._loop is not None:
+                self._loop.close()
+
+    def _step(self) -> float:
+        """Take the lease if needed, then deliver one page; how long to wait after."""
+        store = self.app.store
+        if not self._holding or self._cursor is None:
+            cursor = store.consumer_lease(self.consumer, self.owner, self.lease)
+            if cursor is None:  # another process delivers; try again when its lease may end
+                return min(self.lease / 3, 1.0)
+            self._cursor, self._holding = cursor, True
+            log.info("hooks: %s delivers consumer %r from event %d", self.owner,
+                     self.consumer, cursor)
+        horizon = store.consumer_horizon()  # before the read: see _hole_is_final
+        rows = store.consumer_events(self._cursor, self.page)
+        handled = self._cursor
+        for row in rows:
+            if row.id != handled + 1 and not self._hole_is_final(handled + 1, horizon):
+                if self._hole is None or handled + 1 > self._hole[0]:
+                    frontier = store.consumer_frontier()
+                    assert frontier is not None  # only PostgreSQL has holes to wait for
+                    self._hole = (rows[-1].id, frontier)
+                self._advance(handled)
+                return self.hole_wait
+            if not self._deliver(row):
+                return 0.0  # the lease was lost: take it again (or wait for it)
+            handled = row.id
+        self._advance(handled)
+        return 0.0 if len(rows) == self.page else self.idle_wait
+
+    def _hole_is_final(self, missing: int, horizon: int | None) -> bool:
+        """Whether the missing id ``missing`` can be passed: on SQLite always (one writer),
+        on PostgreSQL once every transaction that could hold it has ended."""
+        if horizon is None:
+            return True
+        hole = self._hole
+        return hole is not None and missing <= hole[0] and horizon >= hole[1]
+
+    def _deliver(self, row: LoggedEvent) -> bool:
+        """Call the hooks of one event; False when the lease was lost before it."""
+        event = hook_event(row, self.app.runs.get)
+        hooks = self.registry.for_kind(event.kind) if event is not None else []
+        if not hooks:
+            return True
+        if not self._holding:
+            self._cursor = None
+            return False
+        assert event is not None
+        for hook in hooks:
+            self._call(hook.name, hook.func, event)
+        self.delivered += 1
+        # After the calls: a process that dies before this line has its successor call
+        # this event's hooks again (at least once).
+        return self._advance(row.id)
+
+    def _call(self, name: str, func: Any, event: HookEvent) -> None:
+        try:
+            result = func(event)
+            if inspect.isawaitable(result):
+                if self._loop is None:
+                    self._loop = asyncio.new_event_loop()
+                self._loop.run_until_complete(_awaited(result))
+        except Exception:
+            log.exception("hook %s failed on event %d (%s, run %s, schedule %s, worker %s)",
+                          name, event.id, event.kind, event.run_id, event.schedule_id,
+                          event.worker_id)
+
+    def _advance(self, cursor: int) -> bool:
+        if self._cursor is None or cursor <= self._cursor:
+            return True
+        if self.app.store.consumer_advance(self.consumer, self.owner, cursor, self.lease):
+            self._cursor = cursor
+            return True
+        log.warning("hooks: %s lost the lease of consumer %r", self.owner, self.consumer)
+        self._holding, self._cursor = False, None
+        return False
+
+    def _renew(self) -> None:
+        """Keep the lease while holding it, whatever a hook is doing on the loop thread."""
+        while not self._stopping.wait(self.lease / 3):
+            if not self._holding:
+                continue
+            try:
+                if self.app.store.consumer_lease(self.consumer, self.owner,
+                                                 self.lease) is None:
+                    log.warning("hooks: %s lost the lease of consumer %r", self.owner,
+                                self.consumer)
+                    self._holding = False
+            except Exception as exc:  # the database is away: the loop reports it too
+                log.debug("hooks: renewing the lease failed (%s)", exc)
+
+    def _written_elsewhere(self) -> bool:
+        db = self.app.store.db
+        assert isinstance(db, SQLiteDatabase)
+        version = db.data_version()
+        changed, self._last_version = version != self._last_version, version
+        return changed
+
+
+async def _awaited(result: Any) -> Any:
+    return await result
