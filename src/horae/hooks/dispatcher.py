@@ -65,6 +65,8 @@ class HookDispatcher:
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         #: Events handed to hooks by this process (tests and health read it).
         self.delivered = 0
+        #: Completed passes: lets tests wait for "a few more passes" without sleeping.
+        self.passes = 0
         self._cursor: int | None = None  # set while this process holds the lease
         self._holding = False
         #: A hole seen on PostgreSQL: (the largest id read then, xmax noted after).
@@ -125,6 +127,7 @@ class HookDispatcher:
             while not self._stopping.is_set():
                 try:
                     wait = self._step()
+                    self.passes += 1
                     backoff = 0.1
                 except Exception as exc:
                     log.warning("hooks: pass failed (%s); retrying in %.1fs", exc, backoff)

@@ -39,6 +39,7 @@ from horae.store.base import StoreBase
 #: The event kinds whose payload consumers read; other ids are read for their id only.
 CONSUMED_KINDS = ("run.state", "schedule.created", "schedule.changed", "schedule.deleted",
                   "worker.gone")
+CONSUMER_COLUMNS = ("name", "cursor", "lease_owner", "lease_expires_at", "updated_at")
 _CONSUMED_SQL = ", ".join(f"'{k}'" for k in CONSUMED_KINDS)
 
 
