@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from horae import Horae, HookEvent, InvalidInput, RunState, interval
+from horae import HookEvent, Horae, InvalidInput, RunState, interval
 from horae.models import WorkerInfo
 from tests.conftest import eventually
 from tests.integration import sample_tasks

@@ -114,4 +114,4 @@ def test_a_hole_is_final_once_the_horizon_passes_the_frontier_noted_after_it(
         slow.commit()
     # Other sessions of the server (other tests) also hold the horizon back, briefly.
     eventually(lambda: (pg_store.consumer_horizon() or 0) >= frontier)
-    assert [e.id for e in pg_store.consumer_events(start)][0] == hole  # filled
+    assert pg_store.consumer_events(start)[0].id == hole  # filled
