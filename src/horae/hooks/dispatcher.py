@@ -36,6 +36,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from typing import TYPE_CHECKING, Any
 
 from horae.hooks.events import HookEvent, hook_event
@@ -54,7 +55,8 @@ CHANNELS = ["horae_runs", "horae_schedules", "horae_cancel", "horae_fanout"]
 
 class HookDispatcher:
     def __init__(self, app: Horae, registry: HookRegistry, *, page: int = 200,
-                 idle_wait: float = 0.25, hole_wait: float = 0.05) -> None:
+                 idle_wait: float = 0.25, hole_wait: float = 0.05,
+                 flush_every: float = 0.05) -> None:
         self.app = app
         self.registry = registry
         self.consumer = registry.consumer
@@ -62,6 +64,8 @@ class HookDispatcher:
         self.page = page
         self.idle_wait = idle_wait
         self.hole_wait = hole_wait
+        self.flush_every = flush_every
+        self._written_at = 0.0
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         #: Events handed to hooks by this process (tests and health read it).
         self.delivered = 0
@@ -132,7 +136,9 @@ class HookDispatcher:
                 except Exception as exc:
                     log.warning("hooks: pass failed (%s); retrying in %.1fs", exc, backoff)
                     wait, backoff = backoff, min(backoff * 2, 5.0)
-                if wait > 0:
+                if wait > 0 and not self._holding:
+                    self._stopping.wait(wait)  # changes do not matter until the lease does
+                elif wait > 0:
                     self._waker.wait(wait)
         finally:
             if self._loop is not None:
@@ -162,7 +168,8 @@ class HookDispatcher:
             if not self._deliver(row):
                 return 0.0  # the lease was lost: take it again (or wait for it)
             handled = row.id
-        self._advance(handled)
+        if not self._advance(handled):
+            return 0.0
         return 0.0 if len(rows) == self.page else self.idle_wait
 
     def _hole_is_final(self, missing: int, horizon: int | None) -> bool:
@@ -186,9 +193,9 @@ class HookDispatcher:
         for hook in hooks:
             self._call(hook.name, hook.func, event)
         self.delivered += 1
-        # After the calls: a process that dies before this line has its successor call
-        # this event's hooks again (at least once).
-        return self._advance(row.id)
+        # After the calls: a process that dies before the cursor is written has its
+        # successor call this event's hooks again (at least once).
+        return self._advance(row.id, now=False)
 
     def _call(self, name: str, func: Any, event: HookEvent) -> None:
         try:
@@ -202,11 +209,17 @@ class HookDispatcher:
                           name, event.id, event.kind, event.run_id, event.schedule_id,
                           event.worker_id)
 
-    def _advance(self, cursor: int) -> bool:
+    def _advance(self, cursor: int, *, now: bool = True) -> bool:
+        """Write the cursor (and renew the lease); with ``now=False`` only if the last
+        write is ``flush_every`` s old, so a burst of events costs a few writes, not one
+        each (a process killed then repeats at most that burst). False: lease lost."""
         if self._cursor is None or cursor <= self._cursor:
+            return True
+        if not now and time.monotonic() - self._written_at < self.flush_every:
             return True
         if self.app.store.consumer_advance(self.consumer, self.owner, cursor, self.lease):
             self._cursor = cursor
+            self._written_at = time.monotonic()
             return True
         log.warning("hooks: %s lost the lease of consumer %r", self.owner, self.consumer)
         self._holding, self._cursor = False, None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +21,6 @@ class Registered:
     event: str
     func: Hook
     name: str
-    is_async: bool
 
     def matches(self, kind: str) -> bool:
         return (self.event == kind or self.event == "*"
@@ -47,8 +45,7 @@ class HookRegistry:
         if not callable(func):
             raise InvalidInput("func", f"a hook must be callable, not {type(func).__name__}")
         label = name or f"{getattr(func, '__module__', '?')}.{getattr(func, '__qualname__', func)}"
-        self._hooks.append(Registered(event, func, label,
-                                      asyncio.iscoroutinefunction(func)))
+        self._hooks.append(Registered(event, func, label))
         return func
 
     @staticmethod

@@ -78,6 +78,12 @@ class HookQueries(StoreBase):
     def consumer_lease(self, name: str, owner: str, ttl: float) -> int | None:
         """Take or renew the lease of consumer ``name`` for ``owner``; its cursor, or None
         while another owner's lease runs (the consumer must exist: consumer_open)."""
+        with self.db.read() as tx:  # the processes that wait for the lease only read
+            if tx.one("SELECT name FROM horae_consumers WHERE name = :name"
+                      " AND lease_owner <> :owner"
+                      f" AND lease_expires_at >= {self.db.now_sql}",
+                      {"name": name, "owner": owner}) is not None:
+                return None
         with self.db.write() as tx:
             now = self._now(tx)
             row = tx.one(
