@@ -9,10 +9,12 @@ How delivery works (docs/hooks.md says it for users):
   that process dies, its lease expires (``HookRegistry.lease`` seconds) and another
   dispatcher takes over from the cursor.
 - **At least once, in order.** Events are handled in id order; the cursor moves past an
-  event after its hooks returned. A process killed while a hook runs has not moved the
-  cursor, so its successor calls that event's hooks again: an event reaches a hook once
-  unless a process dies (or loses its lease) mid-delivery, then possibly twice; never
-  zero times while the event is retained (``events_keep_hours``).
+  event after its hooks returned, written at most every ``flush_every`` s in a burst and
+  always at the end of a page. A process killed while a hook runs has not moved the
+  cursor, so its successor calls that event's hooks again (and those of the events
+  handled since the last write): an event reaches a hook once unless a process dies (or
+  loses its lease) mid-delivery, then possibly twice; never zero times while the event
+  is retained (``events_keep_hours``).
 - **No hole skipped.** On PostgreSQL an id N+1 can be visible before N commits. The
   dispatcher never passes a missing id until it is sure the id's transaction ended: it
   notes ``xmax`` when it first sees the hole and waits until the oldest running
