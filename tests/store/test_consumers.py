@@ -6,7 +6,6 @@ import pytest
 
 from horae.models import WorkerInfo
 from horae.store import Store
-from tests.conftest import eventually
 from tests.store.support import add_runs, schedule
 
 
@@ -90,28 +89,28 @@ def test_a_worker_marked_gone_writes_a_worker_gone_event(store: Store) -> None:
 
 
 @pytest.mark.postgres
-def test_a_hole_is_final_once_the_horizon_passes_the_frontier_noted_after_it(
-        pg_store: Store) -> None:
+def test_a_hole_is_held_by_a_transaction_running_when_it_was_seen(pg_store: Store) -> None:
     """An id taken by a transaction still open is invisible while later ids are visible;
-    the horizon stays below the frontier noted then until that transaction ends."""
+    that transaction is among those running then, and is no longer once it ended."""
     import psycopg
 
     start = pg_store.consumer_open("hooks")
-    assert pg_store.consumer_horizon() is not None
+    assert pg_store.consumer_running() is not None
     with psycopg.connect(pg_store.db.url) as slow:  # a transaction of its own, left open
         slow.execute("INSERT INTO horae_runs (task, state, queue, origin, args, kwargs,"
                      " created_at, not_before)"
                      " VALUES ('slow', 'queued', 'default', 'manual', '[]', '{}', 0, 0)")
+        row = slow.execute("SELECT pg_current_xact_id()::text").fetchone()
+        assert row is not None
+        xid = row[0]
         [later] = add_runs(pg_store)
         seen = pg_store.consumer_events(start)
         assert [e.run_id for e in seen] == [later.id]
         hole = start + 1
         assert seen[0].id > hole
-        frontier = pg_store.consumer_frontier()
-        assert frontier is not None
-        horizon = pg_store.consumer_horizon()
-        assert horizon is not None and horizon < frontier  # the hole may still fill
+        suspects = pg_store.consumer_running()
+        assert suspects is not None and int(xid) in suspects  # the hole may still fill
         slow.commit()
-    # Other sessions of the server (other tests) also hold the horizon back, briefly.
-    eventually(lambda: (pg_store.consumer_horizon() or 0) >= frontier)
+    running = pg_store.consumer_running()
+    assert running is not None and int(xid) not in running  # ended: the hole is final
     assert pg_store.consumer_events(start)[0].id == hole  # filled

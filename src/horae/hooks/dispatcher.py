@@ -17,10 +17,12 @@ How delivery works (docs/hooks.md says it for users):
   is retained (``events_keep_hours``).
 - **No hole skipped.** On PostgreSQL an id N+1 can be visible before N commits. The
   dispatcher never passes a missing id until it is sure the id's transaction ended: it
-  notes ``xmax`` when it first sees the hole and waits until the oldest running
-  transaction is past it (hook_queries explains why that is enough). A rolled-back
-  transaction's id is then passed; a committed one is delivered in its place. The cost is
-  a pause of hooks (never of runs) while a transaction older than the hole is open.
+  notes the transactions running when it first sees the hole (the holder is one of them)
+  and waits until none of them runs (hook_queries explains why that is enough). A
+  rolled-back transaction's id is then passed; a committed one is delivered in its place.
+  The cost is a pause of hooks (never of runs) while a writing transaction that was
+  already open when the hole appeared stays open; a settle window by age would instead
+  skip the event of a transaction slower than the window.
 - **Never in the way.** Hooks run on the dispatcher's thread only (async hooks on its own
   event loop), never on the scheduler's or a worker slot's; a hook that raises is logged
   with the event and the next hook is called; a slow hook delays later hooks only. Memory
@@ -52,6 +54,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("horae.hooks")
 
+#: Seconds a hole may hold the hooks back before the log says so.
+HOLE_WARNING = 30.0
 CHANNELS = ["horae_runs", "horae_schedules", "horae_cancel", "horae_fanout"]
 
 
@@ -75,8 +79,11 @@ class HookDispatcher:
         self.passes = 0
         self._cursor: int | None = None  # set while this process holds the lease
         self._holding = False
-        #: A hole seen on PostgreSQL: (the largest id read then, xmax noted after).
-        self._hole: tuple[int, int] | None = None
+        #: A hole seen on PostgreSQL: (the largest id read then, the transactions running
+        #: just after that read: the one holding the hole is among them).
+        self._hole: tuple[int, frozenset[int]] | None = None
+        self._hole_since: float | None = None  # when the wait for the current hole began
+        self._hole_warned = False
         self._stopping = threading.Event()
         self._waker: Waker | None = None
         self._threads: list[threading.Thread] = []
@@ -156,17 +163,18 @@ class HookDispatcher:
             self._cursor, self._holding = cursor, True
             log.info("hooks: %s delivers consumer %r from event %d", self.owner,
                      self.consumer, cursor)
-        horizon = store.consumer_horizon()  # before the read: see _hole_is_final
+        running = store.consumer_running()  # before the read: see _hole_is_final
         rows = store.consumer_events(self._cursor, self.page)
         handled = self._cursor
         for row in rows:
-            if row.id != handled + 1 and not self._hole_is_final(handled + 1, horizon):
+            if row.id != handled + 1 and not self._hole_is_final(handled + 1, running):
                 if self._hole is None or handled + 1 > self._hole[0]:
-                    frontier = store.consumer_frontier()
-                    assert frontier is not None  # only PostgreSQL has holes to wait for
-                    self._hole = (rows[-1].id, frontier)
+                    suspects = store.consumer_running()  # after the read
+                    assert suspects is not None  # only PostgreSQL has holes to wait for
+                    self._hole = (rows[-1].id, suspects)
                 self._advance(handled)
-                return self.hole_wait
+                return self._waiting_for_hole(handled + 1)
+            self._hole_since = None
             if not self._deliver(row):
                 return 0.0  # the lease was lost: take it again (or wait for it)
             handled = row.id
@@ -174,13 +182,27 @@ class HookDispatcher:
             return 0.0
         return 0.0 if len(rows) == self.page else self.idle_wait
 
-    def _hole_is_final(self, missing: int, horizon: int | None) -> bool:
+    def _waiting_for_hole(self, missing: int) -> float:
+        """How long to wait for a hole: short at first (holes last milliseconds), longer
+        while an old transaction keeps it open, and say so once it lasts."""
+        now = time.monotonic()
+        if self._hole_since is None:
+            self._hole_since, self._hole_warned = now, False
+        waited = now - self._hole_since
+        if waited > HOLE_WARNING and not self._hole_warned:
+            self._hole_warned = True
+            log.warning("hooks: waiting %.0f s for event %d: a transaction that may still "
+                        "write it (or any older one on the server) is open", waited, missing)
+        return min(self.hole_wait * (1 + waited), 1.0)
+
+    def _hole_is_final(self, missing: int, running: frozenset[int] | None) -> bool:
         """Whether the missing id ``missing`` can be passed: on SQLite always (one writer),
-        on PostgreSQL once every transaction that could hold it has ended."""
-        if horizon is None:
+        on PostgreSQL once none of the transactions that could hold it is ``running``
+        (read before the page, so a commit it saw end is in the page)."""
+        if running is None:
             return True
         hole = self._hole
-        return hole is not None and missing <= hole[0] and horizon >= hole[1]
+        return hole is not None and missing <= hole[0] and not (hole[1] & running)
 
     def _deliver(self, row: LoggedEvent) -> bool:
         """Call the hooks of one event; False when the lease was lost before it."""

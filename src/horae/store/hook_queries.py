@@ -18,14 +18,14 @@ Contract (proven by ``tests/store/test_consumers.py`` on every backend):
   payload only for the kinds consumers handle, and the run's ``max_attempts``,
   ``started_at`` and ``finished_at`` when the event is about a run still kept.
 - Ids are taken at insert and become visible at commit: on PostgreSQL event N+1 may be
-  visible before N commits. :meth:`HookQueries.consumer_horizon` and
-  :meth:`HookQueries.consumer_frontier` tell when a hole is final (see
-  ``horae.hooks.dispatcher``): every event is inserted by a transaction that already has
-  its transaction id (a trigger after the row it describes, or after the ``UPDATE`` of the
-  worker it reports), so once the oldest running transaction (``xmin``) has passed the
-  ``xmax`` observed after a hole was seen, the hole's transaction is over: the hole is
-  filled or never will be. SQLite has one writer at a time: a visible id means every
-  smaller id is committed or never will be, so it has no such holes.
+  visible before N commits. :meth:`HookQueries.consumer_running` tells when such a hole
+  is final (see ``horae.hooks.dispatcher``): every event is inserted by a transaction that
+  already has its transaction id (a trigger after the row it describes, or after the
+  ``UPDATE`` of the worker it reports), so the transaction holding a hole is among those
+  running when the hole was seen; once none of those is running any more, the hole is
+  filled or never will be. Transactions that started later, and read-only ones (which
+  have no id), do not hold it up. SQLite has one writer at a time: a visible id means
+  every smaller id is committed or never will be, so it has no such holes.
 """
 
 from __future__ import annotations
@@ -138,20 +138,11 @@ class HookQueries(StoreBase):
                             r["max_attempts"], r["started_at"], r["finished_at"])
                 for r in rows]
 
-    def consumer_horizon(self) -> int | None:
-        """PostgreSQL: the oldest transaction id still running (``xmin`` of a snapshot
-        taken now); every transaction below it has ended. None on SQLite."""
-        return self._snapshot_bound("pg_snapshot_xmin")
-
-    def consumer_frontier(self) -> int | None:
-        """PostgreSQL: the first transaction id not yet handed out (``xmax`` of a
+    def consumer_running(self) -> frozenset[int] | None:
+        """PostgreSQL: the ids of the transactions running now (``pg_snapshot_xip`` of a
         snapshot taken now). None on SQLite."""
-        return self._snapshot_bound("pg_snapshot_xmax")
-
-    def _snapshot_bound(self, function: str) -> int | None:
         if self.db.dialect != "postgres":
             return None
         with self.db.read() as tx:
-            row = tx.one(f"SELECT {function}(pg_current_snapshot())::text AS xid")
-        assert row is not None
-        return int(row["xid"])
+            rows = tx.all("SELECT pg_snapshot_xip(pg_current_snapshot())::text AS xid")
+        return frozenset(int(r["xid"]) for r in rows)
