@@ -119,9 +119,9 @@ class Horae:
         Events: ``run.started``, ``run.succeeded``, ``run.failed``, ``run.timed_out``,
         ``run.lost``, ``run.cancelled``, ``run.skipped``, ``run.missed``, ``run.retrying``,
         ``schedule.changed``, ``worker.gone``, and ``run.*`` or ``*``. An unknown name is
-        InvalidInput naming ``event``. Hooks run in the process that :meth:`start` s this
-        app, on a thread of their own, once per event across all processes of the app
-        (at least once: docs/hooks.md); sync or async.
+        InvalidInput naming ``event``. Hooks run in the processes that :meth:`start` this
+        app, on a thread of their own, once per event across all of them (at least once:
+        docs/hooks.md); sync or async.
         """
         if func is not None:
             return self.hooks.add(event, func, name)
