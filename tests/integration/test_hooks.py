@@ -203,6 +203,13 @@ def test_a_hook_that_blocks_does_not_delay_runs(shared_db_url: str) -> None:
         later = app.runs.create("add", args=[3, 4])
         assert app.runs.wait(later.id, timeout=20).state is RunState.SUCCEEDED
         assert not release.is_set()  # the hook was still blocked the whole time
+        dispatcher = app.hook_dispatcher
+        dispatcher.stop_wait = 0.2
+        app.stop(grace=1.0)  # does not wait for the hook; gives the lease up
+        release.set()
+        eventually(lambda: not dispatcher.alive)
+        assert app._store is None  # the hook's thread did not reopen the store
+        assert Horae(shared_db_url).store.consumer_get("hooks")["lease_owner"] is None
     finally:
         release.set()
         app.stop(grace=1.0)

@@ -71,6 +71,8 @@ class HookDispatcher:
         self.idle_wait = idle_wait
         self.hole_wait = hole_wait
         self.flush_every = flush_every
+        #: Seconds :meth:`stop` waits for a running hook to return.
+        self.stop_wait = 5.0
         self._written_at = 0.0
         self.owner = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(3)}"
         #: Events handed to hooks by this process (tests and health read it).
@@ -85,6 +87,7 @@ class HookDispatcher:
         self._hole_since: float | None = None  # when the wait for the current hole began
         self._hole_warned = False
         self._stopping = threading.Event()
+        self._abandoned = False
         self._waker: Waker | None = None
         self._threads: list[threading.Thread] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -112,7 +115,10 @@ class HookDispatcher:
         if self._waker is not None:
             self._waker.set()
         for thread in self._threads:
-            thread.join(timeout=5)
+            thread.join(timeout=self.stop_wait)
+        # A hook still running past the join: when it returns, its thread must not touch
+        # the store again (the app closes it; using it would open a new one).
+        self._abandoned = any(thread.is_alive() for thread in self._threads)
         if self._waker is not None:
             self._waker.stop()
         if self._holding:
@@ -237,6 +243,8 @@ class HookDispatcher:
         """Write the cursor (and renew the lease); with ``now=False`` only if the last
         write is ``flush_every`` s old, so a burst of events costs a few writes, not one
         each (a process killed then repeats at most that burst). False: lease lost."""
+        if self._abandoned:
+            return False
         if self._cursor is None or cursor <= self._cursor:
             return True
         if not now and time.monotonic() - self._written_at < self.flush_every:
