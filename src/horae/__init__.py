@@ -3,6 +3,7 @@
 from horae.aio import AsyncHorae
 from horae.app import Horae
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
+from horae.hooks import HookEvent
 from horae.models import Catchup, LogLine, Overlap, Policies, Run, RunState, Schedule
 from horae.tasks import Task
 from horae.triggers import any_of, at, cron, interval
@@ -14,6 +15,7 @@ __all__ = [
     "Catchup",
     "Conflict",
     "Context",
+    "HookEvent",
     "Horae",
     "HoraeError",
     "InvalidInput",

@@ -11,6 +11,7 @@ from typing import Any, TypeVar, overload
 from horae.config import database_url
 from horae.declared import Declarations
 from horae.errors import InvalidInput
+from horae.hooks import HookRegistry
 from horae.models import TaskInfo, WorkerInfo
 from horae.runs import RunManager
 from horae.schedules import ScheduleManager
@@ -38,6 +39,9 @@ class Horae:
         self.schedules = ScheduleManager(self)
         self.runs = RunManager(self)
         self.workflows = WorkflowManager(self)
+        #: Hooks registered with :meth:`on` (``hooks.consumer``, ``hooks.lease``: see
+        #: docs/hooks.md).
+        self.hooks = HookRegistry()
         self._store: Store | None = None
         self._store_pid = os.getpid()
         self._abandoned: list[Store] = []
@@ -100,6 +104,34 @@ class Horae:
             return task
 
         return declare
+
+    @overload
+    def on(self, event: str, func: None = None, /, *,
+           name: str | None = None) -> Callable[[F], F]: ...
+
+    @overload
+    def on(self, event: str, func: F, /, *, name: str | None = None) -> F: ...
+
+    def on(self, event: str, func: Any = None, /, *, name: str | None = None) -> Any:
+        """Call ``func`` with a :class:`horae.hooks.HookEvent` on each ``event``:
+        ``@app.on("run.failed")`` or ``app.on("run.failed", func)``.
+
+        Events: ``run.started``, ``run.succeeded``, ``run.failed``, ``run.timed_out``,
+        ``run.lost``, ``run.cancelled``, ``run.skipped``, ``run.missed``, ``run.retrying``,
+        ``schedule.changed``, ``worker.gone``, and ``run.*`` or ``*``. An unknown name is
+        InvalidInput naming ``event``. Hooks run in the processes that :meth:`start` this
+        app, on a thread of their own, once per event across all of them (at least once:
+        docs/hooks.md); sync or async.
+        """
+        if func is not None:
+            return self.hooks.add(event, func, name)
+        self.hooks.check_event(event)  # at the decorator line, not at the function
+
+        def register(target: F) -> F:
+            self.hooks.add(event, target, name)
+            return target
+
+        return register
 
     def task_info(self, name: str) -> TaskInfo:
         """A task's catalogue entry: from this process's code, else as workers advertise it."""
@@ -164,9 +196,11 @@ class Horae:
         worker: bool = True,
         queues: Sequence[str] | None = None,
         concurrency: int = 8,
+        hooks: bool = True,
         **worker_options: Any,
     ) -> None:
-        """Start a scheduler and/or a worker in background threads of this process.
+        """Start a scheduler and/or a worker in background threads of this process, and
+        the hooks dispatcher when hooks are registered (``hooks=False``: not here).
 
         The worker serves ``queues``; by default the queues of the tasks registered so far
         (as ``horae server`` does), or ``default`` when there are none: a run waits for a
@@ -179,6 +213,11 @@ class Horae:
         if len(self.declarations):
             # Before the scheduler starts, so it plans from the declared definitions.
             self.schedules.sync()
+        if hooks and len(self.hooks):
+            from horae.hooks.dispatcher import HookDispatcher
+
+            # First in, so stopped last: it may still deliver what the others' stop wrote.
+            self._parts.append(HookDispatcher(self, self.hooks))
         if scheduler:
             self._parts.append(Scheduler(self))
         if worker:
@@ -218,6 +257,12 @@ class Horae:
         from horae.worker.worker import Worker
 
         return next((p for p in self._parts if isinstance(p, Worker)), None)
+
+    @property
+    def hook_dispatcher(self) -> Any:
+        from horae.hooks.dispatcher import HookDispatcher
+
+        return next((p for p in self._parts if isinstance(p, HookDispatcher)), None)
 
     def __enter__(self) -> Horae:
         return self

@@ -124,6 +124,21 @@ def test_events_page_and_filters(clients: Clients) -> None:
         [e["id"] for e in everything["items"]]
 
 
+def test_a_worker_gone_is_an_event_and_a_kind_filter(clients: Clients) -> None:
+    from horae.models import WorkerInfo
+
+    store = clients.horae.store
+    store.worker_register(WorkerInfo("w-silent", "host-a", 1, ["default"], 1))
+    registered = store.workers_list()[0].heartbeat_at
+    eventually(lambda: store.now() > registered)  # the database clock moves past it
+    assert store.workers_mark_gone(0.0) == ["w-silent"]
+    viewer = clients["viewer"]
+    gone = viewer.get("/api/v1/events", params={"kind": "worker"}).json()["items"]
+    assert [(e["kind"], e["data"]["worker_id"]) for e in gone] == [("worker.gone",
+                                                                    "w-silent")]
+    assert viewer.get("/api/v1/events", params={"kind": "worker.gone"}).json()["items"] == gone
+
+
 def _ev(id: int, ts: float) -> Event:
     return Event(id, ts, "run.state", 1, None, {})
 

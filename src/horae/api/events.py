@@ -37,14 +37,14 @@ from horae.models import TERMINAL_STATES
 from horae.store.api_store import Event
 
 EVENT_KINDS = ("run.state", "run.progress", "run.log", "schedule.created", "schedule.changed",
-               "schedule.deleted")
+               "schedule.deleted", "worker.gone")
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 BATCH = 500
 
 
 class EventQuery(BaseModel):
     after: Annotated[int, Field(ge=0, le=MAX_ID)] | None = None
-    kind: list[Annotated[str, Field(pattern=r"^(run|schedule)(\.[a-z]+)?$")]] | None = None
+    kind: list[Annotated[str, Field(pattern=r"^(run|schedule|worker)(\.[a-z]+)?$")]] | None = None
     run: Annotated[int, Field(ge=1, le=MAX_ID)] | None = None
     schedule: Annotated[str, Field(max_length=200)] | None = None
     limit: Annotated[int, Field(ge=1, le=1000)] = 100

@@ -52,7 +52,8 @@ class WorkerQueries(StoreBase):
         return [R.worker_from_row(r) for r in rows]
 
     def workers_mark_gone(self, silent_for: float) -> list[str]:
-        """Workers that have not heartbeated for ``silent_for`` seconds become gone."""
+        """Workers that have not heartbeated for ``silent_for`` seconds become gone; each
+        one writes a ``worker.gone`` event in the same transaction."""
         silent = ("SELECT id FROM horae_workers WHERE state <> 'gone'"
                   f" AND heartbeat_at < {self.db.now_sql} - :silent LIMIT 1")
         with self.db.read() as tx:  # stay read-only at the sweeps where nobody went silent
@@ -61,11 +62,23 @@ class WorkerQueries(StoreBase):
         with self.db.write() as tx:
             rows = tx.all(
                 "UPDATE horae_workers SET state = 'gone' WHERE state <> 'gone'"
-                f" AND heartbeat_at < {self.db.now_sql} - :silent RETURNING id",
+                f" AND heartbeat_at < {self.db.now_sql} - :silent"
+                " RETURNING id, host, heartbeat_at",
                 {"silent": silent_for},
             )
-            gone = [r["id"] for r in rows]
-            fanout.lose_targeted(self, tx, gone, self._now(tx))
+            gone = sorted(r["id"] for r in rows)
+            now = self._now(tx)
+            # The event, in this transaction: consumers (hooks) learn of it exactly when
+            # the worker is recorded gone, whichever scheduler decided it.
+            tx.many(
+                "INSERT INTO horae_events (ts, kind, run_id, schedule_id, data)"
+                " VALUES (:now, 'worker.gone', NULL, NULL, :data)",
+                [{"now": now, "data": R.dumps({"worker_id": r["id"], "host": r["host"],
+                                               "heartbeat_at": r["heartbeat_at"],
+                                               "silent_for": silent_for})}
+                 for r in sorted(rows, key=lambda r: str(r["id"]))],
+            )
+            fanout.lose_targeted(self, tx, gone, now)
         return gone
 
     def tasks_list(self) -> list[TaskInfo]:
