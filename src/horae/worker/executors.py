@@ -183,6 +183,7 @@ class Executors:
             "args": run.args, "kwargs": run.kwargs,
             "schedule_id": run.schedule_id, "fire_time": run.fire_time,
             "shard_index": run.shard_index, "shard_total": run.shard_total,
+            "parent_id": run.parent_id, "step": run.step, "inputs": run.inputs,
             "wants_ctx": ex.task.wants_ctx, "worker_id": ex.worker_id,
         }
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
