@@ -100,6 +100,8 @@ class RunFilter:
     finished_since: float | None = None  # finished_at >= finished_since
     finished_until: float | None = None  # finished_at < finished_until
     before_id: int | None = None  # cursor: runs with a smaller id (the list is newest first)
+    parent_id: int | None = None  # the children of this run (a workflow run's steps...)
+    step: str | None = None  # a workflow step's runs
     limit: int = 100
 
 

@@ -69,7 +69,7 @@ class RunQueries(StoreBase):
         f = f or RunFilter()
         where: list[str] = ["1 = 1"]
         params: dict[str, Any] = {"limit": f.limit}
-        for col in ("schedule_id", "task", "queue"):
+        for col in ("schedule_id", "task", "queue", "parent_id", "step"):
             if getattr(f, col) is not None:
                 where.append(f"{col} = :{col}")
                 params[col] = getattr(f, col)

@@ -99,6 +99,11 @@ class WorkflowManager:
         specs = run_specs(workflow, dict(kwargs or {}), self._app.task_info)
         return self._app.store.workflow_run_start(workflow, dict(kwargs or {}), specs)
 
+    def steps(self, run_id: int) -> dict[str, str]:
+        """Each step's state in workflow run ``run_id`` (step id -> ``waiting``, ``active``,
+        a run state, ``skipped``, ``upstream_failed``; a callback's is ``callback``)."""
+        return self._app.store.workflow_run_steps(run_id)
+
     def remove(self, id: str, *, expected_version: int | None = None) -> None:
         """Remove a workflow; its versions stay readable with ``get(id, version)``."""
         self._app.store.workflow_delete(id, expected_version=expected_version)
