@@ -544,9 +544,9 @@ class RemoteRuns:
 
     def list(self, *, schedule_id: str | None = None, task: str | None = None,
              states: Sequence[str] = (), state: str | None = None, queue: str | None = None,
-             since: Any = None, until: Any = None, finished_since: Any = None,
-             finished_until: Any = None, before_id: int | None = None,
-             limit: int = 100) -> list[Run]:
+             parent_id: int | None = None, since: Any = None, until: Any = None,
+             finished_since: Any = None, finished_until: Any = None,
+             before_id: int | None = None, limit: int = 100) -> list[Run]:
         """Runs newest first, fetched a page (at most 1000) at a time up to ``limit``."""
         wanted = [*(states or ()), *([state] if state else [])]
         for s in wanted:
@@ -554,7 +554,8 @@ class RemoteRuns:
                 raise InvalidInput("state", f"unknown state {s!r}; known: "
                                             + ", ".join(x.value for x in RunState))
         params: dict[str, Any] = {"state": [str(s) for s in wanted]} if wanted else {}
-        for key, value in (("schedule", schedule_id), ("task", task), ("queue", queue)):
+        for key, value in (("schedule", schedule_id), ("task", task), ("queue", queue),
+                           ("parent", parent_id)):
             if value is not None:
                 params[key] = value
         for key, value in (("since", since), ("until", until),

@@ -50,9 +50,10 @@ def runs() -> None:
               type=click.Choice([s.value for s in RunState]), help="Only these states "
               "(repeatable).")
 @click.option("--queue", metavar="Q", help="Only runs on this queue.")
-@click.option("--parent", "parent_id", type=int, metavar="ID",
-              help="Only the children of this run (a workflow run's steps).")
-@click.option("--step", metavar="STEP", help="Only the runs of this workflow step.")
+@click.option("--parent", "parent_id", type=click.IntRange(min=1), metavar="ID",
+              help="Only the children of this run (a broadcast or shard parent).")
+@click.option("--step", metavar="STEP",
+              help="Only the runs of this workflow step (through the database).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_env
@@ -61,14 +62,13 @@ def list_(env: Env, schedule_id: str | None, task: str | None, states: tuple[str
           as_json: bool) -> None:
     """List runs, newest first."""
     app = env.client()
-    if parent_id is not None or step is not None:
-        # Children are listed through the database (the REST list has no such filter here).
-        app = env.app()
-        found = env.app().runs.list(schedule_id=schedule_id, task=task, states=states,
-                                    queue=queue, limit=limit, parent_id=parent_id, step=step)
-    else:
+    if step is None:
         found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
-                              limit=limit)
+                              parent_id=parent_id, limit=limit)
+    else:  # the REST list has no step filter: read the database
+        app = env.app()
+        found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
+                              parent_id=parent_id, step=step, limit=limit)
     if as_json:
         echo_json([run_json(r) for r in found])
         return

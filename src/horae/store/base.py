@@ -95,13 +95,13 @@ class RunFilter:
     task: str | None = None
     states: Sequence[str] = ()
     queue: str | None = None
+    parent_id: int | None = None  # the children of a broadcast or shard parent run
     since: float | None = None  # created_at >= since
     until: float | None = None  # created_at < until
     finished_since: float | None = None  # finished_at >= finished_since
     finished_until: float | None = None  # finished_at < finished_until
     before_id: int | None = None  # cursor: runs with a smaller id (the list is newest first)
-    parent_id: int | None = None  # the children of this run (a workflow run's steps...)
-    step: str | None = None  # a workflow step's runs
+    step: str | None = None  # a workflow step's runs (with parent_id: of one workflow run)
     limit: int = 100
 
 

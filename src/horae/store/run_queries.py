@@ -69,10 +69,15 @@ class RunQueries(StoreBase):
         f = f or RunFilter()
         where: list[str] = ["1 = 1"]
         params: dict[str, Any] = {"limit": f.limit}
-        for col in ("schedule_id", "task", "queue", "parent_id", "step"):
+        # parent_id = :parent_id implies parent_id IS NOT NULL, so both databases read the
+        # children from the partial index horae_runs_parent (0002).
+        for col in ("schedule_id", "task", "queue", "parent_id"):
             if getattr(f, col) is not None:
                 where.append(f"{col} = :{col}")
                 params[col] = getattr(f, col)
+        if f.step is not None:  # with parent_id: the index horae_runs_step (0014)
+            where.append("step = :step")
+            params["step"] = f.step
         if f.states:
             where.append(self.db.in_list("state", "states"))
             params["states"] = self.db.list_param(list(f.states))
