@@ -34,10 +34,12 @@ EXPECTED: dict[str, str | None] = {
     "listTokens": "admin", "createToken": "admin", "revokeToken": "admin",
     "listUsers": "admin", "createUser": "admin", "getUser": "admin", "patchUser": "admin",
     "disableUser": "admin", "setUserPassword": "admin",
+    "runWorkflow": "operator",
     "getOpenApi": "viewer", "getDocs": "viewer",
 }
 SUCCESS = {"createSchedule": 201, "deleteSchedule": 204, "triggerSchedule": 201,
-           "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201}
+           "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201,
+           "runWorkflow": 201}
 _seq = itertools.count()
 
 
@@ -46,6 +48,12 @@ def _schedule(h: Horae) -> str:
     h.schedules.add(sid, "scan", {"kind": "interval", "seconds": 60},
                     kwargs={"targets": ["a"]})
     return sid
+
+
+def _runnable(h: Horae) -> str:
+    wid = f"wr{next(_seq)}"
+    h.workflows.add(wid, {"steps": [{"id": "a", "task": "scan", "kwargs": {"targets": []}}]})
+    return wid
 
 
 def _run(h: Horae, finished: bool = False) -> int:
@@ -108,6 +116,7 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "disableUser": lambda c: ("DELETE", f"/api/v1/users/{_user(c)}", None),
     "setUserPassword": lambda c: ("POST", f"/api/v1/users/{_user(c)}/password",
                                   {"password": "another long secret"}),
+    "runWorkflow": lambda c: ("POST", f"/api/v1/workflows/{_runnable(c.horae)}/runs", None),
     "getOpenApi": lambda c: ("GET", "/api/v1/openapi.json", None),
     "getDocs": lambda c: ("GET", "/api/v1/docs", None),
 }

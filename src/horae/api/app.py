@@ -29,6 +29,7 @@ from horae.api.problems import ApiError
 from horae.api.queue_routes import QUEUE_OPERATIONS
 from horae.api.routes import OPERATIONS
 from horae.api.user_routes import USER_OPERATIONS
+from horae.api.workflow_run_routes import WORKFLOW_RUN_OPERATIONS
 from horae.app import Horae
 from horae.config import setting
 from horae.errors import InvalidInput
@@ -134,7 +135,7 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     holder: dict[str, Any] = {}
     operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *QUEUE_OPERATIONS,
                   *ATTEMPT_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
-                  *_meta_operations(holder)]
+                  *WORKFLOW_RUN_OPERATIONS, *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     # Every body this app reads -- API, and the console's pages mounted on it later -- is
     # bounded while it streams.
