@@ -60,11 +60,11 @@ class WorkflowRunQueries(StoreBase):
             row = tx.one(
                 "INSERT INTO horae_runs (task, state, origin, args, kwargs, queue, priority,"
                 " not_before, created_at, started_at, max_attempts, fanout, workflow_id,"
-                " workflow_version, shard_total, progress, progress_message) VALUES (:task,"
+                " workflow_version, progress, progress_message) VALUES (:task,"
                 " 'running', 'manual', '[]', :kwargs, 'default', 0, :now, :now, :now, 1,"
-                " 'workflow', :wid, :version, :total, 0.0, :msg) RETURNING id",
+                " 'workflow', :wid, :version, 0.0, :msg) RETURNING id",
                 {"task": f"workflow:{workflow.id}", "kwargs": R.dumps(dict(kwargs)),
-                 "now": now, "wid": workflow.id, "version": workflow.version, "total": total,
+                 "now": now, "wid": workflow.id, "version": workflow.version,
                  "msg": engine.progress(0, total)[1]},
             )
             assert row is not None
