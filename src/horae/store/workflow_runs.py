@@ -269,8 +269,10 @@ class _Flow:
         elif pending:
             index = total - len(pending)
             spec = json.loads(row["spec"])
+            # The first item's run holds the step's inputs: one probe of horae_runs_step
+            # (its expression, so the lookup does not walk the step's other runs).
             first = self.tx.one("SELECT inputs FROM horae_runs WHERE parent_id = :p"
-                                " AND step = :s AND shard_index = 0",
+                                " AND step = :s AND COALESCE(shard_index, -1) = 0",
                                 {"p": self.pid, "s": step})
             inputs = json.loads(first["inputs"]) if first and first["inputs"] else {}
             self.insert(step, spec, inputs, items=[(index, pending.pop(0))], total=total)
