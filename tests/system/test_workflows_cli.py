@@ -205,3 +205,21 @@ def test_run_with_bad_kwargs_is_one_line_and_starts_nothing(horae: Horae_, tmp_p
     missing = horae("workflows", "run", "nope")
     assert missing.exit_code == 1 and "Traceback" not in missing.output
     assert horae.json("runs", "list") == []
+
+
+def test_run_and_wait_for_the_outcome(horae: Horae_, tmp_path: Path, url: str) -> None:
+    horae.ok("workflows", "add", "segment-scan", "--file", write(tmp_path, ISSUE_FORM))
+    worker = Horae(url)
+    for name, func in (("scan.discover", discover), ("scan.probe", probe),
+                       ("scan.report", report), ("ops.alert", alert)):
+        worker.task(name)(func)
+    worker.start(scheduler=False, concurrency=2)
+    try:
+        done = horae.json("workflows", "run", "segment-scan", "--wait", "--timeout", "60")
+        people = horae.ok("workflows", "run", "segment-scan", "--wait").stdout
+    finally:
+        worker.stop(grace=1)
+    # discover found no target: the map succeeded at once with [], then the report ran
+    assert (done["state"], done["result"], done["progress_message"]) == (
+        "succeeded", {"report": None}, "3 of 3 steps")
+    assert "succeeded" in people
