@@ -155,6 +155,10 @@ class Run:
     target_worker: str | None = None  # a broadcast child runs on this worker only
     fanout: str | None = None  # "broadcast" or "shard" on a parent run
     expires_at: float | None = None  # not started by then: missed (Policies.expire_after)
+    workflow_id: str | None = None  # a workflow run (fanout "workflow") and its steps' runs
+    workflow_version: int | None = None  # the definition the workflow run started from
+    step: str | None = None  # on a workflow's child: its step id (or on_success...)
+    inputs: dict[str, Any] | None = None  # on a step's run: its predecessors' results
 
     @property
     def duration(self) -> float | None:

@@ -160,6 +160,23 @@ REASONS: dict[str, str] = {
     "run.child_exited": "child process exited {when} reporting a result",
     "run.no_worker": "no live worker serves queue {queue}",
     "run.result_not_json": "result is not JSON: {detail}",
+    # why a workflow step was skipped or failed, how a workflow run ended (more specific
+    # first: "step {step} failed" would also match a skip's reason)
+    "workflow.upstream_skipped_failed": "upstream step {step} was skipped: its upstream failed",
+    "workflow.upstream_skipped": "upstream step {step} was skipped",
+    "workflow.upstream_timed_out": "upstream step {step} timed out",
+    "workflow.upstream_lost": "upstream step {step} was lost",
+    "workflow.upstream_cancelled": "upstream step {step} was cancelled",
+    "workflow.upstream_failed": "upstream step {step} failed",
+    "workflow.no_upstream_failed": "no upstream step failed",
+    "workflow.step_skipped_failed": "step {step} was skipped: its upstream failed",
+    "workflow.step_timed_out": "step {step} timed out",
+    "workflow.step_lost": "step {step} was lost",
+    "workflow.step_cancelled": "step {step} was cancelled",
+    "workflow.step_failed": "step {step} failed",
+    "workflow.map_not_list": "map: step {upstream} returned {kind}, not a list; "
+                             "step {step} maps over its result",
+    "workflow.cancelled": "cancelled with its workflow run",
     "skip.newer": "overlap={overlap}: a later fire was due in the same pass ({age} s ago) and "
                   "only the newest one runs",
     "skip.blocked_oldest": "overlap={overlap}: {n} earlier runs of this schedule still "

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from horae.bulk import BulkRuns
-from horae.errors import InvalidInput
+from horae.errors import InvalidInput, NotFound
 from horae.instants import to_epoch
 from horae.models import TERMINAL_STATES, LogLine, Run, RunState
 from horae.schedules import check_argument_types, fanout_fields, validate_policies
@@ -31,9 +31,14 @@ class RunManager:
         kwargs: Mapping[str, Any] | None = None,
         at: Any = None,
         delay: float | None = None,
+        parent: int | None = None,
         **policies: Any,
     ) -> Run:
-        """Queue one run of ``task`` now, at ``at``, or after ``delay`` seconds."""
+        """Queue one run of ``task`` now, at ``at``, or after ``delay`` seconds.
+
+        ``parent``: the id of an existing run (``ctx.run_id`` in a task) this one is a child
+        of: it is listed among that run's children, and its outcome does not end the parent.
+        """
         check_argument_types(args, kwargs)
         name = task.name if isinstance(task, Task) else task
         info = self._app.task_info(name)
@@ -50,8 +55,15 @@ class RunManager:
             wait = float(delay)
         elif at is not None:
             wait = max(0.0, to_epoch(at, "at") - self._app.store.now())
+        if parent is not None:
+            if isinstance(parent, bool) or not isinstance(parent, int):
+                raise InvalidInput("parent", "must be a run id (a whole number)")
+            try:
+                self._app.store.run_get(parent)
+            except NotFound:
+                raise InvalidInput("parent", f"no run {parent}") from None
         return self._app.store.runs_add([NewRun(
-            name, list(args), kwargs, pol.queue, pol.priority, delay=wait,
+            name, list(args), kwargs, pol.queue, pol.priority, delay=wait, parent_id=parent,
             max_attempts=pol.retries + 1, retry_backoff=pol.retry_backoff,
             retry_backoff_max=pol.retry_backoff_max, timeout=pol.timeout,
             **fanout_fields(pol),

@@ -39,11 +39,12 @@ EXPECTED: dict[str, str | None] = {
     "listWorkflows": "viewer", "getWorkflow": "viewer", "listWorkflowVersions": "viewer",
     "createWorkflow": "editor", "replaceWorkflow": "editor", "patchWorkflow": "editor",
     "deleteWorkflow": "editor",
+    "runWorkflow": "operator",
     "getOpenApi": "viewer", "getDocs": "viewer",
 }
 SUCCESS = {"createSchedule": 201, "deleteSchedule": 204, "triggerSchedule": 201,
            "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201,
-           "createWorkflow": 201, "deleteWorkflow": 204}
+           "createWorkflow": 201, "deleteWorkflow": 204, "runWorkflow": 201}
 _seq = itertools.count()
 
 
@@ -60,6 +61,12 @@ _STEPS = [{"id": "a", "task": "scan", "kwargs": {"targets": ["x"]}}]
 def _workflow(h: Horae) -> str:
     wid = f"w{next(_seq)}"
     h.workflows.add(wid, {"steps": _STEPS})
+    return wid
+
+
+def _runnable(h: Horae) -> str:
+    wid = f"wr{next(_seq)}"
+    h.workflows.add(wid, {"steps": [{"id": "a", "task": "scan", "kwargs": {"targets": []}}]})
     return wid
 
 
@@ -138,6 +145,7 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "patchWorkflow": lambda c: ("PATCH", f"/api/v1/workflows/{_workflow(c.horae)}",
                                 {"description": "changed"}),
     "deleteWorkflow": lambda c: ("DELETE", f"/api/v1/workflows/{_workflow(c.horae)}", None),
+    "runWorkflow": lambda c: ("POST", f"/api/v1/workflows/{_runnable(c.horae)}/runs", None),
     "getOpenApi": lambda c: ("GET", "/api/v1/openapi.json", None),
     "getDocs": lambda c: ("GET", "/api/v1/docs", None),
 }

@@ -170,3 +170,56 @@ def test_remove_asks_a_person_first_and_rm_is_the_same(horae: Horae_, tmp_path: 
     assert horae("workflows", "rm", "a", input="y\n").exit_code == 0
     horae.ok("workflows", "rm", "b", "--yes")
     assert horae.json("workflows", "list") == []
+
+
+def test_run_a_workflow_and_list_its_steps(horae: Horae_, tmp_path: Path, url: str) -> None:
+    horae.ok("workflows", "add", "segment-scan", "--file", write(tmp_path, ISSUE_FORM))
+    started = horae.json("workflows", "run", "segment-scan", "--kwargs",
+                         '{"segment": "10.0.9.0/24"}')
+    assert (started["state"], started["fanout"], started["workflow_id"]) == (
+        "running", "workflow", "segment-scan")
+    children = horae.json("runs", "list", "--parent", str(started["id"]))
+    assert [(c["step"], c["state"], c["kwargs"]) for c in children] == [
+        ("discover", "queued", {"segment": "10.0.9.0/24"})]
+    assert horae.json("runs", "list", "--parent", str(started["id"]), "--step", "probe") == []
+    shown = horae.json("runs", "show", str(started["id"]))
+    assert shown["steps"] == {"discover": "active", "on_failure": "callback",
+                              "probe": "waiting", "report": "waiting"}
+    people = horae.ok("runs", "show", str(started["id"])).stdout
+    assert "0 of 3 steps" in people and "discover active" in people
+    assert horae.ok("workflows", "run", "segment-scan").stdout.strip().isdigit()
+    assert [a for a, *_ in audit(url)] == ["workflow.create", "workflow.run", "workflow.run"]
+
+
+def test_run_with_bad_kwargs_is_one_line_and_starts_nothing(horae: Horae_, tmp_path: Path,
+                                                            url: str) -> None:
+    horae.ok("workflows", "add", "wf", "--file", write(tmp_path, ISSUE_FORM))
+    for kwargs, message in (
+            ('{"segment": 24}', "error: kwargs.segment: (step 'discover') "),
+            ("[1]", "error: kwargs: must be a JSON object"),
+            ("{", "error: kwargs: ")):
+        result = horae("workflows", "run", "wf", "--kwargs", kwargs)
+        assert result.exit_code == 2, result.output
+        assert result.stderr.startswith(message), result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+    missing = horae("workflows", "run", "nope")
+    assert missing.exit_code == 1 and "Traceback" not in missing.output
+    assert horae.json("runs", "list") == []
+
+
+def test_run_and_wait_for_the_outcome(horae: Horae_, tmp_path: Path, url: str) -> None:
+    horae.ok("workflows", "add", "segment-scan", "--file", write(tmp_path, ISSUE_FORM))
+    worker = Horae(url)
+    for name, func in (("scan.discover", discover), ("scan.probe", probe),
+                       ("scan.report", report), ("ops.alert", alert)):
+        worker.task(name)(func)
+    worker.start(scheduler=False, concurrency=2)
+    try:
+        done = horae.json("workflows", "run", "segment-scan", "--wait", "--timeout", "60")
+        people = horae.ok("workflows", "run", "segment-scan", "--wait").stdout
+    finally:
+        worker.stop(grace=1)
+    # discover found no target: the map succeeded at once with [], then the report ran
+    assert (done["state"], done["result"], done["progress_message"]) == (
+        "succeeded", {"report": None}, "3 of 3 steps")
+    assert "succeeded" in people

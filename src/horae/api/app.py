@@ -31,6 +31,7 @@ from horae.api.queue_routes import QUEUE_OPERATIONS
 from horae.api.routes import OPERATIONS
 from horae.api.user_routes import USER_OPERATIONS
 from horae.api.workflow_routes import WORKFLOW_OPERATIONS
+from horae.api.workflow_run_routes import WORKFLOW_RUN_OPERATIONS
 from horae.app import Horae
 from horae.config import setting
 from horae.errors import InvalidInput
@@ -137,7 +138,7 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     holder: dict[str, Any] = {}
     operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *BULK_OPERATIONS,
                   *QUEUE_OPERATIONS, *ATTEMPT_OPERATIONS, *WORKFLOW_OPERATIONS,
-                  *USER_OPERATIONS, *EVENT_OPERATIONS,
+                  *WORKFLOW_RUN_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     # Every body this app reads -- API, and the console's pages mounted on it later -- is

@@ -17,7 +17,7 @@ from horae.cli.schedules import arguments_from_options
 from horae.models import Run
 
 
-def _wire(run: Run) -> dict[str, Any]:
+def run_wire_record(run: Run) -> dict[str, Any]:
     from horae.api.schemas import run_wire
 
     return run_wire(run)
@@ -42,7 +42,7 @@ def _run_options(func: Callable[..., Any]) -> Callable[..., Any]:
     return func
 
 
-def _wait_limit(wait_: bool, timeout: str | None) -> float | None:
+def wait_limit(wait_: bool, timeout: str | None) -> float | None:
     """Checked before anything is written."""
     if timeout is None:
         return None
@@ -51,7 +51,7 @@ def _wait_limit(wait_: bool, timeout: str | None) -> float | None:
     return parse_seconds(timeout, "timeout")
 
 
-def _report(ctx: click.Context, env: Env, run: Run, wait_: bool, limit: float | None,
+def report_run(ctx: click.Context, env: Env, run: Run, wait_: bool, limit: float | None,
             as_json: bool, hint: str) -> None:
     env.warn_unserved([run.queue])
     if wait_:
@@ -86,16 +86,16 @@ def create(ctx: click.Context, task: str, kwargs_json: str | None, args_json: st
     workers advertise): a bad one is named and nothing is created (exit 2).
     """
     env = ctx.ensure_object(Env)
-    limit = _wait_limit(wait_, timeout)
+    limit = wait_limit(wait_, timeout)
     fields = arguments_from_options({"args_json": args_json, "kwargs_json": kwargs_json})
     policies: dict[str, Any] = {k: v for k, v in (("queue", queue), ("priority", priority))
                                 if v is not None}
     app = env.client()
     # The store's result is the list of runs it added (one here).
     with audited(env, "run.create", "run", target=lambda runs: runs[0].id,
-                 after=lambda runs: _wire(runs[0])):
+                 after=lambda runs: run_wire_record(runs[0])):
         run = app.runs.create(task, **fields, **policies)
-    _report(ctx, env, run, wait_, limit, as_json, "")
+    report_run(ctx, env, run, wait_, limit, as_json, "")
 
 
 @click.command("run")
@@ -114,10 +114,10 @@ def run_schedule(ctx: click.Context, schedule_id: str, kwargs_json: str | None,
     change); without them the run is what `schedules trigger` queues.
     """
     env = ctx.ensure_object(Env)
-    limit = _wait_limit(wait_, timeout)
+    limit = wait_limit(wait_, timeout)
     fields = arguments_from_options({"args_json": args_json, "kwargs_json": kwargs_json})
     app = env.client()
     with audited(env, "schedule.trigger", "schedule", target=schedule_id,
-                 after=lambda runs: _wire(runs[0])):
+                 after=lambda runs: run_wire_record(runs[0])):
         run = app.schedules.trigger_now(schedule_id, **fields)
-    _report(ctx, env, run, wait_, limit, as_json, f" of schedule {schedule_id!r}")
+    report_run(ctx, env, run, wait_, limit, as_json, f" of schedule {schedule_id!r}")

@@ -52,15 +52,23 @@ def runs() -> None:
 @click.option("--queue", metavar="Q", help="Only runs on this queue.")
 @click.option("--parent", "parent_id", type=click.IntRange(min=1), metavar="ID",
               help="Only the children of this run (a broadcast or shard parent).")
+@click.option("--step", metavar="STEP",
+              help="Only the runs of this workflow step (through the database).")
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
 @pass_env
 def list_(env: Env, schedule_id: str | None, task: str | None, states: tuple[str, ...],
-          queue: str | None, parent_id: int | None, limit: int, as_json: bool) -> None:
+          queue: str | None, parent_id: int | None, step: str | None, limit: int,
+          as_json: bool) -> None:
     """List runs, newest first."""
     app = env.client()
-    found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
-                          parent_id=parent_id, limit=limit)
+    if step is None:
+        found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
+                              parent_id=parent_id, limit=limit)
+    else:  # the REST list has no step filter: read the database
+        app = env.app()
+        found = app.runs.list(schedule_id=schedule_id, task=task, states=states, queue=queue,
+                              parent_id=parent_id, step=step, limit=limit)
     if as_json:
         echo_json([run_json(r) for r in found])
         return
@@ -74,6 +82,15 @@ def list_(env: Env, schedule_id: str | None, task: str | None, states: tuple[str
     Out(env.color).table(
         ["ID", "SCHEDULE", "TASK", "STATE", "TRY", "QUEUE", "WHEN", "TOOK", "PROGRESS", "INFO"],
         rows, empty="no runs")
+
+
+def _workflow_steps(app: Client, r: Run) -> dict[str, str] | None:
+    """A workflow run's step states, when the client reads the database itself."""
+    workflows = getattr(app, "workflows", None)
+    if r.fanout != "workflow" or workflows is None:
+        return None
+    steps: dict[str, str] = workflows.steps(r.id)
+    return steps
 
 
 def _elapsed(r: Run, now: float) -> str:
@@ -106,8 +123,9 @@ def show(env: Env, run_id: int, as_json: bool) -> None:
     """Everything about one run: state, timing, result or error, progress."""
     app = env.client()
     r = app.runs.get(run_id)
+    steps = _workflow_steps(app, r)
     if as_json:
-        echo_json(run_json(r))
+        echo_json(run_json(r) | ({"steps": steps} if steps is not None else {}))
         return
     now = app.now()
 
@@ -138,6 +156,10 @@ def show(env: Env, run_id: int, as_json: bool) -> None:
         pairs.append(("result", json.dumps(r.result, ensure_ascii=False)))
     if r.error:
         pairs.append(("error", styled(r.error, "red")))
+    if r.step is not None:
+        pairs.append(("step", f"{r.step} of workflow run {r.parent_id}"))
+    if steps is not None:
+        pairs.append(("steps", ", ".join(f"{k} {v}" for k, v in steps.items())))
     out = Out(env.color)
     out.fields(pairs)
     if r.traceback:

@@ -1,4 +1,5 @@
-"""``horae workflows add|list|show|update|remove``: workflow definitions from JSON files.
+"""``horae workflows add|list|show|update|remove|run``: workflow definitions from JSON
+files, and starting workflow runs.
 
 The file is the JSON form of docs/workflows.md. Changes go through the database, or with
 ``--url`` through a server's REST API, and are audited like schedule changes (by the
@@ -51,7 +52,7 @@ def _record(w: Workflow) -> dict[str, Any]:
 
 @click.group()
 def workflows() -> None:
-    """Create, change and inspect workflows: DAGs of steps (running them comes next)."""
+    """Create, change, inspect and run workflows: DAGs of steps."""
 
 
 @workflows.command()
@@ -190,3 +191,35 @@ def remove(env: Env, workflow_id: str, yes: bool) -> None:
 
 
 workflows.add_command(remove, "rm")
+
+
+@workflows.command()
+@click.argument("workflow_id", metavar="ID")
+@click.option("--kwargs", "kwargs_json", metavar="JSON",
+              help="Keyword arguments for every root step, as a JSON object.")
+@click.option("--version", "version", type=click.IntRange(min=1), metavar="N",
+              help="Run a kept earlier version instead of the current one.")
+@click.option("--wait", "wait_", is_flag=True,
+              help="Wait for the outcome: print it, exit 1 unless it succeeded.")
+@click.option("--timeout", metavar="S",
+              help="With --wait: give up waiting after S seconds; the run goes on.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the workflow run as a JSON object (with --wait: the ended run).")
+@click.pass_context
+def run(ctx: click.Context, workflow_id: str, kwargs_json: str | None, version: int | None,
+        wait_: bool, timeout: str | None, as_json: bool) -> None:
+    """Start a workflow run: its root steps are queued at once; prints its id.
+
+    \b
+    horae workflows run segment-scan --kwargs '{"segment": "10.0.3.0/24"}' --wait
+    """
+    from horae.cli.run_create import report_run, run_wire_record, wait_limit
+    from horae.cli.schedules import arguments_from_options
+
+    env = ctx.ensure_object(Env)
+    limit = wait_limit(wait_, timeout)
+    kwargs = arguments_from_options({"args_json": None, "kwargs_json": kwargs_json})
+    app = env.app()
+    with audited(env, "workflow.run", "workflow", target=workflow_id, after=run_wire_record):
+        started = app.workflows.run(workflow_id, kwargs.get("kwargs"), version=version)
+    report_run(ctx, env, started, wait_, limit, as_json, f" of workflow {workflow_id!r}")

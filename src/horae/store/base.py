@@ -101,6 +101,7 @@ class RunFilter:
     finished_since: float | None = None  # finished_at >= finished_since
     finished_until: float | None = None  # finished_at < finished_until
     before_id: int | None = None  # cursor: runs with a smaller id (the list is newest first)
+    step: str | None = None  # a workflow step's runs (with parent_id: of one workflow run)
     limit: int = 100
 
 

@@ -91,6 +91,12 @@ def settle(store: Store, tx: Tx, parent_ids: Sequence[int | None], now: float) -
             # (Every caller locked the parent already, before its children, in the lock
             # order: this takes nothing new.)
             tx.all("SELECT id FROM horae_runs WHERE id = :p FOR NO KEY UPDATE", {"p": pid})
+        parent = tx.one("SELECT fanout, cancel_requested FROM horae_runs WHERE id = :p",
+                        {"p": pid})
+        if parent is None or parent["fanout"] not in ("broadcast", "shard"):
+            # A workflow run moves on in store/workflow_runs.py; a run that made children
+            # itself (runs.create(parent=...)) ends by its own outcome.
+            continue
         kids = tx.all(
             "SELECT state, result, error, shard_index FROM horae_runs WHERE parent_id = :p"
             " ORDER BY shard_index",
@@ -104,13 +110,12 @@ def settle(store: Store, tx: Tx, parent_ids: Sequence[int | None], now: float) -
                    {"p": pid, "f": done / len(kids), "m": f"{done} of {len(kids)} done"})
             continue
         failed = [k for k in kids if k["state"] != "succeeded"]
-        parent = tx.one("SELECT cancel_requested FROM horae_runs WHERE id = :p", {"p": pid})
         if not failed:
             results = [json.loads(k["result"]) if k["result"] is not None else None
                        for k in kids]
             _end_parent(store, tx, pid, "succeeded", now, result=results)
         else:
-            state = "cancelled" if parent and parent["cancel_requested"] else "failed"
+            state = "cancelled" if parent["cancel_requested"] else "failed"
             first = failed[0]
             _end_parent(store, tx, pid, state, now, error=(
                 f"{len(failed)} of {len(kids)} children did not succeed; child"

@@ -11,7 +11,7 @@ from horae.models import (
     Run,
     RunState,
 )
-from horae.store import fanout
+from horae.store import fanout, workflow_runs
 from horae.store import rows as R
 from horae.store.base import (
     _RUN_COLS,
@@ -223,6 +223,10 @@ class LeaseQueries(StoreBase):
                 if row is not None and row["schedule_id"] is not None
                 and f.state in TERMINAL_STATES
             ], now)
+            workflow_runs.children_ended(self, tx, [
+                (row["parent_id"], f.run.step, f.state.value)
+                for f, row in zip(items, rows, strict=True)
+                if row is not None and f.state in TERMINAL_STATES], now)
             fanout.settle(self, tx, [r["parent_id"] for r in rows if r is not None], now)
             if any(f.state is RunState.RETRYING for f in items):
                 self._notify(tx, "horae_runs")
@@ -316,6 +320,9 @@ class LeaseQueries(StoreBase):
                 params,
             )
             runs = [R.run_from_row(r) for r in rows]
+            workflow_runs.children_ended(self, tx, [
+                (r.parent_id, r.step, r.state.value) for r in runs
+                if r.state in TERMINAL_STATES], now)
             fanout.settle(self, tx, [r.parent_id for r in runs], now)
             self._count_outcomes(
                 tx,

@@ -242,4 +242,6 @@ class RetentionQueries(StoreBase):
                       {"ids": self.db.list_param(deleted)})
         tx.run(f"DELETE FROM horae_run_attempts WHERE {self.db.in_list('run_id', 'ids')}",
                {"ids": self.db.list_param(deleted)})
+        tx.run(f"DELETE FROM horae_workflow_steps WHERE {self.db.in_list('run_id', 'ids')}",
+               {"ids": self.db.list_param(deleted)})
         return Pruned(runs=len(deleted), logs=max(logs, 0))

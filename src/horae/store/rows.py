@@ -29,7 +29,7 @@ WORKER_COLUMNS = tuple(f.name for f in fields(WorkerInfo))
 ATTEMPT_COLUMNS = tuple(f.name for f in fields(RunAttempt))
 TASK_COLUMNS = (*(f.name for f in fields(TaskInfo)), "updated_at")
 
-_RUN_JSON = ("args", "kwargs", "result")
+_RUN_JSON = ("args", "kwargs", "result", "inputs")
 
 
 def dumps(value: Any) -> str:

@@ -14,7 +14,7 @@ from horae.models import (
     RunAttempt,
     RunState,
 )
-from horae.store import fanout
+from horae.store import fanout, workflow_runs
 from horae.store import rows as R
 from horae.store.base import (
     _NEW_RUN_COLS,
@@ -75,6 +75,9 @@ class RunQueries(StoreBase):
             if getattr(f, col) is not None:
                 where.append(f"{col} = :{col}")
                 params[col] = getattr(f, col)
+        if f.step is not None:  # with parent_id: the index horae_runs_step (0014)
+            where.append("step = :step")
+            params["step"] = f.step
         if f.states:
             where.append(self.db.in_list("state", "states"))
             params["states"] = self.db.list_param(list(f.states))
@@ -185,13 +188,15 @@ class RunQueries(StoreBase):
             done = tx.one(
                 "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
                 f" error = 'cancelled before it started' WHERE id = :id AND state IN {WAITING_SQL}"
-                " RETURNING schedule_id, parent_id, origin",
+                " RETURNING schedule_id, parent_id, origin, step",
                 {"id": run_id, "now": now},
             )
             if done is not None and done["schedule_id"] is not None:
                 self._count_outcomes(tx, [(done["schedule_id"], "cancelled", done["origin"])],
                                      now)
             if done is not None:
+                workflow_runs.children_ended(
+                    self, tx, [(done["parent_id"], done["step"], "cancelled")], now)
                 fanout.settle(self, tx, [done["parent_id"]], now)
             running = None if done is not None else tx.one(
                 "UPDATE horae_runs SET cancel_requested = 1 WHERE id = :id AND state = 'running'"
@@ -203,7 +208,9 @@ class RunQueries(StoreBase):
                 if state is None:
                     raise NotFound("run", run_id)
                 raise Conflict(f"run {run_id} already finished ({state['state']})")
-            if running is not None and running["fanout"]:
+            if running is not None and running["fanout"] == "workflow":
+                workflow_runs.cancel(self, tx, run_id, now)
+            elif running is not None and running["fanout"]:
                 fanout.cancel_children(self, tx, run_id, now)
             self._notify(tx, "horae_cancel")
             row = tx.one(f"SELECT {_RUN_COLS} FROM horae_runs WHERE id = :id", {"id": run_id})

@@ -39,6 +39,7 @@ from horae.store.schedule_batch import ScheduleBatchQueries
 from horae.store.schedule_queries import ScheduleQueries
 from horae.store.worker_queries import WorkerQueries
 from horae.store.workflow_queries import WorkflowQueries
+from horae.store.workflow_runs import WorkflowRunQueries
 
 __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats", "RunFilter",
            "Store"]
@@ -46,7 +47,7 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
             ListQueries, QueueQueries, RetentionQueries, ExpiryQueries, WorkflowQueries,
-            BulkQueries, HookQueries):
+            BulkQueries, HookQueries, WorkflowRunQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.

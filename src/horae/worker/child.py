@@ -72,7 +72,8 @@ def main(argv: list[str]) -> int:
               attempt=request["attempt"], max_attempts=request.get("max_attempts", 1),
               schedule_id=request.get("schedule_id"),
               fire_time=request.get("fire_time"), shard_index=request.get("shard_index"),
-              shard_total=request.get("shard_total"))
+              shard_total=request.get("shard_total"), parent_id=request.get("parent_id"),
+              step=request.get("step"), inputs=request.get("inputs"))
     tracker = _StreamingTracker(run)
     tracker.pipe = pipe
     # The parent cancels with SIGTERM: ctx.cancelled becomes true and the task may return

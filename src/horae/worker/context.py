@@ -88,6 +88,14 @@ class Context:
         self.fire_time = run.fire_time
         self.shard_index = run.shard_index
         self.shard_total = run.shard_total
+        #: The run this one is a child of (a workflow run, a fan-out parent, or the run
+        #: that created it with ``runs.create(parent=...)``), else None.
+        self.parent_id = run.parent_id
+        #: The workflow step this run is (or ``on_success``...), else None.
+        self.step = run.step
+        #: In a workflow: the predecessors' results by step id (a mapped step's: the list
+        #: of its runs' results in item order; a callback's: every step's). Else {}.
+        self.inputs: dict[str, Any] = dict(run.inputs or {})
         self.worker_id = worker_id
         self.logger = logging.getLogger(f"horae.task.{run.task}")
 

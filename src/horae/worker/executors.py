@@ -182,6 +182,7 @@ class Executors:
             "args": run.args, "kwargs": run.kwargs,
             "schedule_id": run.schedule_id, "fire_time": run.fire_time,
             "shard_index": run.shard_index, "shard_total": run.shard_total,
+            "parent_id": run.parent_id, "step": run.step, "inputs": run.inputs,
             "wants_ctx": ex.task.wants_ctx, "ctx_position": ex.task.ctx_position,
             "worker_id": ex.worker_id,
         }

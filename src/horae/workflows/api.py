@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from horae.errors import Conflict, InvalidInput
+from horae.models import Run
 from horae.workflows.builders import Canvas, Signature
 from horae.workflows.model import CALLBACKS, Callback, Workflow
 from horae.workflows.validate import check_workflow_id, parse_workflow
@@ -80,6 +81,28 @@ class WorkflowManager:
                 if expected_version is not None or attempt == 9:
                     raise
         raise AssertionError("unreachable")
+
+    def run(self, id: str, kwargs: Mapping[str, Any] | None = None, *,
+            version: int | None = None) -> Run:
+        """Start a workflow run of the workflow now (or of its kept ``version``) and queue
+        its root steps, in one transaction; returns the workflow run (state ``running``).
+
+        ``kwargs`` are added to every root step's keyword arguments (over the step's own),
+        checked against each root's task. Each step's queue, retries, timeout and priority
+        are its overrides, else its task's values, resolved now: the run keeps them.
+        """
+        from horae.workflows.starting import run_specs
+
+        if kwargs is not None and not isinstance(kwargs, Mapping):
+            raise InvalidInput("kwargs", "must be an object")
+        workflow = self._app.store.workflow_get(id, version)
+        specs = run_specs(workflow, dict(kwargs or {}), self._app.task_info)
+        return self._app.store.workflow_run_start(workflow, dict(kwargs or {}), specs)
+
+    def steps(self, run_id: int) -> dict[str, str]:
+        """Each step's state in workflow run ``run_id`` (step id -> ``waiting``, ``active``,
+        a run state, ``skipped``, ``upstream_failed``; a callback's is ``callback``)."""
+        return self._app.store.workflow_run_steps(run_id)
 
     def remove(self, id: str, *, expected_version: int | None = None) -> None:
         """Remove a workflow; its versions stay readable with ``get(id, version)``."""
