@@ -37,7 +37,7 @@ from horae.errors import InvalidInput
 from horae.instants import iso, to_epoch
 from horae.models import Policies, Run, RunState, Schedule
 from horae.reasons import REASONS
-from horae.store.explain_queries import ExplainFacts, Liveness, ScheduleChange
+from horae.store.explain_queries import SLACK, ExplainFacts, Liveness, ScheduleChange
 from horae.triggers import Trigger, next_in_window, parse_duration, trigger_from_dict
 
 TOLERANCE = 0.5
@@ -219,8 +219,6 @@ def _actor(change: ScheduleChange) -> str:
 def down_window(live: Liveness | None, at: float) -> tuple[float, float | None] | None:
     """``(from, until)`` when no scheduler was running at ``at`` (``until`` None: none has
     run since), or None when one was, or nothing recorded says."""
-    from horae.store.explain_queries import SLACK
-
     if live is None or live.first_started is None or live.first_started > at:
         return None
     if live.seen_before is not None and live.seen_before + SLACK >= at:
@@ -342,6 +340,9 @@ def _fire_without_run(facts: ExplainFacts, fire: float, details: dict[str, Any])
     later = facts.run_after
     if edits and later is not None and (later.fire_time or 0.0) < edits[0].ts:
         edits = []  # later fires were made before that edit: it did not take this one
+    if edits and edits[0].ts - fire > SLACK and (
+            window is None or (window[1] is not None and window[1] < edits[0].ts)):
+        edits = []  # a scheduler ran between the fire and the edit: the edit did not take it
     if s.next_fire_at is not None and fire >= s.next_fire_at - TOLERANCE and not edits:
         if live is not None and live.running_now:
             return Explanation(fire, "due", "explain.due", {}, details=details)
