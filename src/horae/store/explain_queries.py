@@ -148,8 +148,8 @@ class ExplainQueries(StoreBase):
             facts.run_after = None if after is None else R.run_from_row(after)
             counted = tx.one(
                 f"SELECT count(*) AS n FROM horae_runs WHERE {_OWN_FIRES} AND fire_time < :at"
-                " AND (state NOT IN ('skipped', 'missed') OR error LIKE 'expire_after=%')",
-                params)
+                " AND (state NOT IN ('skipped', 'missed') OR error LIKE :expired)",
+                params | {"expired": "expire_after=%"})
             facts.fired_before = int(counted["n"]) if counted else 0
             active = tx.one("SELECT count(*) AS n FROM horae_runs WHERE schedule_id = :sid"
                             " AND state IN ('scheduled', 'queued', 'retrying', 'running')",
@@ -173,11 +173,11 @@ class ExplainQueries(StoreBase):
         events = tx.all(
             "SELECT ts, kind, data FROM (SELECT id, ts, kind, data FROM horae_events"
             " WHERE schedule_id = :sid AND kind IN ('schedule.created', 'schedule.changed')"
-            " AND run_id IS NULL ORDER BY id DESC LIMIT :limit) e ORDER BY ts", params)
+            " AND run_id IS NULL ORDER BY id DESC LIMIT :limit) e ORDER BY id", params)
         audits = tx.all(
             "SELECT ts, actor, action, before_data, after_data FROM (SELECT id, ts, actor,"
             " action, before_data, after_data FROM horae_audit WHERE target_kind = 'schedule'"
-            " AND target_id = :sid ORDER BY id DESC LIMIT :limit) a ORDER BY ts", params)
+            " AND target_id = :sid ORDER BY id DESC LIMIT :limit) a ORDER BY id", params)
         by_version: dict[int, dict[str, Any]] = {}
         loose: list[ScheduleChange] = []
         for a in audits:
@@ -214,7 +214,7 @@ class ExplainQueries(StoreBase):
                 version, None if after.get("paused") is None else bool(after.get("paused")),
                 audit["actor"], audit["action"], audit["before"], audit["after"]))
         changes.extend(loose)
-        changes.sort(key=lambda c: c.ts)
+        changes.sort(key=lambda c: c.ts)  # stable: writes in one millisecond keep their order
         return changes
 
 
