@@ -432,13 +432,15 @@ def last_and_next(s: Schedule, last_fire: float | None, now: float) -> tuple[flo
 
 
 def instant_of(value: Any, now: float, field: str = "at") -> float:
-    """An instant people give: an aware datetime, ISO-8601 with a zone, epoch seconds,
-    ``now``, or relative to now such as ``-1h``, ``+30m``, ``-2d3h``; InvalidInput names
+    """An instant people give: an aware datetime, ISO-8601 with a zone, epoch seconds
+    (also as text), ``now``, or relative to now such as ``-1h``, ``+30m``, ``-2d3h``; InvalidInput names
     ``field`` otherwise."""
     if isinstance(value, str):
         text = value.strip()
         if text == "now":
             return now
+        if text.replace(".", "", 1).isdigit():
+            return to_epoch(float(text), field)  # epoch seconds, as text (a query string)
         if text[:1] in "+-" and text[1:2].isdigit() and not text[1:].replace(".", "").isdigit():
             try:
                 seconds = parse_duration(text[1:], field)

@@ -113,6 +113,7 @@ def cli(ctx: click.Context, app_spec: str | None, db: str | None, remote_url: st
 
 def _register() -> None:
     from horae.cli.admin import db, tasks
+    from horae.cli.explain_cmd import explain
     from horae.cli.api_cmds import api, tokens
     from horae.cli.run_create import create, run_schedule
     from horae.cli.runs import runs
@@ -124,6 +125,7 @@ def _register() -> None:
     from horae.cli.workflows_cmd import workflows
 
     schedules.add_command(apply)
+    schedules.add_command(explain)
     schedules.add_command(run_schedule)
     runs.add_command(create)
     for command in (server, scheduler, worker, workers, queues, schedules, runs, tasks, db,
