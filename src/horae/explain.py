@@ -221,7 +221,7 @@ def down_window(live: Liveness | None, at: float) -> tuple[float, float | None] 
     run since), or None when one was, or nothing recorded says."""
     if live is None or live.first_started is None or live.first_started > at:
         return None
-    if live.seen_before is not None and live.seen_before + SLACK >= at:
+    if live.covered_until is not None and live.covered_until >= at:
         return None
     since = live.seen_before if live.seen_before is not None else live.first_started
     return since, live.started_after

@@ -23,8 +23,8 @@ from horae.triggers import IntervalTrigger, cron
 T0 = 1_800_000_000.0  # a whole minute (2027-01-15T08:00:00Z)
 NOW = T0 + 3600.0
 EVERY_MINUTE = cron("* * * * *").to_dict()
-LIVE = Liveness(first_started=T0 - 60, seen_before=NOW, started_after=None, last_seen=NOW,
-                running_now=True)
+LIVE = Liveness(first_started=T0 - 60, seen_before=NOW, covered_until=NOW + 15,
+                started_after=None, running_now=True)
 SEEN: set[str] = set()
 
 
@@ -76,8 +76,8 @@ def test_skipped_and_missed_fires_carry_the_reason_of_their_run_row() -> None:
 
 def test_a_missed_fire_names_the_window_when_no_scheduler_ran() -> None:
     fire = T0 + 600
-    live = Liveness(first_started=T0 - 60, seen_before=fire - 100, started_after=fire + 400,
-                    last_seen=NOW, running_now=True)
+    live = Liveness(first_started=T0 - 60, seen_before=fire - 100, covered_until=fire - 100,
+                    started_after=fire + 400, running_now=True)
     e = ask(sched(), fire, runs=[run(fire, RunState.MISSED, "late", created=fire + 401)],
             live=live)
     assert e.verdict == "missed"
@@ -144,7 +144,7 @@ def test_an_edit_that_moved_the_trigger_supersedes_the_old_fires() -> None:
 
 def test_an_edit_made_while_a_fire_was_due_supersedes_it() -> None:
     changes = [_change(T0 + 900, False, 2, actor="token:deploy", before=sched())]
-    live = Liveness(T0 - 60, T0 + 500, T0 + 1000, NOW, True)
+    live = Liveness(T0 - 60, T0 + 500, T0 + 500, T0 + 1000, True)
     e = ask(sched(), T0 + 600, changes=changes, live=live)
     assert (e.verdict, e.code) == ("superseded", "explain.superseded_due")
     assert e.details["scheduler_down"]["from"] == iso(T0 + 500)
@@ -155,12 +155,12 @@ def test_an_edit_made_while_a_fire_was_due_supersedes_it() -> None:
 
 
 def test_a_fire_without_a_run_while_no_scheduler_ran_names_the_window() -> None:
-    live = Liveness(T0 - 60, T0 + 500, T0 + 1000, NOW, True)
+    live = Liveness(T0 - 60, T0 + 500, T0 + 500, T0 + 1000, True)
     e = ask(sched(), T0 + 600, live=live)
     assert e.verdict == "scheduler_down"
     assert e.params == {"since": iso(T0 + 500), "until": iso(T0 + 1000)}
     # Still down and the fire not made: since when.
-    down = Liveness(T0 - 60, T0 + 500, None, T0 + 500, False)
+    down = Liveness(T0 - 60, T0 + 500, T0 + 500, None, False)
     e = ask(sched(next_fire_at=T0 + 540), T0 + 600, live=down)
     assert (e.verdict, e.code) == ("scheduler_down", "explain.scheduler_down_still")
     never = ask(sched(next_fire_at=T0 + 540), T0 + 600, live=Liveness(None, None, None, None,
@@ -188,7 +188,7 @@ def test_future_instants_say_whether_and_when_it_will_fire() -> None:
     assert ask(sched(max_fires=3, fires=1, next_fire_at=NOW + 60), NOW + 120).verdict \
         == "will_fire"  # the second and the third fire
     assert ask(sched(next_fire_at=None), NOW + 120).details == {"why": "never"}
-    down = Liveness(T0, NOW - 100, None, NOW - 100, False)
+    down = Liveness(T0, NOW - 100, NOW - 100, None, False)
     assert ask(sched(), NOW + 120, live=down).code == "explain.will_fire_no_scheduler"
 
 

@@ -59,9 +59,9 @@ class Liveness:
     """Scheduler liveness around one instant (all None when nothing is recorded)."""
 
     first_started: float | None  # the oldest kept record: before it, nothing is known
-    seen_before: float | None  # latest seen_at of schedulers started at or before it
+    seen_before: float | None  # when the schedulers started at or before it were last seen
+    covered_until: float | None  # until when one of them surely or possibly ran
     started_after: float | None  # earliest start after it
-    last_seen: float | None  # the latest seen_at of any scheduler
     running_now: bool  # some scheduler was seen within SLACK and has not stopped
 
 
@@ -104,23 +104,26 @@ class ExplainQueries(StoreBase):
                    " WHERE id = :id", {"id": scheduler_id})
 
     def _liveness(self, tx: Tx, at: float, now: float) -> Liveness:
+        # A scheduler covers [started_at, stopped_at] when it stopped cleanly, else
+        # [started_at, seen_at + SLACK] (it may have run until just before it went silent).
         row = tx.one(
             "SELECT (SELECT min(started_at) FROM horae_schedulers) AS first_started,"
-            " (SELECT max(seen_at) FROM horae_schedulers WHERE started_at <= :at)"
-            " AS seen_before,"
+            " (SELECT max(coalesce(stopped_at, seen_at)) FROM horae_schedulers"
+            "  WHERE started_at <= :at) AS seen_before,"
+            " (SELECT max(coalesce(stopped_at, seen_at + :slack)) FROM horae_schedulers"
+            "  WHERE started_at <= :at) AS covered_until,"
             " (SELECT min(started_at) FROM horae_schedulers WHERE started_at > :at)"
             " AS started_after,"
-            " (SELECT max(seen_at) FROM horae_schedulers) AS last_seen,"
             " (SELECT count(*) FROM horae_schedulers WHERE stopped_at IS NULL"
             "  AND seen_at >= :fresh) AS running",
-            {"at": at, "fresh": now - SLACK})
+            {"at": at, "fresh": now - SLACK, "slack": SLACK})
         assert row is not None
 
         def num(key: str) -> float | None:
             return None if row[key] is None else float(row[key])
 
-        return Liveness(num("first_started"), num("seen_before"), num("started_after"),
-                        num("last_seen"), int(row["running"]) > 0)
+        return Liveness(num("first_started"), num("seen_before"), num("covered_until"),
+                        num("started_after"), int(row["running"]) > 0)
 
     # -- the facts for one instant ---------------------------------------------------
 
