@@ -433,8 +433,8 @@ def last_and_next(s: Schedule, last_fire: float | None, now: float) -> tuple[flo
 
 def instant_of(value: Any, now: float, field: str = "at") -> float:
     """An instant people give: an aware datetime, ISO-8601 with a zone, epoch seconds
-    (also as text), ``now``, or relative to now such as ``-1h``, ``+30m``, ``-2d3h``; InvalidInput names
-    ``field`` otherwise."""
+    (also as text), ``now``, or relative to now such as ``-1h``, ``+30m``, ``-2d3h``;
+    InvalidInput names ``field`` otherwise."""
     if isinstance(value, str):
         text = value.strip()
         if text == "now":

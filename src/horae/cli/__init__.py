@@ -113,8 +113,8 @@ def cli(ctx: click.Context, app_spec: str | None, db: str | None, remote_url: st
 
 def _register() -> None:
     from horae.cli.admin import db, tasks
-    from horae.cli.explain_cmd import explain
     from horae.cli.api_cmds import api, tokens
+    from horae.cli.explain_cmd import explain
     from horae.cli.run_create import create, run_schedule
     from horae.cli.runs import runs
     from horae.cli.schedule_apply import apply
