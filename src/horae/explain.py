@@ -293,7 +293,9 @@ def explain_at(facts: ExplainFacts, at: float) -> Explanation:
     if pol.end_at is not None and fire > pol.end_at:
         return Explanation(fire, "after_end", "explain.after_end", {"end": _t(pol.end_at)},
                            details=details)
-    if pol.max_fires is not None and facts.fired_before >= pol.max_fires:
+    exhausted = (s.next_fire_at is None and facts.run_after is None
+                 and pol.max_fires is not None and s.fires >= pol.max_fires)
+    if pol.max_fires is not None and (facts.fired_before >= pol.max_fires or exhausted):
         return Explanation(fire, "max_fires_reached", "explain.max_fires",
                            {"max_fires": str(pol.max_fires)}, details=details)
     return _fire_without_run(facts, fire, details)
@@ -322,6 +324,13 @@ def _not_a_fire(facts: ExplainFacts, d: Definition, at: float,
                                                   "edited_by": change.actor,
                                                   "version": change.version})
         break
+    unrecorded = [c for c in facts.changes if c.ts <= at and c.kind == "changed"]
+    if unrecorded and _definition_of(unrecorded[-1].before) is None:
+        # Changed before it without an audit record (from Python code, say): the trigger
+        # it had before is not known, so say that it changed.
+        change = unrecorded[-1]
+        details = details | {"changed_at": iso(change.ts), "changed_by": change.actor,
+                             "version": change.version}
     before = fire_before(d.trigger, at, pol)
     after = next_in_window(d.trigger, at, pol.start_at, pol.end_at)
     return Explanation(at, "not_a_fire_time", "explain.not_a_fire_time",

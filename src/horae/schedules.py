@@ -351,7 +351,7 @@ class ScheduleManager:
 
         language = parse_locale(locale)
         store = self._app.store
-        facts = store.explain_facts(id, store.now() if at is None else 0.0, TOLERANCE)
+        facts = store.explain_facts(id, 0.0, TOLERANCE)  # the schedule and the clock
         now = facts.now
         if at is not None:
             wanted = [("at", instant_of(at, now))]

@@ -128,6 +128,16 @@ def test_fires_outside_start_and_end_say_so() -> None:
 def test_a_fire_after_max_fires_says_the_limit_was_reached() -> None:
     e = ask(sched(max_fires=3, next_fire_at=None, fires=3), T0 + 600, fired_before=3)
     assert e.verdict == "max_fires_reached" and "max_fires=3" in e.reason()
+    # Its runs deleted by retention: the exhausted schedule's counter still says so.
+    e = ask(sched(max_fires=3, next_fire_at=None, fires=3), T0 + 600, fired_before=0)
+    assert e.verdict == "max_fires_reached"
+    assert ask(sched(max_fires=3, fires=2), T0 + 600, fired_before=2).verdict == "no_record"
+
+
+def test_an_unaudited_change_before_an_instant_is_named_beside_not_a_fire_time() -> None:
+    e = ask(sched(), T0 + 630, changes=[_change(T0 + 200, False, 2)])
+    assert e.verdict == "not_a_fire_time"
+    assert (e.details["changed_at"], e.details["version"]) == (iso(T0 + 200), 2)
 
 
 def test_an_edit_that_moved_the_trigger_supersedes_the_old_fires() -> None:
