@@ -1,7 +1,7 @@
 """"Why didn't it fire?" against a real scheduler on each database: a scheduler stopped
 for a window leaves missed fires that name the window, overlap=skip leaves skipped fires
 with their run row's reason, and a pause leaves instants that say paused, then fires again
-once resumed."""
+once resumed, and an audited edit supersedes the fires of the trigger it replaced."""
 
 from __future__ import annotations
 
@@ -11,11 +11,13 @@ from typing import Any
 import pytest
 
 from horae import Horae
+from horae.api.schemas import schedule_wire
 from horae.instants import iso, to_epoch
 from horae.models import RunState
 from horae.scheduler import Scheduler
-from horae.store import RunFilter
-from horae.triggers import cron
+from horae.store import RunFilter, on_change
+from horae.store.api_store import ApiStore
+from horae.triggers import IntervalTrigger, cron
 from tests.conftest import eventually
 
 EVERY_SECOND = cron("* * * * * *")
@@ -95,3 +97,33 @@ def test_overlap_skip_and_a_pause_are_explained(app: Horae) -> None:
         assert _explain(app, "poll", after.fire_time)["run_id"] == after.id
     finally:
         scheduler.stop()
+
+
+def test_an_audited_edit_supersedes_the_old_trigger_while_the_new_one_fires(
+        app: Horae) -> None:
+    start = float(int(app.store.now()))
+    app.schedules.add("sync", "job", IntervalTrigger(2, anchor=start), overlap="allow")
+    scheduler = Scheduler(app, max_sleep=0.2, sweep_interval=0.2)
+    scheduler.start()
+    try:
+        eventually(lambda: _runs(app, "sync"), timeout=10)
+        before = schedule_wire(app.schedules.get("sync"))
+        audit = ApiStore(app.store)
+
+        def write(tx: Any, result: Any) -> None:  # as the API and the CLI audit an edit
+            audit.audit_in(tx, actor="token:deploy", role="editor", action="schedule.update",
+                           target_kind="schedule", target_id="sync", before=before,
+                           after=schedule_wire(result))
+
+        with on_change(write):
+            edited = app.schedules.update("sync", trigger=IntervalTrigger(2, anchor=start + 1))
+        old_fire = start + 2 * (int((edited.updated_at - start) / 2) + 1)
+        made = eventually(lambda: [r for r in _runs(app, "sync")
+                                   if r.fire_time > old_fire], timeout=10)[0]
+    finally:
+        scheduler.stop()
+    answer = _explain(app, "sync", old_fire)
+    assert answer["verdict"] == "superseded"
+    assert (answer["params"]["actor"], answer["params"]["version"]) == ("token:deploy", "2")
+    assert not [r for r in _runs(app, "sync") if r.fire_time == old_fire]
+    assert _explain(app, "sync", made.fire_time)["verdict"] == "fired"
