@@ -235,6 +235,9 @@ def explain_run(run: Run, at: float, live: Liveness | None) -> Explanation:
     late = run.created_at - fire
     if late > TOLERANCE:
         details["made_late_by"] = round(late, 3)
+        window = down_window(live, fire)
+        if window is not None:  # made late (catch-up): since no scheduler was running
+            details["scheduler_down"] = {"from": iso(window[0]), "until": iso(window[1])}
     why = run.error or ""
     if run.state is RunState.SKIPPED:
         return Explanation(fire, "skipped", "explain.skipped",

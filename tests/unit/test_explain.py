@@ -83,6 +83,10 @@ def test_a_missed_fire_names_the_window_when_no_scheduler_ran() -> None:
     assert e.verdict == "missed"
     assert e.details["scheduler_down"] == {"from": iso(fire - 100), "until": iso(fire + 400)}
     assert f"from {iso(fire - 100)} to {iso(fire + 400)}" in e.reason()
+    late = ask(sched(), fire, runs=[run(fire, RunState.SUCCEEDED, created=fire + 401)],
+               live=live)  # caught up once a scheduler was back (catchup=latest)
+    assert late.verdict == "fired" and late.details["made_late_by"] == pytest.approx(401)
+    assert late.details["scheduler_down"]["until"] == iso(fire + 400)
 
 
 def test_a_run_missed_by_expire_after_says_expired() -> None:
