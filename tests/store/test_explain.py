@@ -89,13 +89,14 @@ def test_fired_skipped_missed_and_expired_fires_come_from_their_run_rows(app: Ho
     assert answer["reason"].startswith(f"fired as run {expired.id}, which was not started")
 
 
-def test_a_fire_missed_while_no_scheduler_ran_names_the_window(app: Horae) -> None:
+@pytest.mark.parametrize("how", ["stopped", "crashed"])
+def test_a_fire_missed_while_no_scheduler_ran_names_the_window(app: Horae, how: str) -> None:
     store = app.store
     store.scheduler_started("gone", "host", 1)
     now = store.now()
-    with store.db.write() as tx:  # it ran until 400 s ago, then stopped
-        tx.run("UPDATE horae_schedulers SET started_at = :a, seen_at = :b, stopped_at = :b",
-               {"a": now - 900, "b": now - 400})
+    with store.db.write() as tx:  # it ran until 400 s ago, then stopped or went silent
+        tx.run("UPDATE horae_schedulers SET started_at = :a, seen_at = :b, stopped_at = :s",
+               {"a": now - 900, "b": now - 400, "s": now - 400 if how == "stopped" else None})
     first = add_past(store, "nightly", first=300, period=1000, misfire_grace=60,
                      catchup="none")
     store.scheduler_started("back", "host", 2)  # a scheduler starts and makes the fire
