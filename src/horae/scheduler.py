@@ -76,14 +76,16 @@ class Scheduler:
         self.retention: Retention | None = None
         #: Liveness (store/explain_queries.py): this process's row, written at most every
         #: SEEN_EVERY seconds, so "why didn't it fire?" can name when no scheduler ran.
-        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._host, self._pid = socket.gethostname(), os.getpid()
+        self.id = f"{self._host}:{self._pid}:{uuid.uuid4().hex[:8]}"
         self._last_seen = 0.0
 
     def start(self) -> None:
         store = self.app.store
         try:
-            store.scheduler_started(self.id, socket.gethostname(), os.getpid())
+            store.scheduler_started(self.id, self._host, self._pid)
             self._last_seen = time.monotonic()
+            store.schedulers_prune()
         except Exception as exc:  # liveness is an explanation aid: never block firing
             log.warning("could not record this scheduler's start (%s)", exc)
         sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
@@ -111,7 +113,7 @@ class Scheduler:
         if self._waker is not None:
             self._waker.stop()
         try:
-            self.app.store.scheduler_seen(self.id, stopped=True)
+            self.app.store.scheduler_seen(self.id, self._host, self._pid, stopped=True)
         except Exception as exc:  # a closed or unreachable database: the gap shows anyway
             log.debug("could not record this scheduler's stop (%s)", exc)
 
@@ -170,7 +172,7 @@ class Scheduler:
             store.workers_mark_gone(self.worker_timeout)
         if now_mono - self._last_seen >= SEEN_EVERY:
             self._last_seen = now_mono
-            store.scheduler_seen(self.id)
+            store.scheduler_seen(self.id, self._host, self._pid)
         self.passes += 1
         if outcome.schedules >= self.batch:
             return 0.0  # more are due right now

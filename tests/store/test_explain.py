@@ -207,13 +207,18 @@ def test_liveness_is_written_at_start_and_stop_and_stays_bounded(
     with store.db.write() as tx:
         tx.run("UPDATE horae_schedulers SET started_at = 0, seen_at = 1")
     store.scheduler_started("a", "host", 2)
-    store.scheduler_seen("a", stopped=True)
+    assert store.schedulers_prune() == 1  # the one last seen in 1970
+    store.scheduler_seen("a", "host", 2, stopped=True)
+    store.scheduler_seen("b", "host", 3)  # its start was never written: written now
     with store.db.read() as tx:
-        rows = tx.all("SELECT id, stopped_at FROM horae_schedulers ORDER BY id")
-    assert [r["id"] for r in rows] == ["a"] and rows[0]["stopped_at"] is not None
+        rows = tx.all("SELECT id, started_at, stopped_at FROM horae_schedulers ORDER BY id")
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[0]["stopped_at"] is not None and rows[1]["stopped_at"] is None
+    assert rows[1]["started_at"] is not None
     monkeypatch.setattr(Q, "KEEP_ROWS", 3)
     for n in range(5):
         store.scheduler_started(f"s{n}", "host", n)
+    assert store.schedulers_prune() == 4
     with store.db.read() as tx:
         count = tx.one("SELECT count(*) AS n FROM horae_schedulers")
     assert count is not None and int(count["n"]) == 3

@@ -2,10 +2,12 @@
 
 Liveness: each scheduler process writes one ``horae_schedulers`` row when it starts and
 moves its ``seen_at`` forward at most every :data:`SEEN_EVERY` seconds while its loop goes
-round (and once more when it stops cleanly). An instant no row's ``[started_at, seen_at +
-SLACK]`` covers is a time when no scheduler was running. The table stays small: each start
+round (and writes ``stopped_at`` when it stops cleanly). An instant that no row's
+``[started_at, stopped_at]`` (or ``[started_at, seen_at + SLACK]`` for a scheduler that went
+silent) covers is a time when no scheduler was running. The table stays small: each start
 deletes the rows last seen more than :data:`KEEP_SECONDS` ago and all but the newest
-:data:`KEEP_ROWS`.
+:data:`KEEP_ROWS`. The table is touched by nothing else, so these statements take no lock
+any fire, claim or outcome waits for.
 
 The facts for one instant are a handful of index lookups in one read transaction: the
 schedule, its runs whose fire time is near the instant (the unique ``(schedule_id,
@@ -82,26 +84,39 @@ class ExplainQueries(StoreBase):
     # -- scheduler liveness --------------------------------------------------------
 
     def scheduler_started(self, scheduler_id: str, host: str, pid: int) -> None:
-        """Record a scheduler process start; forget records older than the kept span."""
+        """Record a scheduler process start."""
+        with self.db.write() as tx:
+            tx.run(f"INSERT INTO horae_schedulers (id, host, pid, started_at, seen_at)"
+                   f" VALUES (:id, :host, :pid, {self.db.now_sql}, {self.db.now_sql})"
+                   " ON CONFLICT (id) DO UPDATE SET started_at = excluded.started_at,"
+                   " seen_at = excluded.seen_at, stopped_at = NULL",
+                   {"id": scheduler_id, "host": host, "pid": pid})
+
+    def scheduler_seen(self, scheduler_id: str, host: str, pid: int, *,
+                       stopped: bool = False) -> None:
+        """Move a running scheduler's ``seen_at`` to now (``stopped``: it stops cleanly).
+        A row that is missing (its start could not be written) is written now: the
+        scheduler is known to run from this moment."""
+        now = self.db.now_sql
+        with self.db.write() as tx:
+            tx.run(f"INSERT INTO horae_schedulers (id, host, pid, started_at, seen_at,"
+                   f" stopped_at) VALUES (:id, :host, :pid, {now}, {now},"
+                   f" {now if stopped else 'NULL'}) ON CONFLICT (id) DO UPDATE SET"
+                   " seen_at = excluded.seen_at, stopped_at = excluded.stopped_at",
+                   {"id": scheduler_id, "host": host, "pid": pid})
+
+    def schedulers_prune(self) -> int:
+        """Forget liveness rows last seen more than KEEP_SECONDS ago, and all but the
+        newest KEEP_ROWS; returns how many. Each scheduler start calls it."""
+        offset = "LIMIT -1 OFFSET :keep" if self.db.dialect == "sqlite" else "OFFSET :keep"
         with self.db.write() as tx:
             now = self._now(tx)
-            tx.run("DELETE FROM horae_schedulers WHERE seen_at < :cut", {"cut": now - KEEP_SECONDS})
-            tx.run("DELETE FROM horae_schedulers WHERE id IN (SELECT id FROM horae_schedulers"
-                   " ORDER BY seen_at DESC, id LIMIT -1 OFFSET :keep)"
-                   if self.db.dialect == "sqlite" else
-                   "DELETE FROM horae_schedulers WHERE id IN (SELECT id FROM horae_schedulers"
-                   " ORDER BY seen_at DESC, id OFFSET :keep)", {"keep": KEEP_ROWS - 1})
-            tx.run("INSERT INTO horae_schedulers (id, host, pid, started_at, seen_at)"
-                   " VALUES (:id, :host, :pid, :now, :now) ON CONFLICT (id) DO UPDATE SET"
-                   " started_at = :now, seen_at = :now, stopped_at = NULL",
-                   {"id": scheduler_id, "host": host, "pid": pid, "now": now})
-
-    def scheduler_seen(self, scheduler_id: str, *, stopped: bool = False) -> None:
-        """Move a running scheduler's ``seen_at`` to now (``stopped``: it stops cleanly)."""
-        stop = f", stopped_at = {self.db.now_sql}" if stopped else ""
-        with self.db.write() as tx:
-            tx.run(f"UPDATE horae_schedulers SET seen_at = {self.db.now_sql}{stop}"
-                   " WHERE id = :id", {"id": scheduler_id})
+            old = tx.run("DELETE FROM horae_schedulers WHERE seen_at < :cut",
+                         {"cut": now - KEEP_SECONDS})
+            extra = tx.run("DELETE FROM horae_schedulers WHERE id IN (SELECT id FROM"
+                           f" horae_schedulers ORDER BY seen_at DESC, id {offset})",
+                           {"keep": KEEP_ROWS})
+        return old + extra
 
     def _liveness(self, tx: Tx, at: float, now: float) -> Liveness:
         # A scheduler covers [started_at, stopped_at] when it stopped cleanly, else
