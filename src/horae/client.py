@@ -391,6 +391,15 @@ class RemoteSchedules:
         data = self._c.request("GET", f"/schedules/{_sid(id)}/preview", params={"n": n})
         return [datetime.fromisoformat(f["utc"]).astimezone(UTC) for f in data["fires"]]
 
+    def explain(self, id: str, at: Any = None, *, locale: str = "en") -> dict[str, Any]:
+        """Why the schedule fired or not at ``at`` (see ScheduleManager.explain)."""
+        params: dict[str, Any] = {"locale": locale}
+        if at is not None:
+            params["at"] = at.isoformat() if isinstance(at, datetime) else str(at)
+        result: dict[str, Any] = self._c.request("GET", f"/schedules/{_sid(id)}/explain",
+                                                 params=params)
+        return result
+
     def batch(self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False,
               dry_run: bool = False) -> list[BatchResult]:
         """Many changes in one request (``POST /schedules:batch``, at most 10,000

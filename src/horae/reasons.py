@@ -190,6 +190,45 @@ REASONS: dict[str, str] = {
     "miss.window": "{late} s late, beyond misfire_grace={grace} s and beyond "
                    "catchup_window={window} s",
     "miss.policy": "{late} s late, beyond misfire_grace={grace} s (catchup={catchup})",
+    # why a schedule fired or not at an instant (horae.explain)
+    "explain.fired": "fired as run {run_id} ({state})",
+    "explain.skipped": "skipped (run {run_id}): {why}",
+    "explain.missed": "missed (run {run_id}): {why}",
+    "explain.missed_down": "missed (run {run_id}): no scheduler was running from {since} to "
+                           "{until}; {why}",
+    "explain.expired": "fired as run {run_id}, which was not started in time: {why}",
+    "explain.paused": "the schedule was paused at {since} and resumed at {until}",
+    "explain.paused_still": "the schedule was paused at {since} and is still paused",
+    "explain.paused_now": "the schedule is paused, and no recorded change says since when",
+    "explain.not_a_fire_time": "not a fire time of the schedule: the fire before it is "
+                               "{before}, the one after it {after}",
+    "explain.before_start": "before the schedule's start_at ({start})",
+    "explain.after_end": "after the schedule's end_at ({end})",
+    "explain.max_fires": "the schedule had already fired max_fires={max_fires} times",
+    "explain.superseded": "the schedule was edited at {at} by {actor} (version {version}); "
+                          "the trigger before that edit fired then, the new one does not",
+    "explain.superseded_due": "the fire was due but not yet made when the schedule was "
+                              "changed at {at} by {actor} (version {version}); it fires "
+                              "again from that change on",
+    "explain.scheduler_down": "no scheduler was running from {since} to {until}",
+    "explain.scheduler_down_still": "no scheduler has been running since {since}",
+    "explain.no_scheduler": "no scheduler is running to make it (none has been seen since it "
+                            "was due)",
+    "explain.not_created": "the schedule did not exist yet: it was created at {created}",
+    "explain.due": "due: the next scheduler pass turns it into a run",
+    "explain.no_record": "a fire time of the schedule, but no run of it is kept (retention "
+                         "deletes old runs)",
+    "explain.will_fire": "will fire at {fire}; the fire after it is at {next}",
+    "explain.will_fire_no_scheduler": "will fire at {fire} if a scheduler is running then "
+                                      "(none is running now); the fire after it is at {next}",
+    "explain.will_not_fire_paused": "will not fire: the schedule is paused",
+    "explain.will_not_fire_before_start": "will not fire: it is before the schedule's "
+                                          "start_at ({start})",
+    "explain.will_not_fire_after_end": "will not fire: it is after the schedule's end_at "
+                                       "({end})",
+    "explain.will_not_fire_max_fires": "will not fire: max_fires={max_fires} is reached "
+                                       "before then ({fires} fires so far)",
+    "explain.will_not_fire_never": "will not fire: the schedule has no next fire",
     # not found (404 details)
     "schedule.not_found": "schedule {id} not found",
     "run.not_found": "run {id} not found",
@@ -198,10 +237,11 @@ REASONS: dict[str, str] = {
 
 #: Params that name parts of Horae (a cron field, months, a run state, where a blocking
 #: run is): the console translates their value too, each item of a ", " separated list.
-TRANSLATED_PARAMS = ("part", "months", "state", "where", "when")
+TRANSLATED_PARAMS = ("part", "months", "state", "where", "when", "actor")
 #: The words ``where`` and ``when`` take (horae.policies, the process executor); ``part``
 #: takes cron field labels, ``months`` month names, ``state`` run states.
-PARAM_WORDS = ("waiting in the queue", "running", "waiting or running", "before", "after")
+PARAM_WORDS = ("waiting in the queue", "running", "waiting or running", "before", "after",
+               "an unaudited caller")
 
 _PLACEHOLDER = re.compile(r"\{(\w+)\}")
 

@@ -12,9 +12,12 @@ the loop, a retention thread deletes old runs, log lines and events (horae.reten
 from __future__ import annotations
 
 import logging
+import os
 import random
+import socket
 import threading
 import time
+import uuid
 from typing import TYPE_CHECKING
 
 from horae.config import RetentionSettings
@@ -23,6 +26,7 @@ from horae.policies import DueSchedule, FirePlan, plan_fires
 from horae.retention import Retention
 from horae.store import DueRow
 from horae.store.connection import SQLiteDatabase
+from horae.store.explain_queries import SEEN_EVERY
 from horae.store.rows import policies_from_json
 from horae.triggers import Trigger, trigger_from_dict
 from horae.wakeup import Waker
@@ -70,9 +74,20 @@ class Scheduler:
         # Read now, so a bad setting fails the start with its name, not a thread later.
         self.retention_settings = retention or RetentionSettings.from_config()
         self.retention: Retention | None = None
+        #: Liveness (store/explain_queries.py): this process's row, written at most every
+        #: SEEN_EVERY seconds, so "why didn't it fire?" can name when no scheduler ran.
+        self._host, self._pid = socket.gethostname(), os.getpid()
+        self.id = f"{self._host}:{self._pid}:{uuid.uuid4().hex[:8]}"
+        self._last_seen = 0.0
 
     def start(self) -> None:
         store = self.app.store
+        try:
+            store.scheduler_started(self.id, self._host, self._pid)
+            self._last_seen = time.monotonic()
+            store.schedulers_prune()
+        except Exception as exc:  # liveness is an explanation aid: never block firing
+            log.warning("could not record this scheduler's start (%s)", exc)
         sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
         self._db = store.db if isinstance(store.db, SQLiteDatabase) else None
         self._waker = Waker(
@@ -97,6 +112,10 @@ class Scheduler:
             self._thread.join(timeout=10)
         if self._waker is not None:
             self._waker.stop()
+        try:
+            self.app.store.scheduler_seen(self.id, self._host, self._pid, stopped=True)
+        except Exception as exc:  # a closed or unreachable database: the gap shows anyway
+            log.debug("could not record this scheduler's stop (%s)", exc)
 
     @property
     def alive(self) -> bool:
@@ -151,6 +170,9 @@ class Scheduler:
                 log.info("%d runs were not started before their expire_after: missed",
                          expired)
             store.workers_mark_gone(self.worker_timeout)
+        if now_mono - self._last_seen >= SEEN_EVERY:
+            self._last_seen = now_mono
+            store.scheduler_seen(self.id, self._host, self._pid)
         self.passes += 1
         if outcome.schedules >= self.batch:
             return 0.0  # more are due right now

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import TypeAdapter, ValidationError
 
 from horae.errors import Conflict, InvalidInput
-from horae.instants import to_epoch
+from horae.instants import iso, to_epoch
 from horae.models import Fanout, Policies, Run, Schedule, TaskInfo
 from horae.policies import first_fire
 from horae.store import NewRun
@@ -351,6 +351,40 @@ class ScheduleManager:
         trig = trigger_from_dict(s.trigger)
         after = self._app.store.now() if s.next_fire_at is None else s.next_fire_at - 1e-6
         return preview(trig, after, n, start_at=s.policies.start_at, end_at=s.policies.end_at)
+
+    def explain(self, id: str, at: Any = None, *, locale: str = "en") -> dict[str, Any]:
+        """Why the schedule fired or not at ``at``, or will or won't (horae.explain).
+
+        ``at``: an aware datetime, ISO-8601 with a zone, epoch seconds, ``now`` or relative
+        to now (``-1h``, ``+30m``). Without it: its last fire and its next one, explained.
+        Returns ``{"schedule_id", "now", "explanations": [{"label", "instant", "verdict",
+        "reason", "code", "params", "run_id", "details"}]}`` with ``reason`` in ``locale``.
+        """
+        from horae.explain import TOLERANCE, explain_at, instant_of, last_and_next
+        from horae.locales import parse_locale
+
+        language = parse_locale(locale)
+        store = self._app.store
+        facts = store.explain_facts(id, 0.0, TOLERANCE)  # the schedule and the clock
+        now = facts.now
+        if at is not None:
+            wanted = [("at", instant_of(at, now))]
+        else:
+            last, upcoming = last_and_next(facts.schedule, store.explain_last_fire(id), now)
+            wanted = [(label, t) for label, t in (("last", last), ("next", upcoming))
+                      if t is not None]
+        answers = []
+        for label, instant in wanted:
+            explanation = explain_at(store.explain_facts(id, instant, TOLERANCE), instant)
+            explanation.label = label
+            answers.append(explanation)
+        if at is None and not any(e.label == "next" for e in answers):
+            from horae.explain import Explanation
+
+            answers.append(Explanation(now, "will_not_fire", "explain.will_not_fire_never", {},
+                                       details={"why": "never"}, label="next"))
+        return {"schedule_id": facts.schedule.id, "now": iso(now),
+                "explanations": [e.to_dict(language) for e in answers]}
 
     def batch(self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False,
               dry_run: bool = False) -> list[BatchResult]:

@@ -23,6 +23,7 @@ from tests.api.conftest import ROLES, Clients, snapshot
 EXPECTED: dict[str, str | None] = {
     "health": None, "healthLive": None, "healthReady": None,
     "listSchedules": "viewer", "getSchedule": "viewer", "previewSchedule": "viewer",
+    "explainSchedule": "viewer",
     "createSchedule": "editor", "patchSchedule": "editor", "replaceSchedule": "editor",
     "deleteSchedule": "editor", "batchSchedules": "editor",
     "pauseSchedule": "operator", "resumeSchedule": "operator", "triggerSchedule": "operator",
@@ -85,6 +86,8 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "listSchedules": lambda c: ("GET", "/api/v1/schedules", None),
     "getSchedule": lambda c: ("GET", f"/api/v1/schedules/{_schedule(c.horae)}", None),
     "previewSchedule": lambda c: ("GET", f"/api/v1/schedules/{_schedule(c.horae)}/preview",
+                                  None),
+    "explainSchedule": lambda c: ("GET", f"/api/v1/schedules/{_schedule(c.horae)}/explain",
                                   None),
     "createSchedule": lambda c: ("POST", "/api/v1/schedules", {
         "id": f"new{next(_seq)}", "task": "scan", "kwargs": {"targets": ["a"]},

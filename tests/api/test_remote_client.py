@@ -485,3 +485,19 @@ def test_cli_workflows_over_the_api(server: LiveServer, remote: RemoteHorae,
                                                                   "target_id": "cli-wf"})["items"]]
     assert [a["action"] for a in reversed(records)] == [
         "workflow.create", "workflow.replace", "workflow.delete"]
+
+
+def test_explain_over_the_api_from_python_and_the_cli(server: LiveServer,
+                                                      remote: RemoteHorae) -> None:
+    remote.schedules.add("why-remote", "scan", cron("0 4 * * *"), kwargs={"targets": ["a"]})
+    upcoming = remote.schedules.explain("why-remote")["explanations"][-1]
+    assert (upcoming["label"], upcoming["verdict"]) == ("next", "will_fire")
+    assert upcoming["instant"].endswith("T04:00:00.000Z")
+    zh = remote.schedules.explain("why-remote", upcoming["instant"], locale="zh-CN")
+    assert zh["explanations"][0]["reason"].startswith("将于")
+    before = horae(server, "schedules", "explain", "why-remote", "--at", "-1h")
+    assert before.exit_code == 0, before.output
+    assert "not_created" in before.stdout  # the CLI's instant travels as epoch seconds
+    bad = horae(server, "schedules", "explain", "why-remote", "--at", "nope")
+    assert bad.exit_code == 2 and bad.stderr.startswith("error: --at: ")
+    remote.schedules.remove("why-remote")

@@ -15,6 +15,7 @@ from horae.store import Store
 from horae.store import api_store as A
 from horae.store import auth_store as F
 from horae.store import console_store as C
+from horae.store import explain_queries as X
 from horae.store import hook_queries as H
 from horae.store import rows as R
 from horae.store import user_store as U
@@ -43,6 +44,7 @@ EXPECTED_COLUMNS = {
     "horae_workflow_versions": set(W.WORKFLOW_VERSION_COLUMNS),
     "horae_consumers": set(H.CONSUMER_COLUMNS),
     "horae_workflow_steps": set(WR.STEP_COLUMNS),
+    "horae_schedulers": set(X.SCHEDULER_COLUMNS),
 }
 
 

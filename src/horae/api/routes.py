@@ -87,6 +87,14 @@ class PreviewQuery(BaseModel):
                                  f"{ACCEPTED}")] = "en"
 
 
+class ExplainQuery(BaseModel):
+    at: Annotated[str, Field(max_length=100, description="the instant: ISO-8601 with a zone, "
+                             "epoch seconds, or relative to now (-1h, +30m); without it, "
+                             "the last fire and the next one")] | None = None
+    locale: Annotated[str, Field(max_length=20, description=f"the reasons' language: "
+                                 f"{ACCEPTED} (default: from Accept-Language)")] | None = None
+
+
 def etag(s: Schedule) -> str:
     return f'"{s.version}"'
 
@@ -290,6 +298,12 @@ def preview_schedule(c: Call) -> Reply:
     })
 
 
+def explain_schedule(c: Call) -> Reply:
+    q: ExplainQuery = c.query
+    language = c.language if q.locale is None else parse_locale(q.locale)
+    return Reply(c.api.horae.schedules.explain(c.path["schedule_id"], q.at, locale=language))
+
+
 # -- runs --------------------------------------------------------------------------------
 
 
@@ -455,6 +469,13 @@ OPERATIONS: list[Operation] = [
     Operation("GET", "/schedules/{schedule_id}/preview", "previewSchedule",
               "The next fires and the trigger in words", "schedules", Role.VIEWER,
               preview_schedule, query=PreviewQuery, response=S.Preview, errors=(404, 422)),
+    Operation("GET", "/schedules/{schedule_id}/explain", "explainSchedule",
+              "Why it fired or not at an instant, or whether it will", "schedules",
+              Role.VIEWER, explain_schedule, query=ExplainQuery, response=S.ExplainOut,
+              errors=(404, 422),
+              description="A verdict (fired, skipped, missed, paused, superseded, "
+                          "scheduler_down, will_fire...) with the reason and details; "
+                          "docs/semantics.md, \"Why didn't it fire?\"."),
     Operation("GET", "/runs", "listRuns", "List runs, newest first, with filters",
               "runs", Role.VIEWER, list_runs, query=RunQuery, response=S.RunPage,
               errors=(422,)),

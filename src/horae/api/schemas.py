@@ -368,6 +368,31 @@ class Preview(BaseModel):
     fires: list[FireTime]
 
 
+class ExplanationOut(BaseModel):
+    """Why a schedule fired or not at one instant (horae.explain): ``verdict`` is stable,
+    ``reason`` in the request's language, ``code``/``params`` its reason code."""
+
+    label: Literal["at", "last", "next"]
+    instant: Annotated[str, WithJsonSchema(_ISO)]
+    verdict: Literal["fired", "skipped", "missed", "expired", "paused", "not_a_fire_time",
+                     "before_start", "after_end", "max_fires_reached", "superseded",
+                     "scheduler_down", "not_created", "due", "no_record", "will_fire",
+                     "will_not_fire"]
+    reason: str
+    code: str
+    params: dict[str, str]
+    run_id: int | None = None
+    details: dict[str, Any]
+
+
+class ExplainOut(BaseModel):
+    """The instant asked about, or without one the last fire and the next."""
+
+    schedule_id: str
+    now: Annotated[str, WithJsonSchema(_ISO)]
+    explanations: list[ExplanationOut]
+
+
 class HealthCheck(BaseModel):
     status: Literal["ok", "absent", "failing", "stalled", "stopped"]
     detail: str | None = None

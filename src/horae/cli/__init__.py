@@ -115,6 +115,7 @@ def _register() -> None:
     from horae.cli.admin import db, tasks
     from horae.cli.api_cmds import api, tokens
     from horae.cli.bulk_cmd import cancel_many, pause_many, resume_many, retry_many
+    from horae.cli.explain_cmd import explain
     from horae.cli.run_create import create, run_schedule
     from horae.cli.runs import runs
     from horae.cli.schedule_apply import apply
@@ -125,6 +126,7 @@ def _register() -> None:
     from horae.cli.workflows_cmd import workflows
 
     schedules.add_command(apply)
+    schedules.add_command(explain)
     schedules.add_command(run_schedule)
     runs.add_command(create)
     for command in (cancel_many, retry_many):

@@ -29,6 +29,7 @@ from horae.models import QueueStats
 from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
 from horae.store.bulk_queries import BulkQueries
 from horae.store.expiry import ExpiryQueries
+from horae.store.explain_queries import ExplainQueries
 from horae.store.hook_queries import HookQueries
 from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
@@ -47,7 +48,7 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
             ListQueries, QueueQueries, RetentionQueries, ExpiryQueries, WorkflowQueries,
-            BulkQueries, HookQueries, WorkflowRunQueries):
+            BulkQueries, HookQueries, WorkflowRunQueries, ExplainQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.
