@@ -220,6 +220,14 @@ class Horae:
             self._store.close()
             self._store = None
 
+    def asgi(self, prefix: str = "", *, start: bool = False) -> Any:
+        """The REST API and the web console as one ASGI app to mount in FastAPI, Starlette
+        or any ASGI server (:func:`horae.mounting.asgi`); ``start=True``: its lifespan
+        starts and stops a scheduler and a worker in this process."""
+        from horae.mounting import asgi
+
+        return asgi(self, prefix, start=start)
+
     @property
     def scheduler(self) -> Any:
         from horae.scheduler import Scheduler
