@@ -121,7 +121,9 @@ def test_static_files_are_served_under_the_prefix(
 def test_asgi_starts_nothing_unless_asked(database_url: str) -> None:
     horae = Horae(database_url)
     try:
-        with TestClient(horae.asgi()) as client:
+        app = horae.asgi()
+        assert horae._store is None  # building (or mounting) it at import connects nothing
+        with TestClient(app) as client:
             assert client.get("/api/v1/health/live").status_code == 200
             assert horae.scheduler is None and horae.worker is None
         with TestClient(horae.asgi("/horae", start=True)) as client:

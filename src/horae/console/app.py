@@ -380,4 +380,6 @@ def console(horae_app: Any, check_token: TokenCheck, api_prefix: str = "/api/v1"
             accounts: Accounts | None = None) -> Console:
     """The console of ``horae_app``; ``check_token(token, client)`` is the API's check,
     ``accounts`` its user sign-in (None: tokens only)."""
-    return Console(Sessions(ConsoleStore(horae_app.store)), check_token, api_prefix, accounts)
+    # Lazily: mounting the console (horae.asgi() at import) connects nothing.
+    return Console(Sessions(ConsoleStore(lambda: horae_app.store)), check_token, api_prefix,
+                   accounts)
