@@ -266,3 +266,18 @@ def test_the_shell_task_is_off_by_default(database_url: str) -> None:
         assert "horae.shell" not in horae.registry
         with pytest.raises(InvalidInput, match=r"allow-lists it \(shell_allow\)"):
             horae.runs.create("horae.shell", kwargs={"command": "print"})
+
+
+def test_the_api_refuses_a_run_of_a_disabled_task_naming_the_setting(
+        database_url: str) -> None:
+    with Horae(database_url) as horae:
+        api = create_app(horae)
+        made = mint_token(api.state.api.store, "t", Role.parse("operator"))
+        assert made is not None
+        client = TestClient(api, headers={"Authorization": f"Bearer {made[0]}"})
+        answer = client.post("/api/v1/runs", json={"task": "horae.shell",
+                                                   "kwargs": {"command": "backup-db"}})
+        assert answer.status_code == 422
+        [error] = answer.json()["errors"]
+        assert error["field"] == "task" and error["code"] == "task.disabled"
+        assert error["params"]["setting"] == "shell_allow"
