@@ -5,13 +5,14 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
-from horae.config import database_url
+from horae.config import IntegrationSettings, database_url
 from horae.declared import Declarations
 from horae.errors import InvalidInput
 from horae.hooks import HookRegistry
+from horae.integrations import BUILTIN_TASKS, register_enabled
 from horae.models import TaskInfo, WorkerInfo
 from horae.runs import RunManager
 from horae.schedules import ScheduleManager
@@ -31,7 +32,13 @@ class Horae:
     Nothing connects until the store is first used or :meth:`start` is called.
     """
 
-    def __init__(self, database_url_: str | None = None, *, migrate: bool = True) -> None:
+    def __init__(self, database_url_: str | None = None, *, migrate: bool = True,
+                 http_allow_hosts: Sequence[str] | str | None = None,
+                 http_secrets: Mapping[str, str] | str | None = None,
+                 shell_allow: Mapping[str, Sequence[str]] | str | None = None) -> None:
+        """``http_allow_hosts``, ``http_secrets`` and ``shell_allow`` enable the built-in
+        ``horae.http`` and ``horae.shell`` tasks (:class:`horae.config.IntegrationSettings`;
+        default: the environment, else horae.toml, else off)."""
         self.database_url = database_url(database_url_)
         self.migrate = migrate
         self.registry = TaskRegistry()
@@ -47,6 +54,9 @@ class Horae:
         self._abandoned: list[Store] = []
         self._store_lock = threading.Lock()
         self._parts: list[Any] = []
+        self.integrations = IntegrationSettings.from_config(http_allow_hosts, http_secrets,
+                                                            shell_allow)
+        register_enabled(self.registry, self.integrations)
 
     # -- tasks -----------------------------------------------------------------------
 
@@ -142,6 +152,9 @@ class Horae:
             for info in self.store.tasks_list():
                 if info.name == name:
                     return info
+        if name in BUILTIN_TASKS:
+            raise InvalidInput("task", f"task {name!r} is disabled until an admin "
+                                       f"allow-lists it ({BUILTIN_TASKS[name]})")
         known = sorted({t.name for t in self.registry} | {t.name for t in self.store.tasks_list()})
         raise InvalidInput("task", f"unknown task {name!r}; known tasks: "
                                    f"{', '.join(known) or 'none (is a worker running?)'}")
@@ -245,6 +258,14 @@ class Horae:
         if self._store is not None:
             self._store.close()
             self._store = None
+
+    def asgi(self, prefix: str = "", *, start: bool = False) -> Any:
+        """The REST API and the web console as one ASGI app to mount in FastAPI, Starlette
+        or any ASGI server (:func:`horae.mounting.asgi`); ``start=True``: its lifespan
+        starts and stops a scheduler and a worker in this process."""
+        from horae.mounting import asgi
+
+        return asgi(self, prefix, start=start)
 
     @property
     def scheduler(self) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -114,3 +116,92 @@ class RetentionSettings:
         ages = [a for a in (self.events_keep_hours * 3600.0 if self.events_keep_hours > 0
                             else None, runs_age) if a is not None]
         return min(ages) if ages else None
+
+
+@dataclass(frozen=True)
+class IntegrationSettings:
+    """What the built-in tasks may reach (docs/integrations.md). Each is off until an admin
+    sets it: as an argument of ``Horae(...)``, as ``HORAE_<NAME>`` or in horae.toml.
+
+    - ``http_allow_hosts``: hosts the ``horae.http`` task may call: ``api.example.com``,
+      ``*.example.com`` (its subdomains, not itself), an IP address or a network
+      (``10.0.0.0/8``). Empty: the task is not registered. Environment: comma-separated.
+    - ``http_secrets``: secret name -> the environment variable (of the worker) holding
+      its value. Environment: a JSON object, or ``NAME=VAR,NAME2=VAR2``.
+    - ``shell_allow``: command name -> its argv (a list of strings; no shell). Empty: the
+      ``horae.shell`` task is not registered. Environment: a JSON object.
+    """
+
+    http_allow_hosts: tuple[str, ...] = ()
+    http_secrets: tuple[tuple[str, str], ...] = ()
+    shell_allow: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def from_config(cls, http_allow_hosts: Any = None, http_secrets: Any = None,
+                    shell_allow: Any = None) -> IntegrationSettings:
+        """Explicit values, else HORAE_<NAME>, else horae.toml, else off; checked."""
+        return cls(_host_list(setting("http_allow_hosts", http_allow_hosts)),
+                   _secret_map(setting("http_secrets", http_secrets)),
+                   _command_map(setting("shell_allow", shell_allow)))
+
+    @property
+    def secrets(self) -> dict[str, str]:
+        return dict(self.http_secrets)
+
+    @property
+    def commands(self) -> dict[str, tuple[str, ...]]:
+        return dict(self.shell_allow)
+
+
+def _json_text(name: str, raw: Any) -> Any:
+    if not isinstance(raw, str) or not raw.strip().startswith(("{", "[")):
+        return raw
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidInput(name, f"is not valid JSON: {exc}") from None
+
+
+def _host_list(raw: Any) -> tuple[str, ...]:
+    raw = _json_text("http_allow_hosts", raw)
+    if raw is None:
+        return ()
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+        raise InvalidInput("http_allow_hosts", "must be a list of host names, patterns like "
+                                               "'*.example.com', IP addresses or networks")
+    return tuple(i.strip() for i in items if i.strip())
+
+
+def _secret_map(raw: Any) -> tuple[tuple[str, str], ...]:
+    raw = _json_text("http_secrets", raw)
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        pairs = [p.split("=", 1) for p in raw.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise InvalidInput("http_secrets", "write NAME=ENV_VAR pairs separated by commas, "
+                                               "or a JSON object")
+        raw = {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(raw, Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, str) and v for k, v in raw.items()):
+        raise InvalidInput("http_secrets", "must map each secret name to the name of an "
+                                           "environment variable holding its value")
+    return tuple(sorted(raw.items()))
+
+
+def _command_map(raw: Any) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    raw = _json_text("shell_allow", raw)
+    if raw is None:
+        return ()
+    if not isinstance(raw, Mapping):
+        raise InvalidInput("shell_allow", "must map each command name to its argv, e.g. "
+                                          '{"backup-db": ["/usr/local/bin/backup", "--full"]}')
+    commands = []
+    for name, argv in raw.items():
+        if (not isinstance(name, str) or not name or not isinstance(argv, list | tuple)
+                or not argv or not all(isinstance(a, str) for a in argv)):
+            raise InvalidInput(f"shell_allow.{name}", "must be a non-empty list of strings "
+                                                      "(the program, then its arguments)")
+        commands.append((name, tuple(argv)))
+    return tuple(sorted(commands))

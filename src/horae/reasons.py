@@ -84,6 +84,7 @@ REASONS: dict[str, str] = {
     "schedule.end_before_start": "must be after start_at",
     "schedule.backoff": "must be at least retry_backoff",
     "schedule.unknown_policy": "unknown policy; known: {known}",
+    "task.disabled": "task {task} is disabled until an admin allow-lists it ({setting})",
     "task.unknown_none": "unknown task {task}; known tasks: none (is a worker running?)",
     "task.unknown": "unknown task {task}; known tasks: {known}",
     "args.required": "{name} is a required property (task {task})",

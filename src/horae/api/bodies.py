@@ -17,6 +17,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from horae.api.problems import PROBLEM_MEDIA_TYPE, ApiError
+from horae.mounting import route_path
 
 #: How deeply JSON objects and arrays may nest in a request body. Python's parser and the
 #: body checks recurse; a body of a thousand ``[`` would end in a RecursionError (a 500).
@@ -60,7 +61,7 @@ class BodyLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.larger.get((scope["method"], scope["path"]), self.limit)
+        limit = self.larger.get((scope["method"], route_path(scope)), self.limit)
         declared = _content_length(scope)
         if declared is not None and declared > limit:
             await _answer(send, BodyTooLarge(limit))

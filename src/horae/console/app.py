@@ -36,11 +36,13 @@ from horae.console.auth import (
     ApiBridge,
     Sessions,
     SignedIn,
+    cookie_path,
     set_cookie,
 )
 from horae.errors import InvalidInput
 from horae.instants import iso
 from horae.locales import ACCEPTED, language_of
+from horae.mounting import root_of, route_path
 from horae.reasons import REASONS, TRANSLATED_PARAMS
 from horae.store.console_store import ConsoleSession, ConsoleStore
 from horae.triggers import trigger_from_dict, zone_of
@@ -142,7 +144,7 @@ class Console:
         async def page(request: Request) -> Response:
             signed_in = await self._signed_in(request)
             if signed_in is None:
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+                return _redirect(request, f"/login?next={route_path(request.scope)}")
             role = signed_in.session.role
             if ROLES.index(role) < ROLES.index(least):
                 return self.render(request, "denied.html", signed_in, nav=nav,
@@ -164,7 +166,8 @@ class Console:
             csrf, new_cookie = self.sessions.anonymous_csrf(request)
         role = signed_in.session.role if signed_in else None
         config = {
-            "lang": lang, "api": self.api_prefix, "csrf": csrf, "role": role,
+            "lang": lang, "api": root_of(request.scope) + self.api_prefix, "csrf": csrf,
+            "role": role, "root": root_of(request.scope),
             "user": signed_in.session.name if signed_in else None,
             "user_id": signed_in.user_id if signed_in else None,
             "params": params or {}, "messages": i18n.catalogue(lang),
@@ -176,7 +179,7 @@ class Console:
             "_": i18n.translator(lang), "lang": lang, "languages": i18n.LANGUAGES,
             "nav": nav, "title": title, "csrf": csrf, "signed_in": signed_in,
             "role": role, "can": _can(role), "params": params or {},
-            "path": request.url.path,
+            "path": route_path(request.scope), "root": root_of(request.scope),
             "config_json": json.dumps(config, ensure_ascii=False).replace("</", "<\\/"),
             **extra,
         }
@@ -198,7 +201,7 @@ class Console:
 
     async def login_page(self, request: Request) -> Response:
         if await self._signed_in(request) is not None:
-            return RedirectResponse(_safe_next(request.query_params.get("next")), 303)
+            return _redirect(request, _safe_next(request.query_params.get("next")))
         return self.render(request, "login.html", None, title="Sign in",
                            next=_safe_next(request.query_params.get("next")),
                            accounts=self.accounts is not None)
@@ -234,14 +237,14 @@ class Console:
             return self.render(request, "login.html", None, title="Sign in",
                                status=refused.status, next=next_url, error=error,
                                name=name, accounts=self.accounts is not None)
-        response = RedirectResponse(next_url, status_code=303)
+        response = _redirect(request, next_url)
         set_cookie(response, request, SESSION_COOKIE, cookie, max_age=int(SESSION_TTL))
         return response
 
     async def account_page(self, request: Request) -> Response:
         signed_in = await self._signed_in(request)
         if signed_in is None:
-            return RedirectResponse("/login?next=/account", status_code=303)
+            return _redirect(request, "/login?next=/account")
         return self.render(request, "account.html", signed_in, nav="account", title="Account")
 
     async def change_password(self, request: Request) -> Response:
@@ -249,7 +252,7 @@ class Console:
         signed_in = await self._signed_in(request)
         form = await _form(request)
         if signed_in is None:
-            return RedirectResponse("/login?next=/account", status_code=303)
+            return _redirect(request, "/login?next=/account")
         if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
             return self._refused(request, signed_in)
         if signed_in.user_id is None or self.accounts is None:
@@ -280,12 +283,12 @@ class Console:
         signed_in = await self._signed_in(request)
         form = await _form(request)
         if signed_in is None:
-            return RedirectResponse("/login", status_code=303)
+            return _redirect(request, "/login")
         if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
             return self._refused(request, signed_in)
         await run_in_threadpool(self.sessions.end, signed_in)
-        response = RedirectResponse("/login", status_code=303)
-        response.delete_cookie(SESSION_COOKIE, path="/")
+        response = _redirect(request, "/login")
+        response.delete_cookie(SESSION_COOKIE, path=cookie_path(request))
         return response
 
     async def language(self, request: Request) -> Response:
@@ -294,7 +297,7 @@ class Console:
         if not self.sessions.csrf_ok(request, str(form.get("csrf") or ""), signed_in):
             return self._refused(request, signed_in)
         lang = i18n.page_language(form.get("lang"))
-        response = RedirectResponse(_safe_next(str(form.get("next") or "/")), status_code=303)
+        response = _redirect(request, _safe_next(str(form.get("next") or "/")))
         if lang is not None:
             set_cookie(response, request, i18n.LANG_COOKIE, lang, max_age=365 * 86400)
         return response
@@ -370,8 +373,15 @@ def _safe_next(value: str | None) -> str:
     return value
 
 
+def _redirect(request: Request, to: str) -> RedirectResponse:
+    """A 303 to ``to``, a path inside the console, under the prefix it is served at."""
+    return RedirectResponse(root_of(request.scope) + to, status_code=303)
+
+
 def console(horae_app: Any, check_token: TokenCheck, api_prefix: str = "/api/v1",
             accounts: Accounts | None = None) -> Console:
     """The console of ``horae_app``; ``check_token(token, client)`` is the API's check,
     ``accounts`` its user sign-in (None: tokens only)."""
-    return Console(Sessions(ConsoleStore(horae_app.store)), check_token, api_prefix, accounts)
+    # Lazily: mounting the console (horae.asgi() at import) connects nothing.
+    return Console(Sessions(ConsoleStore(lambda: horae_app.store)), check_token, api_prefix,
+                   accounts)

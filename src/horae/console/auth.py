@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from horae.mounting import root_of, route_path
 from horae.store.console_store import ConsoleSession, ConsoleStore
 
 SESSION_COOKIE = "horae_session"
@@ -132,8 +133,14 @@ class Sessions:
 
 def set_cookie(response: Response, request: Request, name: str, value: str,
                max_age: int | None = None) -> None:
-    response.set_cookie(name, value, max_age=max_age, path="/", httponly=True, samesite="lax",
+    response.set_cookie(name, value, max_age=max_age, path=cookie_path(request),
+                        httponly=True, samesite="lax",
                         secure=request.url.scheme == "https")
+
+
+def cookie_path(request: Request) -> str:
+    """The console's cookies belong to its prefix (``/horae``), not the whole site."""
+    return root_of(request.scope) or "/"
 
 
 class ApiBridge:
@@ -146,7 +153,7 @@ class ApiBridge:
         self.prefix = prefix
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http" or not route_path(scope).startswith(self.prefix):
             await self.app(scope, receive, send)
             return
         headers = dict(scope["headers"])

@@ -17,9 +17,11 @@ Contract (proven by ``tests/browser/test_console_store.py``):
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from horae.store.base import StoreBase
+from horae.store.connection import Database
 
 SESSION_COLUMNS = ("id", "token_id", "name", "role", "csrf", "created_at", "expires_at",
                    "user_id")
@@ -41,9 +43,19 @@ class ConsoleSession:
 class ConsoleStore:
     """The console's tables, over an existing :class:`horae.store.Store`."""
 
-    def __init__(self, store: StoreBase) -> None:
-        self.store = store
-        self.db = store.db
+    def __init__(self, store: StoreBase | Callable[[], StoreBase]) -> None:
+        """``store``, or a function returning the store to use now (``lambda:
+        horae.store``): then nothing connects until the first request, and a forked
+        process (``gunicorn --preload``) uses its own connections, not its parent's."""
+        self._store = store
+
+    @property
+    def store(self) -> StoreBase:
+        return self._store if isinstance(self._store, StoreBase) else self._store()
+
+    @property
+    def db(self) -> Database:
+        return self.store.db
 
     def secret(self, name: str = "session") -> str:
         with self.db.write() as tx:

@@ -144,7 +144,7 @@
       submit.disabled = true;
       try {
         const r = send ? await send(body.kwargs) : await api("/runs", { method: "POST", body });
-        location.href = "/runs/" + r.body.id;
+        location.href = H.ROOT + "/runs/" + r.body.id;
       } catch (err) { placeErrors(form, err, problem); } finally { submit.disabled = false; }
     });
     return form;

@@ -4,6 +4,7 @@
 (function () {
   const CONFIG = JSON.parse(document.getElementById("horae-config").textContent);
   const API = CONFIG.api;
+  const ROOT = CONFIG.root || "";  // the prefix the console is mounted under
   const MESSAGES = CONFIG.messages || {};
   const ROLES = ["viewer", "operator", "editor", "admin"];
   const level = ROLES.indexOf(CONFIG.role);
@@ -69,7 +70,7 @@
     return node;
   }
   const state = (s) => el("span", { class: "state s-" + (s || "none") }, s ? t(s) : "—");
-  const link = (href, text) => el("a", { href }, text);
+  const link = (href, text) => el("a", { href: ROOT + href }, text);
   const scheduleHref = (id) => "/schedules/" + encodeURIComponent(id);
   // `text` may hold nodes (a link to the run a message is about); a message that links
   // somewhere stays until the next one, so there is time to follow it.
@@ -134,7 +135,7 @@
     flash(t("Error") + ": " + (err.message || err), "error");
   }
   function toSignIn() {
-    location.href = "/login?next=" + encodeURIComponent(location.pathname + location.search);
+    location.href = ROOT + "/login?next=" + encodeURIComponent(location.pathname.slice(ROOT.length) + location.search);
   }
   let streams = 0;
   function listen(path, handlers) {
@@ -291,7 +292,7 @@
     const counts = Object.assign({}, st.finished, st.active);
     const box = $("#state-counts");
     box.replaceChildren(...["running", "queued", "scheduled", "retrying", "succeeded", "failed", "timed_out", "cancelled", "skipped", "missed", "lost"].map((s) =>
-      el("a", { class: "count s-" + s, href: "/runs?state=" + s, title: ACTIVE.includes(s) ? t("now") : t("last {n} hours", { n: hours }) },
+      el("a", { class: "count s-" + s, href: ROOT + "/runs?state=" + s, title: ACTIVE.includes(s) ? t("now") : t("last {n} hours", { n: hours }) },
         el("strong", {}, String(counts[s] || 0)), el("span", {}, t(s)))));
     // Runs per minute, succeeded / failed, as the API counted them.
     const rates = st.per_minute, start = Date.parse(rates.start);
@@ -477,7 +478,7 @@
       if (!confirm(t("Delete schedule {id}?", { id }))) return;
       try {
         await api(path, { method: "DELETE", headers: { "If-Match": '"' + s.version + '"' } });
-        location.href = "/schedules";
+        location.href = ROOT + "/schedules";
       } catch (err) { failed(err); }
     });
     const other = $("#run-with-arguments");
@@ -613,7 +614,7 @@
 
   const H = () => window.HoraeConsole;
   window.HoraeConsole = { t, el, $, $$, api, get, query, fmt, timeCell, failed, flash, runFlash, can,
-    CONFIG, pages, live, listen, action, duration, state, link, scheduleHref, zoneOf, emptyRow, json, ACTIVE,
+    CONFIG, ROOT, pages, live, listen, action, duration, state, link, scheduleHref, zoneOf, emptyRow, json, ACTIVE,
     reasonText, sentence, unservedBanner, WAITING, FAILED };
 
   // -- start ----------------------------------------------------------------------------------

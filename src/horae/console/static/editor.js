@@ -144,7 +144,7 @@
         const r = editing
           ? await api("/schedules/" + encodeURIComponent(editing), { method: "PATCH", body, headers: { "If-Match": current.etag } })
           : await api("/schedules", { method: "POST", body });
-        location.href = "/schedules/" + encodeURIComponent(r.body.id);
+        location.href = H.ROOT + "/schedules/" + encodeURIComponent(r.body.id);
       } catch (err) { placeErrors(form, err, $("#save-error")); } finally { save.disabled = false; }
     });
   };
@@ -152,7 +152,7 @@
   // The console's preview of an unsaved trigger (pure trigger math, no stored data): the
   // API previews stored schedules only.
   async function previewTrigger(body) {
-    const response = await fetch("/preview", { method: "POST", credentials: "same-origin",
+    const response = await fetch(H.ROOT + "/preview", { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRF-Token": CONFIG.csrf }, body: JSON.stringify(body) });
     const data = await response.json();
     if (!response.ok) {

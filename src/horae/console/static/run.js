@@ -109,7 +109,7 @@
       run = body; render(); flash(t("Cancellation requested."));
     }));
     if (retry) retry.addEventListener("click", () => action(retry, path + "/retry", async (body) => {
-      location.href = "/runs/" + body.id;
+      location.href = H.ROOT + "/runs/" + body.id;
     }));
   };
 })();

@@ -32,7 +32,7 @@
           el("td", {}, labels.length ? el("ul", { class: "tags" }, ...labels.map(([k, v]) => el("li", {}, el("code", {}, k + "=" + v)))) : "—"),
           el("td", { class: "running" }, el("span", { class: "slots" }, t("{n} of {m} slots", { n: w.running, m: w.concurrency })),
             runs.length ? el("ul", { class: "plain runs" }, ...runs.map((r) => el("li", {},
-              el("a", { href: "/runs/" + r.id, "data-run": r.id }, "#" + r.id), " ", el("code", {}, r.task), " ",
+              el("a", { href: H.ROOT + "/runs/" + r.id, "data-run": r.id }, "#" + r.id), " ", el("code", {}, r.task), " ",
               r.progress === null ? "" : el("progress", { max: 1, value: r.progress, title: Math.round(r.progress * 100) + "%" })))) : null),
           el("td", {}, timeCell(w.started_at)));
       }));
