@@ -28,7 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from horae.errors import InvalidInput
-from horae.instants import iso
+from horae.instants import iso, to_epoch
 from horae.triggers import AnyTrigger, CronTrigger, Trigger, trigger_from_dict, zone_of
 from horae.triggers.wall_clock import UTC_KEYS
 
@@ -242,6 +242,25 @@ def _naive_seconds(wall: datetime) -> float:
     return (wall - datetime(1970, 1, 1)) / timedelta(seconds=1)
 
 
-def window_of(trigger: Mapping[str, Any], start_at: float | None,
-              end_at: float | None) -> Window:
-    return Window(trigger_from_dict(trigger), start_at, end_at)
+def plan_from_wire(data: Mapping[str, Any]) -> BackfillPlan:
+    """A plan from its JSON form (what :meth:`BackfillPlan.to_dict` makes; the REST API's
+    dry run answers it)."""
+    return BackfillPlan(
+        data["schedule_id"], to_epoch(data["from"], "from"), to_epoch(data["to"], "to"),
+        data["zone"], [PlannedFire(to_epoch(f["fire_time"], "fire_time"),
+                                   tuple(f["markers"]), bool(f["has_run"]))
+                       for f in data["fires"]])
+
+
+def backfill_from_wire(data: Mapping[str, Any]) -> Backfill:
+    """A backfill from its JSON form (:meth:`Backfill.to_dict`)."""
+
+    def instant(key: str) -> float | None:
+        return None if data.get(key) is None else to_epoch(data[key], key)
+
+    return Backfill(
+        int(data["id"]), data["schedule_id"], to_epoch(data["from"], "from"),
+        to_epoch(data["to"], "to"), int(data["concurrency"]), data["state"],
+        int(data["total"]), int(data["created"]), int(data["skipped_existing"]),
+        data.get("created_by"), instant("created_at") or 0.0, instant("finished_at"),
+        instant("next_fire_time"))

@@ -19,6 +19,7 @@ from horae.api import events as E
 from horae.api import schemas as S
 from horae.api.attempt_routes import ATTEMPT_OPERATIONS
 from horae.api.auth import Authenticator, Role
+from horae.api.backfill_routes import BACKFILL_OPERATIONS
 from horae.api.batch_routes import BATCH_OPERATIONS
 from horae.api.bodies import BodyLimit
 from horae.api.framework import Call, Operation, problem_for, serve_operation
@@ -134,7 +135,7 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     api = Api(horae, settings or ApiSettings())
     holder: dict[str, Any] = {}
     operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *QUEUE_OPERATIONS,
-                  *ATTEMPT_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
+                  *ATTEMPT_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS, *BACKFILL_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     # Every body this app reads -- API, and the console's pages mounted on it later -- is
