@@ -383,9 +383,11 @@ class RemoteSchedules:
         return [datetime.fromisoformat(f["utc"]).astimezone(UTC) for f in data["fires"]]
 
     def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
-                 dry_run: bool = False) -> BackfillPlan | Backfill:
+                 dry_run: bool = False, created_by: str | None = None
+                 ) -> BackfillPlan | Backfill:
         """Run the schedule over ``[start, end)`` (``POST /schedules/{id}/backfills``):
-        see :meth:`horae.schedules.ScheduleManager.backfill`."""
+        see :meth:`horae.schedules.ScheduleManager.backfill`. ``created_by`` is ignored:
+        the server records the token that asked."""
         body = {"from": _instant_wire(start), "to": _instant_wire(end),
                 "concurrency": concurrency, "dry_run": dry_run}
         data = self._c.request("POST", f"/schedules/{_sid(id)}/backfills", json=body)

@@ -114,6 +114,7 @@ def cli(ctx: click.Context, app_spec: str | None, db: str | None, remote_url: st
 def _register() -> None:
     from horae.cli.admin import db, tasks
     from horae.cli.api_cmds import api, tokens
+    from horae.cli.backfill_cmd import backfill, backfill_cancel, backfills
     from horae.cli.run_create import create, run_schedule
     from horae.cli.runs import runs
     from horae.cli.schedule_apply import apply
@@ -124,6 +125,8 @@ def _register() -> None:
     from horae.cli.workflows_cmd import workflows
 
     schedules.add_command(apply)
+    for command in (backfill, backfills, backfill_cancel):
+        schedules.add_command(command)
     schedules.add_command(run_schedule)
     runs.add_command(create)
     for command in (server, scheduler, worker, workers, queues, schedules, runs, tasks, db,
