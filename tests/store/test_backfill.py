@@ -169,3 +169,53 @@ def test_backfills_are_listed_newest_first(store: Store) -> None:
     first = hour_ago(store)
     a, b = start(store, "s", first, 2), start(store, "s", first + 600, 2)
     assert [x.id for x in store.backfill_list("s")] == [b.id, a.id]
+
+
+def test_concurrent_top_ups_never_exceed_the_bound_nor_duplicate_a_fire(
+        shared_db_url: str) -> None:
+    """Three schedulers top up (each its own connection) while a worker finishes runs."""
+    import threading
+
+    stores = [Store(shared_db_url) for _ in range(4)]
+    stores[0].migrate()
+    main = stores[0]
+    add_schedule(main)
+    first = hour_ago(main)
+    b = start(main, "s", first, 40, concurrency=3)
+    stop = threading.Event()
+    errors: list[BaseException] = []
+    most = [0]
+
+    def schedule(store: Store) -> None:
+        try:
+            while not stop.is_set():
+                store.backfills_top_up(next_fires)
+        except BaseException as exc:  # reported by the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=schedule, args=(s,)) for s in stores[1:]]
+    for t in threads:
+        t.start()
+    try:
+        for _ in range(2000):
+            most[0] = max(most[0], len(active(main, "s")))
+            for run in main.runs_claim("w", ["default"], 10, 30):
+                assert main.run_finish(run, "w", RunState.SUCCEEDED)
+            if main.backfill_get(b.id).state != "running":
+                break
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(timeout=30)
+        for s in stores:
+            s.close()
+    assert not errors, errors
+    check = Store(shared_db_url)
+    try:
+        done = check.backfill_get(b.id)
+        fires = [r.fire_time for r in runs_of(check, "s")]
+    finally:
+        check.close()
+    assert (done.state, done.created, done.skipped_existing) == ("done", 40, 0)
+    assert sorted(fires) == [first + 60 * i for i in range(40)]
+    assert 1 <= most[0] <= 3
