@@ -41,7 +41,7 @@ import httpx
 from pydantic import TypeAdapter
 
 from horae import __version__
-from horae.backfill import Backfill, BackfillPlan, backfill_from_wire, plan_from_wire
+from horae.client_backfill import RemoteBackfills
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
 from horae.instants import to_epoch
 from horae.models import (
@@ -288,18 +288,13 @@ def _resource(path: str) -> tuple[str, object]:
     return "resource", path
 
 
-def _instant_wire(value: Any) -> Any:
-    """An instant as JSON: datetimes as ISO-8601, text and numbers as given."""
-    return value.isoformat() if isinstance(value, datetime) else value
-
-
 def _sid(id: str) -> str:
     if not isinstance(id, str) or not id:
         raise InvalidInput("id", "must be a non-empty string")
     return quote(id, safe="")
 
 
-class RemoteSchedules:
+class RemoteSchedules(RemoteBackfills):
     """``app.schedules`` over the API: the methods of :class:`horae.schedules.ScheduleManager`."""
 
     def __init__(self, client: RemoteHorae) -> None:
@@ -381,25 +376,6 @@ class RemoteSchedules:
         """The next ``n`` (at most 100 over the API) fire times, as aware UTC datetimes."""
         data = self._c.request("GET", f"/schedules/{_sid(id)}/preview", params={"n": n})
         return [datetime.fromisoformat(f["utc"]).astimezone(UTC) for f in data["fires"]]
-
-    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
-                 dry_run: bool = False, created_by: str | None = None
-                 ) -> BackfillPlan | Backfill:
-        """Run the schedule over ``[start, end)`` (``POST /schedules/{id}/backfills``):
-        see :meth:`horae.schedules.ScheduleManager.backfill`. ``created_by`` is ignored:
-        the server records the token that asked."""
-        body = {"from": _instant_wire(start), "to": _instant_wire(end),
-                "concurrency": concurrency, "dry_run": dry_run}
-        data = self._c.request("POST", f"/schedules/{_sid(id)}/backfills", json=body)
-        return plan_from_wire(data) if dry_run else backfill_from_wire(data)
-
-    def backfills(self, id: str) -> list[Backfill]:
-        data = self._c.request("GET", f"/schedules/{_sid(id)}/backfills")
-        return [backfill_from_wire(b) for b in data["items"]]
-
-    def backfill_cancel(self, id: str, backfill_id: int) -> Backfill:
-        return backfill_from_wire(self._c.request(
-            "POST", f"/schedules/{_sid(id)}/backfills/{int(backfill_id)}/cancel"))
 
     def batch(self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False,
               dry_run: bool = False) -> list[BatchResult]:
