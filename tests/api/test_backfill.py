@@ -86,3 +86,31 @@ def test_an_unknown_schedule_is_404(clients: Clients) -> None:
                                       json={"from": 0, "to": 60})
     assert response.status_code == 404
     assert clients["viewer"].get("/api/v1/schedules/nope/backfills").status_code == 404
+
+
+def test_every_refusal_has_a_code_the_console_translates(clients: Clients) -> None:
+    import re
+
+    from horae.console import i18n
+    from horae.reasons import REASONS
+
+    first = setup(clients)
+    refusals = [
+        clients["editor"].post(URL, json={"from": first, "to": first - 60}),
+        clients["editor"].post(URL, json={"from": first, "to": "2999-01-01T00:00:00Z"}),
+        clients["editor"].post(URL, json={"from": first - 100 * 86400, "to": first}),
+    ]
+    made = clients["editor"].post(URL, json={"from": first, "to": first + 60}).json()
+    clients["operator"].post(f"{URL}/{made['id']}/cancel")
+    ended = clients["operator"].post(f"{URL}/{made['id']}/cancel").json()
+    missing = clients["operator"].post(f"{URL}/999999/cancel").json()
+    assert (ended["code"], missing["code"]) == ("backfill.ended", "backfill.not_found")
+    errors = [e for r in refusals for e in r.json()["errors"]]
+    assert [e["code"] for e in errors] == ["backfill.to_before_from", "backfill.future",
+                                           "backfill.too_many"]
+    for error in [*errors, ended, missing]:
+        said = error["reason"] if "reason" in error else error["detail"]
+        assert REASONS[error["code"]].format(**error["params"]) == said
+        zh = i18n.reasons("zh-CN")[error["code"]]
+        assert zh != REASONS[error["code"]]
+        assert not re.search(r"\{[a-z_]+\}", zh.format(**error["params"]))
