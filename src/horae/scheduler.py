@@ -139,7 +139,10 @@ class Scheduler:
         """One pass; returns how long to sleep before the next one."""
         store = self.app.store
         outcome = store.schedules_fire_due(self._plan, limit=self.batch)
-        store.backfills_top_up(self._backfill_fires)
+        try:
+            store.backfills_top_up(self._backfill_fires)
+        except Exception as exc:  # backfills wait; fires and sweeps must not
+            log.warning("backfill top-up failed (%s); retrying next pass", exc)
         store.runs_expand(self.worker_timeout)
         if outcome.fires:
             log.debug("fired %d (%d runs) for %d schedules", outcome.fires, outcome.runs_queued,

@@ -219,3 +219,15 @@ def test_concurrent_top_ups_never_exceed_the_bound_nor_duplicate_a_fire(
     assert (done.state, done.created, done.skipped_existing) == ("done", 40, 0)
     assert sorted(fires) == [first + 60 * i for i in range(40)]
     assert 1 <= most[0] <= 3
+
+
+def test_an_unreadable_plan_stops_its_backfill_and_not_the_others(store: Store) -> None:
+    add_schedule(store)
+    first = hour_ago(store)
+    broken, fine = start(store, "s", first, 3), start(store, "s", first + 600, 3)
+    with store.db.write() as tx:
+        tx.run("UPDATE horae_backfills SET plan_window = :bad WHERE id = :id",
+               {"id": broken.id, "bad": '{"trigger": {"kind": "cron"}}'})
+    assert store.backfills_top_up(next_fires) == 1
+    assert store.backfill_get(broken.id).state == "cancelled"
+    assert store.backfill_get(fine.id).state == "running"

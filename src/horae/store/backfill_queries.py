@@ -184,7 +184,14 @@ class BackfillQueries(StoreBase):
         steps = 0
         while need > 0 and cursor is not None and steps < _STEPS_PER_PASS:
             steps += 1
-            fires, after = next_fires(b.window, cursor, b.end, _STEP)
+            try:
+                fires, after = next_fires(b.window, cursor, b.end, _STEP)
+            except (ValueError, KeyError, TypeError):
+                # An unreadable plan (written by hand past validation): stop this backfill,
+                # not the others of the pass.
+                tx.run("UPDATE horae_backfills SET state = 'cancelled', finished_at = :now"
+                       " WHERE id = :id", {"id": b.id, "now": now})
+                return created
             existing = self._existing(tx, b.schedule_id, fires)
             cursor = after
             for fire in fires:
