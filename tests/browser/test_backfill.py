@@ -15,7 +15,7 @@ WAIT = 20_000  # ms
 
 
 def test_preview_then_confirm_a_backfill_across_the_berlin_spring_forward(
-        page: Any, server: Server, shots: Path) -> None:
+        page: Any, browser: Any, server: Server, shots: Path) -> None:
     from playwright.sync_api import expect
 
     from horae import Horae, cron
@@ -60,3 +60,43 @@ def test_preview_then_confirm_a_backfill_across_the_berlin_spring_forward(
             if r.origin == "backfill"]
     check.stop()
     assert len(runs) == 5 and {r.state.value for r in runs} == {"succeeded"}
+
+    # A running backfill can be cancelled from the page: the rest never runs.
+    setup = Horae(server.db_url)
+    setup.schedules.add("slow-half-past", "console.scan", cron("30 * * * *"),
+                        kwargs={"targets": ["a"], "steps": 40, "delay": 0.5})
+    setup.stop()
+    page.goto(server.url + "/schedules/slow-half-past")
+    page.click("#backfill-toggle")
+    page.fill("#bf-from", "2026-03-01T00:00:00")
+    page.fill("#bf-to", "2026-03-01T06:00:00")
+    page.click("#bf-preview")
+    expect(page.locator("#backfill-fires li")).to_have_count(6, timeout=WAIT)
+    page.click("#bf-confirm")
+    cancel = page.locator("#backfill-table button[data-cancel]")
+    expect(cancel).to_have_count(1, timeout=WAIT)
+    cancel.click()
+    row = page.locator("#backfill-table tbody tr[data-backfill]")
+    expect(row).to_have_attribute("data-state", "cancelled", timeout=WAIT)
+    expect(cancel).to_have_count(0)
+    check = Horae(server.db_url)
+    slow = check.runs.list(schedule_id="slow-half-past", limit=100)
+    for run in slow:  # let the server stop at once
+        if run.state.value in ("queued", "running"):
+            check.runs.cancel(run.id)
+    check.stop()
+    assert len(slow) == 1  # one was queued (concurrency 1); the other five never were
+
+    # A viewer sees the backfill and its progress, but neither the form nor a cancel button.
+    context = browser.new_context(locale="en-GB", timezone_id="Europe/Berlin")
+    viewer = context.new_page()
+    try:
+        sign_in(viewer, server, "viewer")
+        viewer.goto(server.url + "/schedules/berlin-half-past")
+        expect(viewer.locator("#backfill-table tbody tr[data-backfill]")).to_have_count(
+            1, timeout=WAIT)
+        expect(viewer.locator("#backfill-toggle")).to_have_count(0)
+        expect(viewer.locator("#backfill-form")).to_have_count(0)
+        expect(viewer.locator("#backfill-table button")).to_have_count(0)
+    finally:
+        context.close()
