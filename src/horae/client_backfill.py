@@ -4,7 +4,7 @@ API (``/schedules/{id}/backfills``), with the return types of the Python API."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal, overload
 from urllib.parse import quote
 
 from horae.backfill import Backfill, BackfillPlan, backfill_from_wire, plan_from_wire
@@ -16,6 +16,14 @@ class RemoteBackfills:
     :meth:`horae.schedules.ScheduleManager.backfill`)."""
 
     _c: Any  # the RemoteHorae this belongs to
+
+    @overload
+    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
+                 dry_run: Literal[True], created_by: str | None = None) -> BackfillPlan: ...
+
+    @overload
+    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
+                 dry_run: Literal[False] = False, created_by: str | None = None) -> Backfill: ...
 
     def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
                  dry_run: bool = False, created_by: str | None = None

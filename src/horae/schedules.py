@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -338,6 +338,14 @@ class ScheduleManager:
         trig = trigger_from_dict(s.trigger)
         after = self._app.store.now() if s.next_fire_at is None else s.next_fire_at - 1e-6
         return preview(trig, after, n, start_at=s.policies.start_at, end_at=s.policies.end_at)
+
+    @overload
+    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
+                 dry_run: Literal[True], created_by: str | None = None) -> BackfillPlan: ...
+
+    @overload
+    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
+                 dry_run: Literal[False] = False, created_by: str | None = None) -> Backfill: ...
 
     def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
                  dry_run: bool = False, created_by: str | None = None
