@@ -62,7 +62,7 @@ def in_thread(
 
 class AsyncSchedules:
     """``await ah.schedules.add/ensure/update/pause/resume/remove/get/list/trigger_now/
-    preview/batch/add_many``."""
+    preview/batch/add_many/backfill/backfills/backfill_cancel``."""
 
     def __init__(self, schedules: ScheduleManager, executor: Executor) -> None:
         self.sync = schedules
@@ -78,6 +78,9 @@ class AsyncSchedules:
         self.preview = in_thread(executor, schedules.preview)
         self.batch = in_thread(executor, schedules.batch)
         self.add_many = in_thread(executor, schedules.add_many)
+        self.backfill = in_thread(executor, schedules.backfill)
+        self.backfills = in_thread(executor, schedules.backfills)
+        self.backfill_cancel = in_thread(executor, schedules.backfill_cancel)
 
 
 class AsyncRuns:

@@ -12,7 +12,7 @@ arguments, return types and errors, so code (and the CLI's ``--url``) can use ei
 
 - ``app.schedules``: ``add``, ``update`` (``expected_version`` is sent as ``If-Match``),
   ``pause``, ``resume``, ``remove``, ``get``, ``list``, ``trigger_now``, ``preview``,
-  ``batch``, ``add_many``;
+  ``batch``, ``add_many``, ``backfill``, ``backfills``, ``backfill_cancel``;
 - ``app.runs``: ``create``, ``get``, ``list``, ``cancel``, ``retry``, ``logs``, ``wait``;
 - ``app.workflows``: ``add``, ``get``, ``versions``, ``list``, ``update``, ``remove``
   (:mod:`horae.client_workflows`);
@@ -44,6 +44,7 @@ from pydantic import TypeAdapter
 
 from horae import __version__
 from horae.bulk import outcome_from_wire, wire_request
+from horae.client_backfill import RemoteBackfills
 from horae.client_workflows import RemoteWorkflows
 from horae.errors import Conflict, HoraeError, InvalidInput, NotFound
 from horae.instants import to_epoch
@@ -300,7 +301,7 @@ def _sid(id: str) -> str:
     return quote(id, safe="")
 
 
-class RemoteSchedules:
+class RemoteSchedules(RemoteBackfills):
     """``app.schedules`` over the API: the methods of :class:`horae.schedules.ScheduleManager`."""
 
     def __init__(self, client: RemoteHorae) -> None:

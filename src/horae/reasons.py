@@ -134,6 +134,14 @@ REASONS: dict[str, str] = {
     "value.min_length_n": "String should have at least {limit} characters",
     "value.pattern": "String should match pattern {pattern}",
     "value.max_items": "List should have at most {limit} items after validation, not {count}",
+    # backfills (horae.backfill)
+    "backfill.to_before_from": "must be after from",
+    "backfill.future": "is in the future ({to} > now {now}); a backfill covers the past, the "
+                       "schedule itself fires from now on",
+    "backfill.too_many": "the range holds more than {limit} fires (from {start}); split it "
+                         "into smaller backfills",
+    "backfill.concurrency": "must be between {low} and {high}",
+    "value.whole_number": "must be a whole number",
     # accounts
     "user.name": "1-100 letters, digits and _ . @ -, starting with a letter or digit",
     "password.short": "must be at least {limit} characters long",
@@ -144,6 +152,7 @@ REASONS: dict[str, str] = {
     "schedule.lost_update": "schedule {id} is at version {version}, not {expected}: someone "
                             "changed it since you read it; read it again and retry",
     "run.finished": "run {id} already finished ({state})",
+    "backfill.ended": "backfill {id} already ended ({state})",
     "run.not_finished": "run {id} has not finished ({state}); cancel it first",
     "user.exists": "a user named {name} exists; choose another name",
     "user.taken": "already taken",
@@ -160,6 +169,7 @@ REASONS: dict[str, str] = {
     "run.child_exit_code": "child process exited with code {code} {when} reporting a result",
     "run.child_exited": "child process exited {when} reporting a result",
     "run.no_worker": "no live worker serves queue {queue}",
+    "run.cancelled_backfill": "cancelled: its backfill was cancelled",
     "run.result_not_json": "result is not JSON: {detail}",
     # why a workflow step was skipped or failed, how a workflow run ended (more specific
     # first: "step {step} failed" would also match a skip's reason)
@@ -234,6 +244,7 @@ REASONS: dict[str, str] = {
     "schedule.not_found": "schedule {id} not found",
     "run.not_found": "run {id} not found",
     "task.not_found": "task {id} not found",
+    "backfill.not_found": "backfill {id} not found",
 }
 
 #: Params that name parts of Horae (a cron field, months, a run state, where a blocking

@@ -1,6 +1,7 @@
 """The scheduler: a stateless loop over the database.
 
-Each pass turns due fires into runs (see ``Store.schedules_fire_due``), then, at most once
+Each pass turns due fires into runs (see ``Store.schedules_fire_due``), tops running
+backfills up to their concurrency bound (``Store.backfills_top_up``), then, at most once
 per ``sweep_interval``, rescues runs whose lease expired, records waiting runs past their
 ``expire_after`` as missed (store/expiry.py) and marks silent workers gone.
 Between passes it sleeps until the next due instant, or until told that a schedule
@@ -20,6 +21,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
+from horae.backfill import Window
 from horae.config import RetentionSettings
 from horae.models import Policies
 from horae.policies import DueSchedule, FirePlan, plan_fires
@@ -59,6 +61,7 @@ class Scheduler:
         self._rng = random.Random()
         self._triggers: dict[str, Trigger] = {}
         self._policies: dict[str, Policies] = {}
+        self._windows: dict[str, Window] = {}
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._waker: Waker | None = None
@@ -91,7 +94,7 @@ class Scheduler:
         sqlite_shared = store.dialect == "sqlite" and not store.db.url.endswith(":memory:")
         self._db = store.db if isinstance(store.db, SQLiteDatabase) else None
         self._waker = Waker(
-            store.db, ["horae_schedules", "horae_fanout"],
+            store.db, ["horae_schedules", "horae_fanout", "horae_backfills"],
             poll=self._changed_elsewhere if sqlite_shared else None,
             poll_interval=self.change_poll,
         )
@@ -155,6 +158,10 @@ class Scheduler:
         """One pass; returns how long to sleep before the next one."""
         store = self.app.store
         outcome = store.schedules_fire_due(self._plan, limit=self.batch)
+        try:
+            store.backfills_top_up(self._backfill_fires)
+        except Exception as exc:  # backfills wait; fires and sweeps must not
+            log.warning("backfill top-up failed (%s); retrying next pass", exc)
         store.runs_expand(self.worker_timeout)
         if outcome.fires:
             log.debug("fired %d (%d runs) for %d schedules", outcome.fires, outcome.runs_queued,
@@ -209,6 +216,17 @@ class Scheduler:
                               row.waiting, row.running, row.oldest_active_at)
             plans.append(plan_fires(due, now, self._rng))
         return plans
+
+    def _backfill_fires(self, window: str, cursor: float, end: float,
+                        n: int) -> tuple[list[float], float | None]:
+        """The next fires of a backfill (see ``Store.backfills_top_up``); its trigger and
+        window parsed once per text."""
+        parsed = self._windows.get(window)
+        if parsed is None:
+            if len(self._windows) > 1000:
+                self._windows.clear()
+            parsed = self._windows[window] = Window.loads(window)
+        return parsed.next_batch(cursor, end, n)
 
     def _parse(self, row: DueRow) -> tuple[Trigger, Policies]:
         """Parsed trigger and policies, cached by their JSON text (policies repeat a lot)."""

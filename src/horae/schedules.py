@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -20,6 +20,7 @@ from horae.triggers import IntervalTrigger, Trigger, at, preview, trigger_from_d
 
 if TYPE_CHECKING:
     from horae.app import Horae
+    from horae.backfill import Backfill, BackfillPlan
     from horae.declared import SyncResult
     from horae.schedule_batch import BatchResult
     from horae.store.bulk_queries import BulkOutcome
@@ -385,6 +386,44 @@ class ScheduleManager:
                                        details={"why": "never"}, label="next"))
         return {"schedule_id": facts.schedule.id, "now": iso(now),
                 "explanations": [e.to_dict(language) for e in answers]}
+
+    @overload
+    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
+                 dry_run: Literal[True], created_by: str | None = None) -> BackfillPlan: ...
+
+    @overload
+    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
+                 dry_run: Literal[False] = False, created_by: str | None = None) -> Backfill: ...
+
+    def backfill(self, id: str, start: Any, end: Any, *, concurrency: int = 1,
+                 dry_run: bool = False, created_by: str | None = None
+                 ) -> BackfillPlan | Backfill:
+        """Run schedule ``id`` over the past range ``[start, end)`` (docs/semantics.md,
+        "Backfill").
+
+        ``dry_run``: the plan only -- every fire time with its DST markers and whether a
+        run already has it; nothing is written. Otherwise a running :class:`Backfill`
+        (its ``plan`` attached): the scheduler queues its fires in order, at most
+        ``concurrency`` active at once, as runs with origin ``backfill`` whose
+        ``ctx.fire_time`` is the fire time; fires that already have a run are skipped.
+        InvalidInput names ``from``, ``to`` (after ``from``, not in the future, at most
+        100,000 fires) or ``concurrency`` (1..100).
+        """
+        from horae.backfill_manager import BackfillManager
+
+        return BackfillManager(self._app).create(id, start, end, concurrency=concurrency,
+                                                 dry_run=dry_run, created_by=created_by)
+
+    def backfills(self, id: str) -> list[Backfill]:
+        """The schedule's backfills, newest first."""
+        from horae.backfill_manager import BackfillManager
+
+        return BackfillManager(self._app).list(id)
+
+    def backfill_cancel(self, id: str, backfill_id: int) -> Backfill:
+        """Stop a running backfill: nothing more is queued, its waiting runs are cancelled,
+        running ones finish. NotFound, or Conflict when it already ended."""
+        return self._app.store.backfill_cancel(backfill_id, id)
 
     def batch(self, operations: Sequence[Mapping[str, Any]], *, atomic: bool = False,
               dry_run: bool = False) -> list[BatchResult]:

@@ -27,6 +27,7 @@ EXPECTED: dict[str, str | None] = {
     "createSchedule": "editor", "patchSchedule": "editor", "replaceSchedule": "editor",
     "deleteSchedule": "editor", "batchSchedules": "editor",
     "pauseSchedule": "operator", "resumeSchedule": "operator", "triggerSchedule": "operator",
+    "createBackfill": "editor", "listBackfills": "viewer", "cancelBackfill": "operator",
     "listRuns": "viewer", "getRun": "viewer", "getRunLogs": "viewer", "getStats": "viewer",
     "listRunAttempts": "viewer",
     "createRun": "operator", "cancelRun": "operator", "retryRun": "operator",
@@ -45,7 +46,8 @@ EXPECTED: dict[str, str | None] = {
 }
 SUCCESS = {"createSchedule": 201, "deleteSchedule": 204, "triggerSchedule": 201,
            "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201,
-           "createWorkflow": 201, "deleteWorkflow": 204, "runWorkflow": 201}
+           "createWorkflow": 201, "deleteWorkflow": 204, "runWorkflow": 201,
+           "createBackfill": 201}
 _seq = itertools.count()
 
 
@@ -107,6 +109,11 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
                                  None),
     "triggerSchedule": lambda c: ("POST", f"/api/v1/schedules/{_schedule(c.horae)}/trigger",
                                   None),
+    "createBackfill": lambda c: ("POST", f"/api/v1/schedules/{_schedule(c.horae)}/backfills",
+                                 {"from": 0, "to": 3600}),
+    "listBackfills": lambda c: ("GET", f"/api/v1/schedules/{_schedule(c.horae)}/backfills",
+                                None),
+    "cancelBackfill": lambda c: ("POST", _backfill(c), None),
     "listRuns": lambda c: ("GET", "/api/v1/runs", None),
     "getStats": lambda c: ("GET", "/api/v1/stats", None),
     "getRun": lambda c: ("GET", f"/api/v1/runs/{_run(c.horae)}", None),
@@ -152,6 +159,14 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
     "getOpenApi": lambda c: ("GET", "/api/v1/openapi.json", None),
     "getDocs": lambda c: ("GET", "/api/v1/docs", None),
 }
+
+
+def _backfill(c: Clients) -> str:
+    sid = f"m{next(_seq)}"
+    c.horae.schedules.add(sid, "scan", {"kind": "cron", "expr": "0 * * * *"},
+                          kwargs={"targets": ["a"]})
+    b = c.horae.schedules.backfill(sid, 0, 7200)
+    return f"/api/v1/schedules/{sid}/backfills/{b.id}/cancel"
 
 
 def _token(c: Clients) -> str:

@@ -501,3 +501,31 @@ def test_explain_over_the_api_from_python_and_the_cli(server: LiveServer,
     bad = horae(server, "schedules", "explain", "why-remote", "--at", "nope")
     assert bad.exit_code == 2 and bad.stderr.startswith("error: --at: ")
     remote.schedules.remove("why-remote")
+
+
+# -- backfills ----------------------------------------------------------------------------
+
+
+def test_a_backfill_over_the_api_plans_runs_and_lists_as_the_python_api(
+        remote: RemoteHorae, server: LiveServer) -> None:
+    from horae.backfill import Backfill, BackfillPlan
+
+    remote.schedules.add("bf-remote", "scan", cron("* * * * *"), kwargs={"targets": []})
+    first = (remote.now() // 60) * 60 - 600
+    plan = remote.schedules.backfill("bf-remote", first, first + 300, dry_run=True)
+    assert isinstance(plan, BackfillPlan)
+    assert [f.fire_time for f in plan.fires] == [first + 60 * i for i in range(5)]
+    assert (plan.zone, plan.already_run) == ("UTC", 0)
+    made = remote.schedules.backfill("bf-remote", first, first + 300, concurrency=2)
+    assert isinstance(made, Backfill) and (made.total, made.concurrency) == (5, 2)
+    done = eventually(lambda: (b := remote.schedules.backfills("bf-remote")[0]).state == "done"
+                      and b, timeout=30)
+    assert (done.id, done.created, done.skipped_existing) == (made.id, 5, 0)
+    with pytest.raises(InvalidInput) as caught:
+        remote.schedules.backfill("bf-remote", first, first + 10 * 86400)
+    assert caught.value.field == "to"
+
+    again = horae(server, "schedules", "backfill", "bf-remote", "--from", str(first), "--to",
+                  str(first + 300), "--yes")
+    assert again.exit_code == 0, again.output
+    assert "nothing to do" in again.output

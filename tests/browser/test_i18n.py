@@ -18,9 +18,9 @@ ROOT = resources.files("horae.console")
 DYNAMIC = [  # messages built from data: run states, roles, origins, policies, kinds
     "scheduled", "queued", "running", "retrying", "succeeded", "failed", "timed_out",
     "cancelled", "skipped", "missed", "lost", "viewer", "operator", "editor", "admin",
-    "manual", "schedule", "retry", "skip", "queue_one", "allow", "cancel_previous", "latest",
-    "all", "none", "user", "run", "token", "disabled", "active", "broadcast", "shard",
-    "draining", "gone",
+    "manual", "schedule", "retry", "backfill", "skip", "queue_one", "allow", "cancel_previous",
+    "latest", "all", "none", "user", "run", "token", "disabled", "active", "broadcast",
+    "shard", "draining", "gone",
 ]
 
 

@@ -129,10 +129,11 @@ def test_keyboard_reaches_the_main_actions_on_a_phone(phone: Any, server: Server
     phone.goto(server.url + f"/schedules/{LONG}")
     expect(phone.locator("#pause-toggle")).to_have_text("Pause", timeout=WAIT)
     phone.locator("body").focus()
-    for target in ("#trigger-now", "#pause-toggle", "#edit-schedule", "#delete-schedule"):
+    for target in ("#trigger-now", "#pause-toggle", "#backfill-toggle", "#edit-schedule",
+                   "#delete-schedule"):
         _tab_to(phone, target)
-    phone.keyboard.press("Shift+Tab")
-    phone.keyboard.press("Shift+Tab")
+    for _ in range(3):  # back over Edit and Backfill
+        phone.keyboard.press("Shift+Tab")
     assert phone.evaluate("document.activeElement.id") == "pause-toggle"
     toggle = phone.locator("#pause-toggle")
     phone.keyboard.press("Enter")

@@ -14,6 +14,7 @@ import pytest
 from horae.store import Store
 from horae.store import api_store as A
 from horae.store import auth_store as F
+from horae.store import backfill_queries as B
 from horae.store import console_store as C
 from horae.store import explain_queries as X
 from horae.store import hook_queries as H
@@ -45,6 +46,7 @@ EXPECTED_COLUMNS = {
     "horae_consumers": set(H.CONSUMER_COLUMNS),
     "horae_workflow_steps": set(WR.STEP_COLUMNS),
     "horae_schedulers": set(X.SCHEDULER_COLUMNS),
+    "horae_backfills": set(B.BACKFILL_COLUMNS),
 }
 
 

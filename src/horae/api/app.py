@@ -19,6 +19,7 @@ from horae.api import events as E
 from horae.api import schemas as S
 from horae.api.attempt_routes import ATTEMPT_OPERATIONS
 from horae.api.auth import Authenticator, Role
+from horae.api.backfill_routes import BACKFILL_OPERATIONS
 from horae.api.batch_routes import BATCH_OPERATIONS
 from horae.api.bodies import BodyLimit
 from horae.api.bulk_routes import BULK_OPERATIONS
@@ -139,6 +140,7 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *BULK_OPERATIONS,
                   *QUEUE_OPERATIONS, *ATTEMPT_OPERATIONS, *WORKFLOW_OPERATIONS,
                   *WORKFLOW_RUN_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
+                  *BACKFILL_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     # Every body this app reads -- API, and the console's pages mounted on it later -- is

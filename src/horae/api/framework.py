@@ -210,6 +210,8 @@ class Operation:
     max_body: int | None = None  # bytes of a request body; None: the API's max_body
     body_optional: bool = False  # no body (no Content-Type, or nothing sent): body is None
     description: str = ""
+    #: Other successful answers than ``status``: (status, body model, description).
+    also: tuple[tuple[int, type[BaseModel], str], ...] = ()
 
 
 async def serve_operation(op: Operation, api: Any, request: Request) -> Response:

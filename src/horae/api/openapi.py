@@ -40,6 +40,9 @@ def build_openapi(operations: Sequence[Operation]) -> dict[str, Any]:
                             (op.response, "serialization")):
             if model is not None and (model, mode) not in models:
                 models.append((model, mode))
+        for _, other, _ in op.also:
+            if (other, "serialization") not in models:
+                models.append((other, "serialization"))
     keys, defs = models_json_schema(models, ref_template=REF)
     schemas: dict[str, Any] = defs.get("$defs", {})
 
@@ -149,6 +152,9 @@ def _responses(op: Operation, ref: Any) -> dict[str, Any]:
     if headers:
         ok["headers"] = headers
     out: dict[str, Any] = {str(op.status): ok}
+    for status, model, description in op.also:
+        out[str(status)] = {"description": description, "content": {
+            "application/json": {"schema": ref(model, "serialization")}}}
     codes = set(op.errors) | (set(_COMMON) | {503} if op.role is not None else set())
     for code in sorted(codes):
         out[str(code)] = {"description": _COMMON.get(code) or _DESCRIPTIONS.get(code, "Error"),

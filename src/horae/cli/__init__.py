@@ -114,6 +114,7 @@ def cli(ctx: click.Context, app_spec: str | None, db: str | None, remote_url: st
 def _register() -> None:
     from horae.cli.admin import db, tasks
     from horae.cli.api_cmds import api, tokens
+    from horae.cli.backfill_cmd import backfill, backfill_cancel, backfills
     from horae.cli.bulk_cmd import cancel_many, pause_many, resume_many, retry_many
     from horae.cli.explain_cmd import explain
     from horae.cli.run_create import create, run_schedule
@@ -127,6 +128,8 @@ def _register() -> None:
 
     schedules.add_command(apply)
     schedules.add_command(explain)
+    for command in (backfill, backfills, backfill_cancel):
+        schedules.add_command(command)
     schedules.add_command(run_schedule)
     runs.add_command(create)
     for command in (cancel_many, retry_many):

@@ -230,6 +230,8 @@ class LeaseQueries(StoreBase):
             fanout.settle(self, tx, [r["parent_id"] for r in rows if r is not None], now)
             if any(f.state is RunState.RETRYING for f in items):
                 self._notify(tx, "horae_runs")
+            if any(r is not None and r["origin"] == "backfill" for r in rows):
+                self._notify(tx, "horae_backfills")  # a slot is free: the scheduler tops up
         return kept
 
     def _finish_rows(self, tx: Tx, params: list[dict[str, Any]],

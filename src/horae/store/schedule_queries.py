@@ -24,6 +24,9 @@ from horae.store.base import (
 )
 from horae.store.connection import Tx
 
+# The overlap policy counts a schedule's own runs, not a backfill's (docs/semantics.md).
+_OWN = " AND r.origin <> 'backfill'"
+
 
 class ScheduleQueries(StoreBase):
     def schedule_add(self, s: Schedule) -> Schedule:
@@ -197,19 +200,21 @@ class ScheduleQueries(StoreBase):
         than a ``state = 'running'`` condition: given that condition, PostgreSQL with stale
         statistics (a table analysed while few runs were running) walks the partial index of
         *every* running run for each due schedule, which made a pass cost O(due × running)
-        and stalled firing for minutes under load.
+        and stalled firing for minutes under load. A backfill's runs are left out: they are
+        throttled by the backfill's own bound, and the overlap policy sees only the runs
+        the schedule fired itself (or was asked to run now).
         """
         return (
             f"WITH c AS (SELECT {self.db.now_sql} AS now)"
             " SELECT s.id, s.version, s.trigger, s.policies, s.next_fire_at, s.fires,"
             " s.task, s.args, s.kwargs, c.now,"
             " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
-            f"  AND r.state IN {ACTIVE_SQL}) AS active,"
+            f"  AND r.state IN {ACTIVE_SQL}{_OWN}) AS active,"
             " (SELECT coalesce(sum(CASE WHEN r.state = 'running' THEN 1 ELSE 0 END), 0)"
-            f"  FROM horae_runs r WHERE r.schedule_id = s.id AND r.state IN {ACTIVE_SQL})"
+            f"  FROM horae_runs r WHERE r.schedule_id = s.id AND r.state IN {ACTIVE_SQL}{_OWN})"
             " AS running,"
             " (SELECT min(r.created_at) FROM horae_runs r WHERE r.schedule_id = s.id"
-            f"  AND r.state IN {ACTIVE_SQL}) AS oldest_active,"
+            f"  AND r.state IN {ACTIVE_SQL}{_OWN}) AS oldest_active,"
             " (SELECT count(*) FROM horae_runs r WHERE r.schedule_id = s.id"
             "  AND r.fire_time >= s.next_fire_at) AS fired"
             " FROM horae_schedules s CROSS JOIN c"
@@ -264,7 +269,8 @@ class ScheduleQueries(StoreBase):
         # order, before either update (the lock order).
         locked = [r["id"] for r in tx.all(
             f"SELECT id FROM horae_runs WHERE {self.db.in_list('schedule_id', 'ids')}"
-            f" AND state IN {ACTIVE_SQL} ORDER BY id{self.db.lock_rows}",
+            f" AND state IN {ACTIVE_SQL} AND origin <> 'backfill' ORDER BY id"
+            f"{self.db.lock_rows}",
             {"ids": self.db.list_param(schedule_ids)},
         )]
         if not locked:

@@ -26,6 +26,7 @@ Contract shared by every backend (SQLite file, SQLite in-memory, PostgreSQL), pr
 from __future__ import annotations
 
 from horae.models import QueueStats
+from horae.store.backfill_queries import BackfillQueries
 from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
 from horae.store.bulk_queries import BulkQueries
 from horae.store.expiry import ExpiryQueries
@@ -48,7 +49,7 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
             ListQueries, QueueQueries, RetentionQueries, ExpiryQueries, WorkflowQueries,
-            BulkQueries, HookQueries, WorkflowRunQueries, ExplainQueries):
+            BulkQueries, HookQueries, WorkflowRunQueries, ExplainQueries, BackfillQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.
