@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar, overload
 
+from horae.alerts.manager import ChannelManager
 from horae.config import database_url
 from horae.declared import Declarations
 from horae.errors import InvalidInput
@@ -38,6 +39,7 @@ class Horae:
         self.schedules = ScheduleManager(self)
         self.runs = RunManager(self)
         self.workflows = WorkflowManager(self)
+        self.channels = ChannelManager(self)
         self._store: Store | None = None
         self._store_pid = os.getpid()
         self._abandoned: list[Store] = []

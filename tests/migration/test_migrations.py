@@ -14,6 +14,7 @@ import pytest
 from horae.store import Store
 from horae.store import api_store as A
 from horae.store import auth_store as F
+from horae.store import channel_queries as CH
 from horae.store import console_store as C
 from horae.store import rows as R
 from horae.store import user_store as U
@@ -39,6 +40,7 @@ EXPECTED_COLUMNS = {
     "horae_auth_failures": set(F.AUTH_FAILURE_COLUMNS),
     "horae_workflows": set(W.WORKFLOW_COLUMNS),
     "horae_workflow_versions": set(W.WORKFLOW_VERSION_COLUMNS),
+    "horae_channels": set(CH.CHANNEL_COLUMNS),
 }
 
 
