@@ -14,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from horae.alerts.message import DeliveryResult, Message
-from horae.alerts.senders import dingtalk, email, feishu, slack, teams, wecom, webhook
+from horae.alerts.senders import dingtalk, email, feishu, slack, teams, webhook, wecom
 from horae.alerts.senders.http import SendError, post
 
 HTTP_SENDERS: dict[str, ModuleType] = {"webhook": webhook, "slack": slack,

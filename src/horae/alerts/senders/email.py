@@ -39,33 +39,10 @@ def render(config: dict[str, Any], message: Message) -> EmailMessage:
 
 
 def send(config: dict[str, Any], secrets: dict[str, str], message: Message) -> DeliveryResult:
-    security, timeout = config["security"], float(config["timeout"])
-    smtp: smtplib.SMTP
+    timeout = float(config["timeout"])
     try:
-        if security == "ssl":
-            smtp = smtplib.SMTP_SSL(config["host"], config["port"], timeout=timeout,
-                                    context=tls_context())
-        else:
-            smtp = smtplib.SMTP(config["host"], config["port"], timeout=timeout)
-        with smtp:
-            smtp.ehlo()
-            if security == "starttls":
-                smtp.starttls(context=tls_context())
-                smtp.ehlo()
-            if config.get("username"):
-                smtp.login(config["username"], secrets.get("password", ""))
-            mail = render(config, message)
-            code, reply = smtp.mail(config["from_addr"])
-            if code != 250:
-                return _failed(code, reply, "the server refused the sender")
-            for rcpt in config["to"]:
-                code, reply = smtp.rcpt(rcpt)
-                if code not in (250, 251):
-                    return _failed(code, reply, f"the server refused the recipient {rcpt}")
-            code, reply = smtp.data(mail.as_bytes())
-            if code != 250:
-                return _failed(code, reply, "the server refused the message")
-            return DeliveryResult("sent", code, reply.decode(errors="replace")[:500])
+        with _connect(config, timeout) as smtp:
+            return _deliver(smtp, config, secrets, message)
     except smtplib.SMTPAuthenticationError as e:
         return _failed(e.smtp_code, e.smtp_error, "the server refused the login")
     except smtplib.SMTPNotSupportedError as e:
@@ -80,6 +57,34 @@ def send(config: dict[str, Any], secrets: dict[str, str], message: Message) -> D
     except (OSError, smtplib.SMTPException) as e:
         return DeliveryResult("failed", error=f"could not talk to {config['host']}:"
                                               f"{config['port']}: {type(e).__name__}: {e}")
+
+
+def _connect(config: dict[str, Any], timeout: float) -> smtplib.SMTP:
+    if config["security"] == "ssl":
+        return smtplib.SMTP_SSL(config["host"], config["port"], timeout=timeout,
+                                context=tls_context())
+    return smtplib.SMTP(config["host"], config["port"], timeout=timeout)
+
+
+def _deliver(smtp: smtplib.SMTP, config: dict[str, Any], secrets: dict[str, str],
+             message: Message) -> DeliveryResult:
+    smtp.ehlo()
+    if config["security"] == "starttls":
+        smtp.starttls(context=tls_context())
+        smtp.ehlo()
+    if config.get("username"):
+        smtp.login(config["username"], secrets.get("password", ""))
+    code, reply = smtp.mail(config["from_addr"])
+    if code != 250:
+        return _failed(code, reply, "the server refused the sender")
+    for rcpt in config["to"]:
+        code, reply = smtp.rcpt(rcpt)
+        if code not in (250, 251):
+            return _failed(code, reply, f"the server refused the recipient {rcpt}")
+    code, reply = smtp.data(render(config, message).as_bytes())
+    if code != 250:
+        return _failed(code, reply, "the server refused the message")
+    return DeliveryResult("sent", code, reply.decode(errors="replace")[:500])
 
 
 def _failed(code: int, reply: bytes | str, why: str) -> DeliveryResult:
