@@ -173,6 +173,32 @@ REASONS: dict[str, str] = {
     "miss.window": "{late} s late, beyond misfire_grace={grace} s and beyond "
                    "catchup_window={window} s",
     "miss.policy": "{late} s late, beyond misfire_grace={grace} s (catchup={catchup})",
+    # notification channels (horae.alerts.channels, the API's channel_routes)
+    "channel.name": "must be 1-100 letters, digits, '_', '.' or '-', starting with a letter "
+                    "or digit",
+    "channel.unknown_field": "not a field of a {kind} channel (its fields: {known})",
+    "channel.unknown_secret": "not a secret of a {kind} channel (its secrets: {known})",
+    "channel.username": "is required when a password is set",
+    "channel.timeout": "must be a number of seconds above 0, at most {limit}",
+    "channel.exists": "a channel named {name} exists; choose another name",
+    "channel.lost_update": "channel {id} is at version {version}, not {expected}: someone "
+                           "changed it since you read it; read it again and retry",
+    "channel.not_found": "channel {id} not found",
+    "value.non_empty": "must be a non-empty string",
+    "value.max_chars": "must be at most {limit} characters",
+    "value.is_required": "is required",
+    "value.true_false": "must be true or false",
+    "value.port": "must be a whole number from 1 to 65535",
+    "secret.text": "must be text of at most {limit} characters",
+    "url.needed": "must be a URL starting with https:// or http://",
+    "url.text": "must be a URL without spaces, of at most {limit} characters",
+    "url.invalid": "is not a valid URL",
+    "url.scheme": "must start with https:// or http://",
+    "url.host": "must name a host",
+    "url.userinfo": "must not carry a user or password; use the secret fields",
+    "email.address": "must be an email address like ops@example.com",
+    "email.list": "must be a list of at least one email address",
+    "email.too_many": "must list at most {limit} addresses",
     # not found (404 details)
     "schedule.not_found": "schedule {id} not found",
     "run.not_found": "run {id} not found",
