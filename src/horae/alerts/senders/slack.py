@@ -49,4 +49,4 @@ def build(config: dict[str, Any], secrets: dict[str, str], message: Message,
 def check(status: int, text: str) -> str | None:
     if status == 200 and text.strip() == "ok":
         return None
-    return f"Slack answered HTTP {status}: {text.strip()[:100] or 'no reason'}"
+    return f"Slack answered HTTP {status}: {text.strip()[:100] or '-'}"

@@ -47,4 +47,4 @@ def build(config: dict[str, Any], secrets: dict[str, str], message: Message,
 
 
 def check(status: int, text: str) -> str | None:
-    return None if 200 <= status < 300 else f"Teams answered HTTP {status}: {text[:100]}"
+    return None if 200 <= status < 300 else f"Teams answered HTTP {status}: {text.strip()[:100] or '-'}"

@@ -4,7 +4,7 @@
 "use strict";
 (function () {
   const H = window.HoraeConsole;
-  const { t, el, $, $$, api, get, timeCell, failed, flash, emptyRow, reasonText, pages } = H;
+  const { t, el, $, $$, api, get, timeCell, failed, flash, emptyRow, reasonText, sentence, pages } = H;
   // Each kind's fields (horae.alerts.channels): name -> {required, default}.
   const KINDS = JSON.parse(document.getElementById("channel-kinds").textContent);
   const HELP = {
@@ -60,8 +60,8 @@
       const status = el("span", { class: "secret-state", "data-secret-state": name }, set ? t("set") : t("not set"));
       const clear = set ? el("label", { class: "check" },
         el("input", { type: "checkbox", "data-clear": name }), " ", t("Clear")) : null;
-      box.append(el("label", { for: id }, HELP[name] || name, f.required ? " *" : "", " · ", status), input, clear,
-        el("p", { class: "field-error", "data-error-for": "secrets." + name }));
+      box.append(el("label", { for: id }, HELP[name] || name, f.required ? " *" : "", " · ", status), input,
+        ...(clear ? [clear] : []), el("p", { class: "field-error", "data-error-for": "secrets." + name }));
     }
   }
 
@@ -93,7 +93,7 @@
     const rows = [[t("Channel"), channel.name], [t("Status"), t(ok ? "Delivered" : "Not delivered")],
       [t("Code"), result.code === null ? "—" : String(result.code)],
       [t("Duration"), H.duration(result.duration)]];
-    if (result.error) rows.push([t("Error"), result.error]);
+    if (result.error) rows.push([t("Error"), sentence(result.error)]);
     if (result.reply) rows.push([t("Reply"), result.reply]);
     $("#test-result-fields").replaceChildren(...rows.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
     box.dataset.status = result.status;
@@ -139,10 +139,10 @@
         test.addEventListener("click", async () => {
           test.disabled = true;
           try {
-            const result = await api("/channels/" + ch.id + "/test", { method: "POST" });
+            const result = (await api("/channels/" + ch.id + "/test", { method: "POST" })).body;
             showResult(ch, result);
             if (result.status === "sent") flash(t("Test message sent through {name}.", { name: ch.name }));
-            else flash(t("Not delivered through {name}: {error}", { name: ch.name, error: result.error }), "error");
+            else flash(t("Not delivered through {name}: {error}", { name: ch.name, error: sentence(result.error) }), "error");
           } catch (err) { failed(err); }
           test.disabled = false;
         });
