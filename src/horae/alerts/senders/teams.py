@@ -47,4 +47,6 @@ def build(config: dict[str, Any], secrets: dict[str, str], message: Message,
 
 
 def check(status: int, text: str) -> str | None:
-    return None if 200 <= status < 300 else f"Teams answered HTTP {status}: {text.strip()[:100] or '-'}"
+    if 200 <= status < 300:
+        return None
+    return f"Teams answered HTTP {status}: {text.strip()[:100] or '-'}"
