@@ -103,3 +103,34 @@ def test_a_failing_change_hook_rolls_the_change_back(store: Store) -> None:
     with on_change(boom), pytest.raises(RuntimeError):
         store.channel_add("ops", "webhook", CONFIG, {})
     assert store.channel_list() == []
+
+
+def _rename_together(store: Store, ids: list[int], target: str) -> list[str]:
+    """Rename each channel of ``ids`` to ``target`` at the same moment; each outcome."""
+    import threading
+
+    barrier, outcomes = threading.Barrier(len(ids)), []
+
+    def rename(channel_id: int) -> None:
+        barrier.wait()
+        try:
+            store.channel_update(channel_id, name=target, config=CONFIG, secrets={},
+                                 enabled=True)
+            outcomes.append("renamed")
+        except Conflict:
+            outcomes.append("conflict")
+
+    threads = [threading.Thread(target=rename, args=(i,)) for i in ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return outcomes
+
+
+def test_two_renames_to_one_name_at_once_give_one_conflict(store: Store) -> None:
+    for round_ in range(5):
+        a = store.channel_add(f"a{round_}", "webhook", CONFIG, {})
+        b = store.channel_add(f"b{round_}", "webhook", CONFIG, {})
+        assert sorted(_rename_together(store, [a.id, b.id], f"same{round_}")) == [
+            "conflict", "renamed"]

@@ -92,6 +92,18 @@ class ChannelQueries(StoreBase):
         NotFound; Conflict when the name is taken or, with ``expected_version``, when the
         stored version differs."""
         guard = "" if expected_version is None else " AND version = :expected"
+        try:
+            return self._channel_write(channel_id, name, config, secrets, enabled,
+                                       expected_version, guard)
+        except Exception as e:
+            # Two renames to one name at once: the unique index refuses the second.
+            if any(c.__name__ == "IntegrityError" for c in type(e).__mro__):
+                raise Conflict(f"a channel named {name!r} exists") from None
+            raise
+
+    def _channel_write(self, channel_id: int, name: str, config: Mapping[str, Any],
+                       secrets: Mapping[str, str], enabled: bool, expected_version: int | None,
+                       guard: str) -> Channel:
         with self.db.write() as tx:
             if name != self._name_of(tx, channel_id) and tx.one(
                     "SELECT id FROM horae_channels WHERE name = :name", {"name": name}):
