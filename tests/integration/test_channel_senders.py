@@ -220,6 +220,16 @@ def test_feishu_interactive_card_signed_in_the_body(app: Horae, server: Receiver
     assert result.status == "failed" and "19021" in (result.error or "")
 
 
+def test_feishu_text_format(app: Horae, server: Receiver) -> None:
+    server.reply(200, {"code": 0})
+    app.channels.add("f", "feishu", {"format": "text"}, {"webhook_url": server.url})
+    assert app.channels.sender("f").send(MESSAGE).ok
+    body = server.received[0].json()
+    assert "sign" not in body and body["msg_type"] == "text"
+    assert body["content"]["text"] == ("Run 42 failed\nscan raised ValueError\nTask: scan\n"
+                                       "Attempt: 3\nhttp://console/runs/42")
+
+
 def test_teams_adaptive_card(app: Horae, server: Receiver) -> None:
     server.reply(202, b"")
     app.channels.add("t", "teams", secrets={"webhook_url": server.url + "/workflows/x"})

@@ -155,6 +155,12 @@ def _optional_text(path: str, value: Any) -> str | None:
     return None if value is None or value == "" else _text(path, value, limit=320)
 
 
+def _feishu_format(path: str, value: Any) -> str:
+    if value not in ("card", "text"):
+        raise InvalidInput(path, "must be one of card, text")
+    return str(value)
+
+
 def _bool(path: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise InvalidInput(path, "must be true or false")
@@ -189,7 +195,11 @@ SPECS: dict[str, KindSpec] = {
                 "signing_secret": Field(_secret_text, help="the robot's SEC... secret")}),
     "wecom": KindSpec("wecom", config={"timeout": _TIMEOUT},
                       secrets={"webhook_url": _ROBOT_URL}),
-    "feishu": KindSpec("feishu", config={"timeout": _TIMEOUT},
+    "feishu": KindSpec("feishu", config={
+        "format": Field(_feishu_format, default="card",
+                        help="card (an interactive card) or text (plain text)"),
+        "timeout": _TIMEOUT,
+    },
                        secrets={"webhook_url": _ROBOT_URL,
                                 "signing_secret": Field(_secret_text,
                                                         help="the bot's signature secret")}),

@@ -1,4 +1,5 @@
-"""Feishu / Lark custom bot (自定义机器人): an ``interactive`` card, signed in the body.
+"""Feishu / Lark custom bot (自定义机器人): an ``interactive`` card (or, with ``format:
+text``, a ``text`` message), signed in the body.
 
 Format and signing, per Feishu's custom-bot guide
 (https://open.feishu.cn/document/client-docs/bot-v3/add-custom-bot): with "签名校验" on,
@@ -53,7 +54,11 @@ def build(config: dict[str, Any], secrets: dict[str, str], message: Message,
     if secrets.get("signing_secret"):
         timestamp = str(int(now))
         body = {"timestamp": timestamp, "sign": sign(secrets["signing_secret"], timestamp)}
-    body |= {"msg_type": "interactive", "card": card(message)}
+    if config.get("format") == "text":
+        text = f"{message.title}\n{message.plain()}".strip()
+        body |= {"msg_type": "text", "content": {"text": text}}
+    else:
+        body |= {"msg_type": "interactive", "card": card(message)}
     return HttpRequest(secrets["webhook_url"], json.dumps(body, ensure_ascii=False).encode())
 
 

@@ -20,16 +20,19 @@
     signing_secret: t("Signing secret"),
     at_all: t("Mention everyone in the group"),
     timeout: t("Timeout in seconds"),
+    format: t("Message format"),
   };
 
+  // Fields with a fixed set of values (the values are protocol words, shown as they are).
+  const CHOICES = { security: "starttls ssl none".split(" "), format: "card text".split(" ") };
   const KIND_LABELS = { email: t("Email"), webhook: t("Webhook"), slack: t("Slack"),
     dingtalk: t("DingTalk"), wecom: t("WeCom"), feishu: t("Feishu / Lark"), teams: t("Microsoft Teams") };
 
   function fieldInput(kind, name, spec) {
     const id = "cf-" + name;
-    if (name === "security") {
+    if (CHOICES[name]) {
       const select = el("select", { id, "data-config": name });
-      for (const v of ["starttls", "ssl", "none"]) select.append(el("option", { value: v }, v));  // protocol names
+      for (const v of CHOICES[name]) select.append(el("option", { value: v }, v));  // protocol words
       return select;
     }
     if (typeof spec.default === "boolean") return el("input", { id, type: "checkbox", "data-config": name });
