@@ -119,3 +119,9 @@ def test_send_test_reports_the_result_and_exit_code(horae_cli: tuple[str, CliRun
         plain = run(horae_cli, "channels", "test", "t")
         assert plain.exit_code == 1 and plain.stderr.startswith("error: not delivered")
     assert run(horae_cli, "channels", "test", "nope").exit_code == 1
+
+
+def test_channels_need_the_database_not_a_server(horae_cli: tuple[str, CliRunner]) -> None:
+    result = CliRunner().invoke(cli, ["--url", "http://127.0.0.1:9", "channels", "list"])
+    assert result.exit_code == 2
+    assert result.stderr.startswith("error: url:") and "direct database access" in result.stderr
