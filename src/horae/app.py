@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar, overload
 
+from horae.alerts.manager import ChannelManager
 from horae.config import IntegrationSettings, database_url
 from horae.declared import Declarations
 from horae.errors import InvalidInput
@@ -49,6 +50,7 @@ class Horae:
         #: Hooks registered with :meth:`on` (``hooks.consumer``, ``hooks.lease``: see
         #: docs/hooks.md).
         self.hooks = HookRegistry()
+        self.channels = ChannelManager(self)
         self._store: Store | None = None
         self._store_pid = os.getpid()
         self._abandoned: list[Store] = []

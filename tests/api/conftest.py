@@ -149,4 +149,5 @@ def snapshot(horae: Horae) -> dict[str, Any]:
         "tokens": [(t.id, t.revoked_at) for t in api.tokens_list()],
         "users": UserStore(store).users_list(),
         "workflows": [w.to_dict() for w in store.workflow_list(limit=10_000)],
+        "channels": [(c.to_dict(), store.channel_secrets(c.id)) for c in store.channel_list()],
     }

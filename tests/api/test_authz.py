@@ -42,12 +42,14 @@ EXPECTED: dict[str, str | None] = {
     "createWorkflow": "editor", "replaceWorkflow": "editor", "patchWorkflow": "editor",
     "deleteWorkflow": "editor",
     "runWorkflow": "operator",
+    "listChannels": "admin", "createChannel": "admin", "getChannel": "admin",
+    "patchChannel": "admin", "deleteChannel": "admin", "testChannel": "admin",
     "getOpenApi": "viewer", "getDocs": "viewer",
 }
 SUCCESS = {"createSchedule": 201, "deleteSchedule": 204, "triggerSchedule": 201,
            "createRun": 201, "retryRun": 201, "createToken": 201, "createUser": 201,
            "createWorkflow": 201, "deleteWorkflow": 204, "runWorkflow": 201,
-           "createBackfill": 201}
+           "createBackfill": 201, "createChannel": 201, "deleteChannel": 204}
 _seq = itertools.count()
 
 
@@ -71,6 +73,12 @@ def _runnable(h: Horae) -> str:
     wid = f"wr{next(_seq)}"
     h.workflows.add(wid, {"steps": [{"id": "a", "task": "scan", "kwargs": {"targets": []}}]})
     return wid
+
+
+def _channel(h: Horae) -> int:
+    # Port 9 (discard) on loopback refuses at once: a test send fails fast, answered 200.
+    return h.channels.add(f"ch{next(_seq)}", "webhook", {"url": "http://127.0.0.1:9/"},
+                          {"signing_secret": "s"}).id
 
 
 def _run(h: Horae, finished: bool = False) -> int:
@@ -156,6 +164,14 @@ BUILDERS: dict[str, Callable[[Clients], Request]] = {
                                 {"description": "changed"}),
     "deleteWorkflow": lambda c: ("DELETE", f"/api/v1/workflows/{_workflow(c.horae)}", None),
     "runWorkflow": lambda c: ("POST", f"/api/v1/workflows/{_runnable(c.horae)}/runs", None),
+    "listChannels": lambda c: ("GET", "/api/v1/channels", None),
+    "createChannel": lambda c: ("POST", "/api/v1/channels", {
+        "name": f"new{next(_seq)}", "kind": "webhook", "config": {"url": "http://127.0.0.1:9/"}}),
+    "getChannel": lambda c: ("GET", f"/api/v1/channels/{_channel(c.horae)}", None),
+    "patchChannel": lambda c: ("PATCH", f"/api/v1/channels/{_channel(c.horae)}",
+                               {"secrets": {"signing_secret": None}}),
+    "deleteChannel": lambda c: ("DELETE", f"/api/v1/channels/{_channel(c.horae)}", None),
+    "testChannel": lambda c: ("POST", f"/api/v1/channels/{_channel(c.horae)}/test", None),
     "getOpenApi": lambda c: ("GET", "/api/v1/openapi.json", None),
     "getDocs": lambda c: ("GET", "/api/v1/docs", None),
 }

@@ -78,6 +78,9 @@ def _data(server: Server) -> tuple[int, int]:
         "id": "zh-every-10s", "task": "console.scan", "kwargs": targets,
         "trigger": {"kind": "interval", "seconds": 10}})
     done = _api(server, "POST", "/schedules/zh-every-10s/trigger")["id"]
+    if not _api(server, "GET", "/channels")["items"]:
+        _api(server, "POST", "/channels", {"name": "zh-hook", "kind": "webhook",
+                                           "config": {"url": "http://127.0.0.1:9/"}})
     eventually(lambda: _api(server, "GET", f"/runs/{done}")["state"] == "succeeded",
                timeout=WAIT / 1000)
     _ensure(server, {
@@ -116,6 +119,7 @@ def test_every_page_in_chinese_shows_no_english_sentence(browser: Any, server: S
             "/audit": "#audit-table tr[data-action]", "/users": "#user-table tbody tr",
             "/account": "main h1", "/workflows": "#workflow-table tr[data-id]",
             "/workflows/zh-flow": "#dag g.node",
+            "/channels": "#channel-table tr[data-channel]",
         }
         for path, ready in pages.items():
             page.goto(server.url + path)

@@ -15,6 +15,7 @@ from horae.store import Store
 from horae.store import api_store as A
 from horae.store import auth_store as F
 from horae.store import backfill_queries as B
+from horae.store import channel_queries as CH
 from horae.store import console_store as C
 from horae.store import explain_queries as X
 from horae.store import hook_queries as H
@@ -47,6 +48,7 @@ EXPECTED_COLUMNS = {
     "horae_workflow_steps": set(WR.STEP_COLUMNS),
     "horae_schedulers": set(X.SCHEDULER_COLUMNS),
     "horae_backfills": set(B.BACKFILL_COLUMNS),
+    "horae_channels": set(CH.CHANNEL_COLUMNS),
 }
 
 

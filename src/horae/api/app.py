@@ -23,6 +23,7 @@ from horae.api.backfill_routes import BACKFILL_OPERATIONS
 from horae.api.batch_routes import BATCH_OPERATIONS
 from horae.api.bodies import BodyLimit
 from horae.api.bulk_routes import BULK_OPERATIONS
+from horae.api.channel_routes import CHANNEL_OPERATIONS
 from horae.api.framework import Call, Operation, problem_for, serve_operation
 from horae.api.health import HEALTH_OPERATIONS
 from horae.api.limits import FailureLimits
@@ -139,8 +140,8 @@ def create_app(horae: Horae, settings: ApiSettings | None = None) -> Starlette:
     holder: dict[str, Any] = {}
     operations = [*HEALTH_OPERATIONS, *OPERATIONS, *BATCH_OPERATIONS, *BULK_OPERATIONS,
                   *QUEUE_OPERATIONS, *ATTEMPT_OPERATIONS, *WORKFLOW_OPERATIONS,
-                  *WORKFLOW_RUN_OPERATIONS, *USER_OPERATIONS, *EVENT_OPERATIONS,
-                  *BACKFILL_OPERATIONS,
+                  *WORKFLOW_RUN_OPERATIONS, *USER_OPERATIONS, *CHANNEL_OPERATIONS,
+                  *EVENT_OPERATIONS, *BACKFILL_OPERATIONS,
                   *_meta_operations(holder)]
     holder["doc"] = build_openapi(operations)
     # Every body this app reads -- API, and the console's pages mounted on it later -- is

@@ -116,6 +116,7 @@ def _register() -> None:
     from horae.cli.api_cmds import api, tokens
     from horae.cli.backfill_cmd import backfill, backfill_cancel, backfills
     from horae.cli.bulk_cmd import cancel_many, pause_many, resume_many, retry_many
+    from horae.cli.channels_cmd import channels
     from horae.cli.explain_cmd import explain
     from horae.cli.run_create import create, run_schedule
     from horae.cli.runs import runs
@@ -137,7 +138,7 @@ def _register() -> None:
     for command in (pause_many, resume_many):
         schedules.add_command(command)
     for command in (server, scheduler, worker, workers, queues, schedules, runs, tasks, db,
-                    api, tokens, users, workflows):
+                    api, tokens, users, workflows, channels):
         cli.add_command(command)
 
 

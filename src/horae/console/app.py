@@ -25,6 +25,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from horae.alerts.channels import describe_kinds
 from horae.api.bodies import BodyTooLarge
 from horae.api.bodies import loads as loads_body
 from horae.api.problems import ApiError, invalid
@@ -91,9 +92,10 @@ _PAGES: list[tuple[str, str, str, str]] = [
     ("/tasks", "tasks.html", "tasks", "Tasks"),
     ("/audit", "audit.html", "audit", "Audit"),
     ("/users", "users.html", "users", "Users"),
+    ("/channels", "channels.html", "channels", "Channels"),
 ]
 _EDITOR_PAGES = {"/schedules/new", "/schedules/{id:path}/edit"}
-_ADMIN_PAGES = {"/users"}
+_ADMIN_PAGES = {"/users", "/channels"}
 _PASSWORD_ERRORS = {  # SignInRefused on the account page -> the message shown
     401: "The current password is wrong.",
     429: "Too many failed sign-ins from this address; try again in a minute.",
@@ -112,6 +114,9 @@ class Console:
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("horae.console", "templates"),
             autoescape=True, trim_blocks=True, lstrip_blocks=True)
+        # The channel form's fields per kind (names, required, defaults), for channels.js.
+        self.env.globals["channel_kinds_json"] = json.dumps(describe_kinds()).replace(
+            "</", "<\\/")
 
     # -- wiring --------------------------------------------------------------------------
 

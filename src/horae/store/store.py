@@ -29,6 +29,7 @@ from horae.models import QueueStats
 from horae.store.backfill_queries import BackfillQueries
 from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
 from horae.store.bulk_queries import BulkQueries
+from horae.store.channel_queries import ChannelQueries
 from horae.store.expiry import ExpiryQueries
 from horae.store.explain_queries import ExplainQueries
 from horae.store.hook_queries import HookQueries
@@ -49,7 +50,8 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
             ListQueries, QueueQueries, RetentionQueries, ExpiryQueries, WorkflowQueries,
-            BulkQueries, HookQueries, WorkflowRunQueries, ExplainQueries, BackfillQueries):
+            BulkQueries, HookQueries, WorkflowRunQueries, ExplainQueries, BackfillQueries,
+            ChannelQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.
