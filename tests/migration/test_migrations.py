@@ -15,6 +15,7 @@ from horae.store import Store
 from horae.store import api_store as A
 from horae.store import auth_store as F
 from horae.store import console_store as C
+from horae.store import external_runs as X
 from horae.store import rows as R
 from horae.store import user_store as U
 from horae.store import workflow_queries as W
@@ -22,7 +23,7 @@ from tests.conftest import require_postgres
 
 EXPECTED_COLUMNS = {
     "horae_schedules": set(R.SCHEDULE_COLUMNS),
-    "horae_runs": set(R.RUN_COLUMNS),
+    "horae_runs": set(R.RUN_COLUMNS) | set(X.EXTERNAL_RUN_COLUMNS),
     "horae_run_logs": set(R.LOG_COLUMNS),
     "horae_run_attempts": set(R.ATTEMPT_COLUMNS),
     "horae_workers": set(R.WORKER_COLUMNS),

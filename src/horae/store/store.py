@@ -29,6 +29,7 @@ from horae.models import QueueStats
 from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
 from horae.store.bulk_queries import BulkQueries
 from horae.store.expiry import ExpiryQueries
+from horae.store.external_runs import ExternalRunQueries
 from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
 from horae.store.queue_queries import QueueQueries
@@ -45,7 +46,7 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
             ListQueries, QueueQueries, RetentionQueries, ExpiryQueries, WorkflowQueries,
-            BulkQueries):
+            BulkQueries, ExternalRunQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.

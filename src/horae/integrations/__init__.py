@@ -1,0 +1,1 @@
+"""Bridges from Horae to systems that execute work elsewhere (``horae.integrations.celery``)."""
