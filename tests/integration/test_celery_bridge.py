@@ -158,3 +158,28 @@ def test_the_catalogue_lists_celery_tasks_with_their_queue_and_signature(
     [routed, unknown] = register(app, fleet.client, ["tests.celery_app.routed", "elsewhere.x"])
     assert routed.schema["x-horae-celery"]["queue"] == "reports", "from task_routes"
     assert unknown.schema["x-horae-rest"] == {}, "no code here: any arguments"
+
+
+def test_a_draining_horae_worker_leaves_the_celery_task_running(
+        fleet: Fleet, tmp_path: Path) -> None:
+    """A Horae worker that stops gives the run back without revoking: the next worker
+    re-attaches to the same Celery task (one message, one execution)."""
+    url = f"sqlite:///{tmp_path}/horae.db"
+    first = bridged(url, fleet)
+    run = first.runs.create("celery:tests.celery_app.slow", kwargs={"seconds": 4})
+    tid = eventually(lambda: ran(_id := first.store.run_external_id(run.id) or "x") and _id)
+    first.stop(grace=0.2)
+    back = first.runs.get(run.id)
+    assert back.state is RunState.QUEUED and back.attempt == 0, "released, attempt unspent"
+    second = Horae(url)
+    register(second, fleet.client, NAMES, send_options={"queue": fleet.queue},
+             id_prefix=tid.split("-")[0])
+    second.start(queues=["celery"], concurrency=4, lease=5.0)
+    try:
+        done = ended(second, run.id)
+    finally:
+        second.stop(grace=2)
+    assert done.state is RunState.SUCCEEDED and done.result == "woke", done.error
+    assert done.attempt == 1 and second.store.run_external_id(run.id) == tid
+    assert ran(tid) == 1 and delivered(tid) == 1
+    assert any("re-attached" in line.message for line in second.runs.logs(run.id))

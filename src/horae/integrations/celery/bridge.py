@@ -28,7 +28,9 @@ Exactly-once publication per attempt (the rule, and where it holds):
 
 An attempt that ended with an outcome (a Celery failure, a timeout) is followed by a new
 message under the new attempt's id. Cancel and timeout revoke the Celery task
-(``control.revoke(id, terminate=True)``).
+(``control.revoke(id, terminate=True)``); a Horae worker that stops (drain) does not: the
+run goes back to the queue with its attempt unspent, and its next claim re-attaches. A
+``send_task`` that raises ends the attempt as failed (its retry publishes under a new id).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import os
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     from horae.app import Horae
@@ -52,6 +54,10 @@ _READY = frozenset({"SUCCESS", "FAILURE", "REVOKED"})
 
 class CeleryTaskRevoked(Exception):
     """The Celery task was revoked (by this run's cancel or timeout, or by someone else)."""
+
+
+class Released(Exception):
+    """This Horae worker stops and gave the run back; the Celery task goes on."""
 
 
 class LeaseLost(Exception):
@@ -95,6 +101,8 @@ class Bridge:
                 kwargs: dict[str, Any]) -> str:
         """Send the attempt's message once (the rule in the module docstring); its id."""
         store = self.app.store
+        if ctx.cancelled:  # stopped before anything was sent: send nothing
+            raise CeleryTaskRevoked(f"run {ctx.run_id} stopped before it was published")
         plan = store.run_external_plan(ctx.run_id, ctx.attempt)
         if plan.action == "attach":
             assert plan.external_id is not None
@@ -125,19 +133,39 @@ class Bridge:
 
     def wait(self, task_id: str, ctx: Context) -> Any:
         """Poll the result backend until the task is ready; revoke it if the run is
-        cancelled or times out. Returns the result, or raises Celery's exception."""
+        cancelled or times out. Returns the result, or raises Celery's exception.
+
+        A result backend that cannot be read does not end the attempt (its retry would
+        publish a second message while the first may still run): the wait goes on, warning
+        once a minute, until the backend answers or the run's timeout revokes the task.
+        """
         result = self.celery_app.AsyncResult(task_id)
         delay = self.poll
+        warned = 0.0
         while True:
             if ctx.cancelled:
-                self.celery_app.control.revoke(task_id, terminate=True)
-                ctx.logger.warning("revoked Celery task %s", task_id)
-                raise CeleryTaskRevoked(f"Celery task {task_id} revoked")
-            state = result.state
+                self._stop(task_id, ctx)
+            try:
+                state = result.state
+            except Exception as exc:
+                if time.monotonic() - warned >= 60:
+                    warned = time.monotonic()
+                    ctx.logger.warning("cannot read Celery task %s from the result "
+                                       "backend (waiting on): %s", task_id, exc)
+                state = None
             if state in _READY:
                 return _outcome(result, task_id)
             time.sleep(delay)  # waiting is this run's work: it holds a pool thread anyway
             delay = min(delay * 2, self.max_poll)
+
+    def _stop(self, task_id: str, ctx: Context) -> NoReturn:
+        """The run was asked to stop: revoke the Celery task, unless this Horae worker is
+        only draining (the run goes back to the queue and its next claim re-attaches)."""
+        if ctx.stop_reason == "drain":
+            raise Released(f"released while Celery task {task_id} runs on")
+        self.celery_app.control.revoke(task_id, terminate=True)
+        ctx.logger.warning("revoked Celery task %s (%s)", task_id, ctx.stop_reason)
+        raise CeleryTaskRevoked(f"Celery task {task_id} revoked")
 
     def _send(self, name: str, task_id: str, args: list[Any], kwargs: dict[str, Any]) -> None:
         self.celery_app.send_task(name, args=args, kwargs=kwargs, task_id=task_id,
