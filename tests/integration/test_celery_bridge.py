@@ -183,3 +183,17 @@ def test_a_draining_horae_worker_leaves_the_celery_task_running(
     assert done.attempt == 1 and second.store.run_external_id(run.id) == tid
     assert ran(tid) == 1 and delivered(tid) == 1
     assert any("re-attached" in line.message for line in second.runs.logs(run.id))
+
+
+def test_advertised_celery_tasks_are_checked_by_a_process_without_them(
+        tmp_path: Path) -> None:
+    from horae.errors import InvalidInput
+    from tests.celery_app import app as celery_app
+
+    url = f"sqlite:///{tmp_path}/horae.db"
+    register(Horae(url), celery_app, ["tests.celery_app.ok"], advertise=True)
+    api_side = Horae(url)  # no Celery, no bridge: only the catalogue
+    with pytest.raises(InvalidInput):
+        api_side.runs.create("celery:tests.celery_app.ok", kwargs={"y": 2})  # x missing
+    run = api_side.runs.create("celery:tests.celery_app.ok", kwargs={"x": 1})
+    assert (run.state, run.queue) == (RunState.QUEUED, "celery")

@@ -34,7 +34,7 @@ def register(app: Horae, celery_app: Any, names: Iterable[str] | None = None, *,
              queue: str = "celery", retries: int = 0, retry_backoff: float = 1.0,
              timeout: float | None = None, send_options: dict[str, Any] | None = None,
              poll: float = 0.05, max_poll: float = 1.0,
-             id_prefix: str = "horae") -> list[Task]:
+             id_prefix: str = "horae", advertise: bool = False) -> list[Task]:
     """Register Celery tasks on ``app`` as ``celery:<name>`` bridge tasks; returns them.
 
     ``names``: the Celery task names (default: every task of ``celery_app`` but Celery's
@@ -46,7 +46,9 @@ def register(app: Horae, celery_app: Any, names: Iterable[str] | None = None, *,
     attempt re-attaches to the same Celery task instead of publishing again.
     ``id_prefix`` starts every Celery task id (``<id_prefix>-<run id>-<attempt>``): give
     each Horae database its own when several share a Celery result backend. It must start
-    with ``horae`` for the guard (guard.py) to recognise the ids.
+    with ``horae`` for the guard (guard.py) to recognise the ids. ``advertise`` writes
+    the tasks into the catalogue now (a worker with them writes them when it starts), so
+    processes without them (the REST API, the CLI) can check arguments before any runs.
     """
     if not id_prefix.startswith(GUARDED_PREFIX):
         raise InvalidInput("id_prefix", f"must start with {GUARDED_PREFIX!r}")
@@ -63,6 +65,8 @@ def register(app: Horae, celery_app: Any, names: Iterable[str] | None = None, *,
                     retry_backoff=retry_backoff, timeout=timeout, mode="thread",
                     schema=schema, wants_ctx=True, ctx_position=None)
         added.append(app.registry.add(task))
+    if advertise:
+        app.store.tasks_advertise([t.info() for t in added])
     return added
 
 
