@@ -197,3 +197,17 @@ def test_advertised_celery_tasks_are_checked_by_a_process_without_them(
         api_side.runs.create("celery:tests.celery_app.ok", kwargs={"y": 2})  # x missing
     run = api_side.runs.create("celery:tests.celery_app.ok", kwargs={"x": 1})
     assert (run.state, run.queue) == (RunState.QUEUED, "celery")
+
+
+def test_celery_tasks_are_workflow_steps(tmp_path: Path) -> None:
+    from horae.errors import InvalidInput
+    from horae.workflows import chain
+    from tests.celery_app import app as celery_app
+
+    app = Horae(f"sqlite:///{tmp_path}/horae.db")
+    ok, fail = register(app, celery_app, ["tests.celery_app.ok", "tests.celery_app.fail"])
+    stored = app.workflows.add("bridged", chain(ok.s(x=1), fail.s(message="late")))
+    assert [s.task for s in stored.steps] == ["celery:tests.celery_app.ok",
+                                              "celery:tests.celery_app.fail"]
+    with pytest.raises(InvalidInput):  # checked against the Celery signature
+        app.workflows.add("wrong", chain(ok.s(x="one")))
