@@ -111,7 +111,7 @@ class Bridge:
                 ctx.logger.info("re-attached to Celery task %s (published by an earlier "
                                 "attempt)", task_id)
                 return task_id
-            if self.celery_app.AsyncResult(task_id).state != "PENDING":
+            if self._state(self.celery_app.AsyncResult(task_id), task_id, ctx) != "PENDING":
                 ctx.logger.info("re-attached to Celery task %s (a worker has it)", task_id)
             else:
                 # Unconfirmed and unseen: it may never have been sent. Sending again under
@@ -141,21 +141,28 @@ class Bridge:
         """
         result = self.celery_app.AsyncResult(task_id)
         delay = self.poll
+        while True:
+            if self._state(result, task_id, ctx) in _READY:
+                return _outcome(result, task_id)
+            time.sleep(delay)  # waiting is this run's work: it holds a pool thread anyway
+            delay = min(delay * 2, self.max_poll)
+
+    def _state(self, result: Any, task_id: str, ctx: Context) -> str:
+        """The task's state in the result backend, read until the backend answers (or
+        the run is asked to stop)."""
+        delay = self.poll
         warned = 0.0
         while True:
             if ctx.cancelled:
                 self._stop(task_id, ctx)
             try:
-                state = result.state
+                return str(result.state)
             except Exception as exc:
                 if time.monotonic() - warned >= 60:
                     warned = time.monotonic()
                     ctx.logger.warning("cannot read Celery task %s from the result "
                                        "backend (waiting on): %s", task_id, exc)
-                state = None
-            if state in _READY:
-                return _outcome(result, task_id)
-            time.sleep(delay)  # waiting is this run's work: it holds a pool thread anyway
+            time.sleep(delay)
             delay = min(delay * 2, self.max_poll)
 
     def _stop(self, task_id: str, ctx: Context) -> NoReturn:
