@@ -35,15 +35,19 @@ def fleet(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Iterator[Fle
         yield f
 
 
-@pytest.mark.parametrize(("crash", "task", "kwargs", "messages"), [
-    ("after_intent", "ok", {"x": 40, "y": 2}, 1),
+@pytest.mark.parametrize(("crash", "task", "kwargs", "messages", "db"), [
+    ("after_intent", "ok", {"x": 40, "y": 2}, 1, "sqlite"),
+    pytest.param("after_intent", "ok", {"x": 40, "y": 2}, 1, "postgres",
+                 marks=pytest.mark.postgres),
     # Long enough to be still running (PENDING: no STARTED state) when attempt 2 looks.
-    ("after_publish", "slow", {"seconds": 10}, 2),
+    ("after_publish", "slow", {"seconds": 10}, 2, "sqlite"),
 ])
 def test_kill_9_between_commit_and_publish_executes_once(
         fleet: Fleet, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-        crash: str, task: str, kwargs: dict[str, Any], messages: int) -> None:
-    url = f"sqlite:///{tmp_path}/horae.db"
+        request: pytest.FixtureRequest, crash: str, task: str, kwargs: dict[str, Any],
+        messages: int, db: str) -> None:
+    url = (request.getfixturevalue("pg_url") if db == "postgres"
+           else f"sqlite:///{tmp_path}/horae.db")
     prefix = f"horae{secrets.token_hex(4)}"
     app = bridged(url, fleet.broker, fleet.queue, prefix)
     run = app.runs.create(f"celery:tests.celery_app.{task}", kwargs=kwargs)
