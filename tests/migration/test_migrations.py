@@ -18,6 +18,7 @@ from horae.store import backfill_queries as B
 from horae.store import channel_queries as CH
 from horae.store import console_store as C
 from horae.store import explain_queries as X
+from horae.store import external_runs as EX
 from horae.store import hook_queries as H
 from horae.store import rows as R
 from horae.store import user_store as U
@@ -27,7 +28,7 @@ from tests.conftest import require_postgres
 
 EXPECTED_COLUMNS = {
     "horae_schedules": set(R.SCHEDULE_COLUMNS),
-    "horae_runs": set(R.RUN_COLUMNS),
+    "horae_runs": set(R.RUN_COLUMNS) | set(EX.EXTERNAL_RUN_COLUMNS),
     "horae_run_logs": set(R.LOG_COLUMNS),
     "horae_run_attempts": set(R.ATTEMPT_COLUMNS),
     "horae_workers": set(R.WORKER_COLUMNS),

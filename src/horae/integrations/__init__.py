@@ -1,5 +1,6 @@
-"""Built-in tasks that reach outside the worker, each off until an admin allows it:
-``horae.http`` (:mod:`.http_task`) and ``horae.shell`` (:mod:`.shell_task`)."""
+"""Reaching outside the worker: the built-in tasks, each off until an admin allows it --
+``horae.http`` (:mod:`.http_task`) and ``horae.shell`` (:mod:`.shell_task`) -- and bridges
+to systems that execute work elsewhere (``horae.integrations.celery``)."""
 
 from __future__ import annotations
 

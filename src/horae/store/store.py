@@ -32,6 +32,7 @@ from horae.store.bulk_queries import BulkQueries
 from horae.store.channel_queries import ChannelQueries
 from horae.store.expiry import ExpiryQueries
 from horae.store.explain_queries import ExplainQueries
+from horae.store.external_runs import ExternalRunQueries
 from horae.store.hook_queries import HookQueries
 from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
@@ -51,7 +52,7 @@ __all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
             ListQueries, QueueQueries, RetentionQueries, ExpiryQueries, WorkflowQueries,
             BulkQueries, HookQueries, WorkflowRunQueries, ExplainQueries, BackfillQueries,
-            ChannelQueries):
+            ChannelQueries, ExternalRunQueries):
     """All persistence. One object per process; safe to share between threads.
 
     Each part lives in its own module, by responsibility; this class only joins them.

@@ -13,6 +13,7 @@ from horae.store import rows as R
 from horae.store.base import (
     StoreBase,
 )
+from horae.store.connection import Tx
 
 
 class WorkerQueries(StoreBase):
@@ -30,13 +31,23 @@ class WorkerQueries(StoreBase):
                 + ", ".join(f"{c} = excluded.{c}" for c in R.WORKER_COLUMNS if c != "id"),
                 row,
             )
-            tx.many(
-                f"INSERT INTO horae_tasks ({R.columns(R.TASK_COLUMNS)})"
-                f" VALUES ({R.columns(R.TASK_COLUMNS, ':')}) ON CONFLICT (name) DO UPDATE SET "
-                + ", ".join(f"{c} = excluded.{c}" for c in R.TASK_COLUMNS if c != "name"),
-                [{c: getattr(t, c, None) for c in R.TASK_COLUMNS}
-                 | {"schema": R.dumps(t.schema), "updated_at": now} for t in tasks],
-            )
+            self._upsert_tasks(tx, tasks, now)
+
+    def tasks_advertise(self, tasks: Sequence[TaskInfo]) -> None:
+        """Write tasks into the catalogue without a worker (as a worker's start would):
+        e.g. Celery tasks registered through the bridge, before any bridge worker ran."""
+        with self.db.write() as tx:
+            self._upsert_tasks(tx, tasks, self._now(tx))
+
+    @staticmethod
+    def _upsert_tasks(tx: Tx, tasks: Sequence[TaskInfo], now: float) -> None:
+        tx.many(
+            f"INSERT INTO horae_tasks ({R.columns(R.TASK_COLUMNS)})"
+            f" VALUES ({R.columns(R.TASK_COLUMNS, ':')}) ON CONFLICT (name) DO UPDATE SET "
+            + ", ".join(f"{c} = excluded.{c}" for c in R.TASK_COLUMNS if c != "name"),
+            [{c: getattr(t, c, None) for c in R.TASK_COLUMNS}
+             | {"schema": R.dumps(t.schema), "updated_at": now} for t in tasks],
+        )
 
     def worker_set_state(self, worker_id: str, state: str) -> None:
         """active, draining or gone; a gone worker's broadcast children are lost."""

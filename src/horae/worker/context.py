@@ -34,12 +34,16 @@ class Flag:
     ``threading.Event``, whose condition and lock cost more than a no-op run itself.
     """
 
-    __slots__ = ("_set",)
+    __slots__ = ("_set", "reason")
 
     def __init__(self) -> None:
         self._set = False
+        #: Why the run was asked to stop: "cancel", "timeout" or "drain" (None if unknown).
+        self.reason: str | None = None
 
-    def set(self) -> None:
+    def set(self, reason: str | None = None) -> None:
+        if reason is not None and self.reason is None:
+            self.reason = reason
         self._set = True
 
     def is_set(self) -> bool:
@@ -115,6 +119,13 @@ class Context:
     def cancelled(self) -> bool:
         """True once cancellation or a timeout was asked; sync tasks should return early."""
         return self._tracker.cancel.is_set()
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why ``cancelled`` is true: "cancel" (asked by someone), "timeout" (the run's
+        timeout passed) or "drain" (this worker is stopping and gives the run back to the
+        queue: work done elsewhere on its behalf should go on); None while not asked."""
+        return self._tracker.cancel.reason if self.cancelled else None
 
     def check_cancelled(self) -> None:
         if self.cancelled:

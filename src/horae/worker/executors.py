@@ -66,7 +66,7 @@ class Execution:
             if self.stop_reason is None:
                 self.stop_reason = reason
             stopper = self.stopper
-        self.tracker.cancel.set()
+        self.tracker.cancel.set(reason)
         if stopper is not None:
             stopper()
 
