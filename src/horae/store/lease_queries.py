@@ -16,11 +16,13 @@ from horae.store import rows as R
 from horae.store.base import (
     _RUN_COLS,
     WAITING_SQL,
+    ClaimedRun,
     Finish,
     StoreBase,
 )
 from horae.store.connection import Row, Tx
 
+_CLAIM_COLS = R.columns(R.CLAIM_COLUMNS)
 # The worker's running runs whose cancellation was asked.
 _CANCEL_ASKED = ("SELECT id FROM horae_runs WHERE lease_owner = :me AND state = 'running'"
                  " AND cancel_requested = 1")
@@ -52,6 +54,40 @@ class LeaseQueries(StoreBase):
         their outcome, whichever comes first (``started`` of :meth:`runs_heartbeat`,
         ``ran_for`` of :class:`Finish`).
         """
+        rows = self._claim_rows(worker_id, queues, limit, lease, tasks, task_limit,
+                                start_claimed, _RUN_COLS)
+        return [R.run_from_row(r) for r in rows]
+
+    def runs_take(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        lease: float,
+        *,
+        tasks: Sequence[str] | None = None,
+        task_limit: int | None = None,
+        start_claimed: int | None = None,
+    ) -> list[ClaimedRun]:
+        """:meth:`runs_claim` for a worker: the same claim, returning only what a worker
+        needs of each run (:class:`ClaimedRun`), in claim order."""
+        rows = self._claim_rows(worker_id, queues, limit, lease, tasks, task_limit,
+                                start_claimed, _CLAIM_COLS)
+        return [ClaimedRun(*R.claimed_args(r)) for r in rows]
+
+    def _claim_rows(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        lease: float,
+        tasks: Sequence[str] | None,
+        task_limit: int | None,
+        start_claimed: int | None,
+        returning: str,
+    ) -> list[Row]:
+        """The claim of :meth:`runs_claim`; its rows (``returning`` columns, which include
+        id, priority and not_before) in claim order."""
         params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
                                   "tasks": self.db.list_param(list(tasks or ()))}
         # One branch per queue, each `queue = :qN`, so the claim index (queue, priority,
@@ -94,16 +130,15 @@ class LeaseQueries(StoreBase):
                 f" lease_expires_at = {self.db.now_sql} + :lease"
                 f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
                 f" ORDER BY priority DESC, not_before, id LIMIT :limit)"
-                f" RETURNING {_RUN_COLS}",
+                f" RETURNING {returning}",
                 params,
             )
-            runs = [R.run_from_row(r) for r in rows]
-            runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
+            rows.sort(key=lambda r: (-r["priority"], r["not_before"], r["id"]))
             if start_claimed:
                 tx.run(f"UPDATE horae_runs SET started_at = {self.db.now_sql}"
                        f" WHERE {self.db.in_list('id', 'ids')}",
-                       {"ids": self.db.list_param([r.id for r in runs[:start_claimed]])})
-        return runs
+                       {"ids": self.db.list_param([r["id"] for r in rows[:start_claimed]])})
+        return rows
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
         """How many more runs of ``task`` may start, holding the task's row (PostgreSQL).

@@ -95,6 +95,21 @@ def run_from_row(row: dict[str, Any]) -> Run:
     return Run(**data)
 
 
+#: The columns of a :class:`horae.store.base.ClaimedRun`, in its fields' order.
+CLAIM_COLUMNS = ("id", "task", "attempt", "max_attempts", "retry_backoff",
+                 "retry_backoff_max", "timeout", "args", "kwargs", "schedule_id",
+                 "fire_time", "shard_index", "shard_total", "priority", "not_before")
+
+
+def claimed_args(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The arguments of a ``ClaimedRun`` from a claim row: positional, JSON decoded."""
+    return (row["id"], row["task"], row["attempt"], row["max_attempts"],
+            row["retry_backoff"], row["retry_backoff_max"], row["timeout"],
+            _json_or_none(row["args"]) or [], _json_or_none(row["kwargs"]) or {},
+            row["schedule_id"], row["fire_time"], row["shard_index"], row["shard_total"],
+            row["priority"], row["not_before"])
+
+
 def log_from_row(row: dict[str, Any]) -> LogLine:
     return LogLine(**row)
 

@@ -26,7 +26,7 @@ Contract shared by every backend (SQLite file, SQLite in-memory, PostgreSQL), pr
 from __future__ import annotations
 
 from horae.models import QueueStats
-from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
+from horae.store.base import ClaimedRun, DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
 from horae.store.expiry import ExpiryQueries
 from horae.store.lease_queries import LeaseQueries
 from horae.store.list_queries import ListQueries
@@ -38,8 +38,8 @@ from horae.store.schedule_queries import ScheduleQueries
 from horae.store.worker_queries import WorkerQueries
 from horae.store.workflow_queries import WorkflowQueries
 
-__all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats", "RunFilter",
-           "Store"]
+__all__ = ["ClaimedRun", "DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
+           "RunFilter", "Store"]
 
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,
