@@ -15,6 +15,7 @@ from horae.store import fanout
 from horae.store import rows as R
 from horae.store.base import (
     _RUN_COLS,
+    TERMINAL_SQL,
     WAITING_SQL,
     ClaimedRun,
     Finish,
@@ -247,8 +248,7 @@ class LeaseQueries(StoreBase):
             return []
         with self.db.write() as tx:
             now = self._lock_runs(tx, [f.run.id for f in items])
-            rows = self._finish_rows(tx, [self._finish_params(f, worker_id, now)
-                                          for f in items], worker_id)
+            rows = self._finish_rows(tx, items, worker_id, now)
             kept = [row is not None for row in rows]
             self._logs_insert(tx, [(f.run.attempt, x) for f, ok in zip(items, kept, strict=True)
                                    if ok for x in f.logs])
@@ -263,26 +263,32 @@ class LeaseQueries(StoreBase):
                 self._notify(tx, "horae_runs")
         return kept
 
-    def _finish_rows(self, tx: Tx, params: list[dict[str, Any]],
-                     worker_id: str) -> list[Row | None]:
+    def _finish_rows(self, tx: Tx, items: Sequence[Finish], worker_id: str,
+                     now: float) -> list[Row | None]:
         """Write each fenced outcome; per item, its run's (schedule_id, parent_id) or None
         when the fence refused it."""
         if self.db.dialect == "postgres":  # one statement for the batch
+            # Each outcome is a JSON array (no keys) and what the batch shares (now, the
+            # worker) is a parameter: the batch is encoded once, compactly.
             done = {r["id"]: r for r in tx.all(
                 "UPDATE horae_runs AS r SET state = v.state, result = v.result,"
                 " error = v.error, traceback = v.tb, lease_owner = NULL,"
-                " lease_expires_at = NULL, finished_at = v.finished,"
-                " not_before = v.now + v.delay, progress = COALESCE(v.progress, r.progress),"
+                " lease_expires_at = NULL,"
+                f" finished_at = CASE WHEN v.state IN {TERMINAL_SQL} THEN :now END,"
+                " not_before = :now + v.delay, progress = COALESCE(v.progress, r.progress),"
                 " progress_message = COALESCE(v.message, r.progress_message),"
-                " started_at = COALESCE(r.started_at, v.now - v.ran)"
-                " FROM json_to_recordset(:rows::json) AS v(id bigint, attempt int, state text,"
-                " result text, error text, tb text, finished float8, now float8,"
-                " delay float8, progress float8, message text, ran float8)"
+                " started_at = COALESCE(r.started_at, :now - v.ran)"
+                " FROM (SELECT (e->>0)::bigint AS id, (e->>1)::int AS attempt,"
+                " e->>2 AS state, e->>3 AS result, e->>4 AS error, e->>5 AS tb,"
+                " (e->>6)::float8 AS delay, (e->>7)::float8 AS progress, e->>8 AS message,"
+                " (e->>9)::float8 AS ran FROM json_array_elements(:rows::json) AS e) AS v"
                 " WHERE r.id = v.id AND r.attempt = v.attempt AND r.lease_owner = :me"
                 " AND r.state = 'running' RETURNING r.id, r.schedule_id, r.parent_id, r.origin",
-                {"rows": R.dumps(params), "me": worker_id},
+                {"rows": R.dumps([self._finish_array(f) for f in items]), "me": worker_id,
+                 "now": now},
             )}
-            return [done.pop(p["id"], None) for p in params]
+            return [done.pop(f.run.id, None) for f in items]
+        params = [self._finish_params(f, worker_id, now) for f in items]
         return tx.many_returning(
             "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
             " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
@@ -294,6 +300,15 @@ class LeaseQueries(StoreBase):
             " AND state = 'running' RETURNING schedule_id, parent_id, origin",
             params,
         )
+
+    @staticmethod
+    def _finish_array(f: Finish) -> list[Any]:
+        """One outcome as the PostgreSQL batch reads it (see :meth:`_finish_rows`)."""
+        succeeded = f.state is RunState.SUCCEEDED
+        fraction, message = f.progress if f.progress is not None else (None, None)
+        return [f.run.id, f.run.attempt, f.state.value,
+                None if f.result is None else R.dumps(f.result), f.error, f.traceback,
+                f.retry_delay, 1.0 if succeeded else fraction, message, f.ran_for]
 
     @staticmethod
     def _finish_params(f: Finish, worker_id: str, now: float) -> dict[str, Any]:

@@ -32,8 +32,12 @@ TASK_COLUMNS = (*(f.name for f in fields(TaskInfo)), "updated_at")
 _RUN_JSON = ("args", "kwargs", "result")
 
 
+# One encoder for every call: json.dumps with options builds a JSONEncoder each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def policies_from_json(text: str) -> Policies:
