@@ -190,7 +190,7 @@ class LogCapture:
     @classmethod
     def install(cls) -> None:
         if (isinstance(sys.stdout, _PrintRouter) and isinstance(sys.stderr, _PrintRouter)
-                and cls._handler is not None and cls._handler in logging.getLogger().handlers):
+                and cls._handler is not None and cls._handler in logging.root.handlers):
             return  # in place already: what every run but the first finds, without the lock
         with cls._lock:
             if cls._handler is None:
