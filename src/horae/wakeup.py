@@ -53,7 +53,11 @@ class Waker:
             self._listener.join(timeout=5)
 
     def set(self) -> None:
-        self._event.set()
+        # Already set: the waiter has yet to clear it, and it clears before it looks, so
+        # it sees what changed before this call (Event.set takes a lock: a busy worker
+        # calls this once per finished run).
+        if not self._event.is_set():
+            self._event.set()
 
     def wait(self, timeout: float) -> bool:
         """Sleep up to ``timeout`` s; True if woken by a change."""

@@ -114,3 +114,29 @@ def test_run_list_filters_and_pages_newest_first(store: Store) -> None:
     assert store.run_list(RunFilter(since=future)) == []
     assert len(store.run_list(RunFilter(until=future))) == 5
     assert store.run_counts() == {"queued": 4, "cancelled": 1}
+
+
+def test_runs_take_is_the_claim_with_only_what_a_worker_needs(store: Store) -> None:
+    """The worker's claim: the same runs in the same order as runs_claim, each carrying
+    the fields the worker reads (arguments decoded), and started like runs_claim's."""
+    a, b, c = store.runs_add([
+        NewRun("a", args=[1, "x"], kwargs={"k": {"n": None}}, priority=1, max_attempts=3,
+               retry_backoff=2.0, retry_backoff_max=9.0, timeout=4.5),
+        NewRun("b", priority=5),
+        NewRun("a", priority=1),
+    ])
+    taken = store.runs_take("w", ["default"], 10, 30, tasks=["a", "b"], start_claimed=2)
+    assert [t.id for t in taken] == [b.id, a.id, c.id]
+    first = taken[1]
+    assert (first.task, first.attempt, first.max_attempts, first.retry_backoff,
+            first.retry_backoff_max, first.timeout) == ("a", 1, 3, 2.0, 9.0, 4.5)
+    assert (first.args, first.kwargs) == ([1, "x"], {"k": {"n": None}})
+    assert (taken[0].args, taken[0].kwargs, taken[0].timeout) == ([], {}, None)
+    assert (first.schedule_id, first.fire_time, first.shard_index) == (None, None, None)
+    assert (first.priority, first.not_before) == (1, a.not_before)
+    rows = {t.id: store.run_get(t.id) for t in taken}
+    assert all(r.state is RunState.RUNNING and r.lease_owner == "w" for r in rows.values())
+    # the first two start at once; the third is held ahead, its start not written yet
+    assert rows[b.id].started_at is not None and rows[a.id].started_at is not None
+    assert rows[c.id].started_at is None
+    assert store.runs_take("w", ["default"], 10, 30) == []

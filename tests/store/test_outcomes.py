@@ -282,3 +282,39 @@ def test_successes_and_failures_count_fired_runs_only_so_they_never_exceed_fires
     store.run_cancel(waiting.id)
     s = store.schedule_get("s")
     assert (s.fires, s.successes, s.failures, s.last_state) == (1, 0, 1, "cancelled")
+
+
+def test_a_batch_of_outcomes_writes_each_field_of_each(store: Store) -> None:
+    """One runs_finish batch of different outcomes: each run gets its own state, result,
+    error, traceback, progress, retry delay and start; a stale item is refused alone."""
+    from horae.store import Finish
+
+    add_runs(store, 5)
+    ok, bad, again, held, stale = store.runs_claim("w", ["default"], 5, 30, start_claimed=3)
+    before = store.now()
+    kept = store.runs_finish("w", [
+        Finish(ok, RunState.SUCCEEDED, result={"é": [1, None, "x\"y"]}),
+        Finish(bad, RunState.FAILED, error="KeyError: 'ü'", traceback="Traceback\n  ü",
+               progress=(0.4, "stuck at 40 %")),
+        Finish(again, RunState.RETRYING, error="boom", retry_delay=60.0),
+        Finish(held, RunState.SUCCEEDED, ran_for=2.0, progress=(0.5, "half")),
+        Finish(Run(stale.id, stale.task, RunState.RUNNING, attempt=stale.attempt + 1),
+               RunState.SUCCEEDED),
+    ])
+    assert kept == [True, True, True, True, False]
+    done, failed, waiting, late, untouched = (store.run_get(r.id)
+                                              for r in (ok, bad, again, held, stale))
+    assert (done.state, done.result, done.progress) == (RunState.SUCCEEDED,
+                                                        {"é": [1, None, "x\"y"]}, 1.0)
+    assert (failed.state, failed.error, failed.traceback) == (
+        RunState.FAILED, "KeyError: 'ü'", "Traceback\n  ü")
+    assert (failed.progress, failed.progress_message) == (0.4, "stuck at 40 %")
+    assert done.finished_at is not None and failed.finished_at is not None
+    assert (waiting.state, waiting.finished_at, waiting.lease_owner) == (
+        RunState.RETRYING, None, None)
+    assert waiting.not_before >= before + 59
+    # held ahead (no start written): started ran_for before its outcome
+    assert late.finished_at is not None and late.started_at is not None
+    assert 1.5 <= late.finished_at - late.started_at <= 5
+    assert late.progress_message == "half"
+    assert (untouched.state, untouched.lease_owner) == (RunState.RUNNING, "w")

@@ -8,6 +8,7 @@ exits 0. A second signal exits at once (leases then expire and runs are rescued)
 from __future__ import annotations
 
 import faulthandler
+import gc
 import logging
 import os
 import signal
@@ -260,6 +261,7 @@ def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
         watch_parent(stop)
         app.start(scheduler=plan.scheduler, worker=in_process,
                   **(plan.worker.start_kwargs() if in_process and plan.worker else {}))
+        tune_gc()
         started: list[Service] = []
         failed = 0
         try:
@@ -289,6 +291,25 @@ def serve(env: Env, app: Horae, plan: Plan, grace: float) -> None:
     if failed:
         out.hint(f"{failed} worker process(es) did not stop cleanly")
     out.hint("stopped")
+
+
+#: Container objects allocated (net) between two young-generation collections; Python's
+#: default is 700.
+GC_YOUNG_THRESHOLD = 10_000
+
+
+def tune_gc() -> None:
+    """Once a ``horae`` process has started: the objects it holds now (modules, the app,
+    its tasks) are moved out of the collector's sight for good (``gc.freeze``), and young
+    collections run every 10,000 net allocations instead of 700.
+
+    A busy worker allocates a few objects per run that die by reference count, yet the
+    default threshold ran about 700 collections per 50,000 runs, each older one walking
+    every object of the process: 8 % of a no-op worker's CPU. (This process is ours; an
+    application that embeds Horae keeps its own settings.)
+    """
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, *gc.get_threshold()[1:])
 
 
 class _Signalled:

@@ -3,6 +3,7 @@
 from horae.store.base import ChangeHook, on_change
 from horae.store.connection import Database, open_database
 from horae.store.store import (
+    ClaimedRun,
     DueRow,
     Finish,
     FireOutcome,
@@ -14,6 +15,7 @@ from horae.store.store import (
 
 __all__ = [
     "ChangeHook",
+    "ClaimedRun",
     "Database",
     "DueRow",
     "Finish",

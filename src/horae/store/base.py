@@ -72,11 +72,37 @@ class NewRun:
     expires_at: float | None = None  # epoch seconds; not started by then: missed
 
 
+@dataclass(slots=True)
+class ClaimedRun:
+    """What a worker needs of a run it claimed (:meth:`Store.runs_take`): to call the
+    task, build its ``ctx``, decide a retry and fence its writes. A claim builds hundreds
+    of these per statement, so it reads only these columns (a :class:`Run` has 36)."""
+
+    id: int
+    task: str
+    attempt: int
+    max_attempts: int
+    retry_backoff: float
+    retry_backoff_max: float
+    timeout: float | None
+    args: list[Any]
+    kwargs: dict[str, Any]
+    schedule_id: str | None
+    fire_time: float | None
+    shard_index: int | None
+    shard_total: int | None
+    priority: int
+    not_before: float
+    parent_id: int | None
+    step: str | None  # a workflow step's run: its step id (ctx.step, the outcome's move)
+    inputs: dict[str, Any] | None  # a workflow step's run: its predecessors' results
+
+
 @dataclass
 class Finish:
     """One outcome a worker records (see :meth:`Store.runs_finish`)."""
 
-    run: Run
+    run: Run | ClaimedRun  # only its id and attempt are read: the fence
     state: RunState
     result: Any = None
     error: str | None = None

@@ -48,7 +48,9 @@ class Tx:
         self._cur.execute(self._adapt(sql), params or {}, **extra)
         if self._cur.description is None:
             return []
-        return [dict(r) for r in self._cur.fetchall()]
+        rows = self._cur.fetchall()
+        # psycopg's rows (dict_row) are fresh dicts already; sqlite3.Row needs the copy.
+        return [dict(r) for r in rows] if self._adapt is _same else list(rows)
 
     def one(self, sql: str, params: Params | None = None) -> Row | None:
         rows = self.all(sql, params)

@@ -15,12 +15,15 @@ from horae.store import fanout, workflow_runs
 from horae.store import rows as R
 from horae.store.base import (
     _RUN_COLS,
+    TERMINAL_SQL,
     WAITING_SQL,
+    ClaimedRun,
     Finish,
     StoreBase,
 )
 from horae.store.connection import Row, Tx
 
+_CLAIM_COLS = R.columns(R.CLAIM_COLUMNS)
 # The worker's running runs whose cancellation was asked.
 _CANCEL_ASKED = ("SELECT id FROM horae_runs WHERE lease_owner = :me AND state = 'running'"
                  " AND cancel_requested = 1")
@@ -52,6 +55,40 @@ class LeaseQueries(StoreBase):
         their outcome, whichever comes first (``started`` of :meth:`runs_heartbeat`,
         ``ran_for`` of :class:`Finish`).
         """
+        rows = self._claim_rows(worker_id, queues, limit, lease, tasks, task_limit,
+                                start_claimed, _RUN_COLS)
+        return [R.run_from_row(r) for r in rows]
+
+    def runs_take(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        lease: float,
+        *,
+        tasks: Sequence[str] | None = None,
+        task_limit: int | None = None,
+        start_claimed: int | None = None,
+    ) -> list[ClaimedRun]:
+        """:meth:`runs_claim` for a worker: the same claim, returning only what a worker
+        needs of each run (:class:`ClaimedRun`), in claim order."""
+        rows = self._claim_rows(worker_id, queues, limit, lease, tasks, task_limit,
+                                start_claimed, _CLAIM_COLS)
+        return [ClaimedRun(*R.claimed_args(r)) for r in rows]
+
+    def _claim_rows(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        lease: float,
+        tasks: Sequence[str] | None,
+        task_limit: int | None,
+        start_claimed: int | None,
+        returning: str,
+    ) -> list[Row]:
+        """The claim of :meth:`runs_claim`; its rows (``returning`` columns, which include
+        id, priority and not_before) in claim order."""
         params: dict[str, Any] = {"limit": limit, "me": worker_id, "lease": lease,
                                   "tasks": self.db.list_param(list(tasks or ()))}
         # One branch per queue, each `queue = :qN`, so the claim index (queue, priority,
@@ -94,16 +131,15 @@ class LeaseQueries(StoreBase):
                 f" lease_expires_at = {self.db.now_sql} + :lease"
                 f" WHERE id IN (SELECT id FROM ({candidates}) AS c"
                 f" ORDER BY priority DESC, not_before, id LIMIT :limit)"
-                f" RETURNING {_RUN_COLS}",
+                f" RETURNING {returning}",
                 params,
             )
-            runs = [R.run_from_row(r) for r in rows]
-            runs.sort(key=lambda r: (-r.priority, r.not_before, r.id))
+            rows.sort(key=lambda r: (-r["priority"], r["not_before"], r["id"]))
             if start_claimed:
                 tx.run(f"UPDATE horae_runs SET started_at = {self.db.now_sql}"
                        f" WHERE {self.db.in_list('id', 'ids')}",
-                       {"ids": self.db.list_param([r.id for r in runs[:start_claimed]])})
-        return runs
+                       {"ids": self.db.list_param([r["id"] for r in rows[:start_claimed]])})
+        return rows
 
     def _task_room(self, tx: Tx, task: str, task_limit: int) -> int:
         """How many more runs of ``task`` may start, holding the task's row (PostgreSQL).
@@ -212,8 +248,7 @@ class LeaseQueries(StoreBase):
             return []
         with self.db.write() as tx:
             now = self._lock_runs(tx, [f.run.id for f in items])
-            rows = self._finish_rows(tx, [self._finish_params(f, worker_id, now)
-                                          for f in items], worker_id)
+            rows = self._finish_rows(tx, items, worker_id, now)
             kept = [row is not None for row in rows]
             self._logs_insert(tx, [(f.run.attempt, x) for f, ok in zip(items, kept, strict=True)
                                    if ok for x in f.logs])
@@ -234,48 +269,63 @@ class LeaseQueries(StoreBase):
                 self._notify(tx, "horae_backfills")  # a slot is free: the scheduler tops up
         return kept
 
-    def _finish_rows(self, tx: Tx, params: list[dict[str, Any]],
-                     worker_id: str) -> list[Row | None]:
+    def _finish_rows(self, tx: Tx, items: Sequence[Finish], worker_id: str,
+                     now: float) -> list[Row | None]:
         """Write each fenced outcome; per item, its run's (schedule_id, parent_id) or None
         when the fence refused it."""
         if self.db.dialect == "postgres":  # one statement for the batch
+            # Each outcome is a JSON array (no keys) and what the batch shares (now, the
+            # worker) is a parameter: the batch is encoded once, compactly.
             done = {r["id"]: r for r in tx.all(
                 "UPDATE horae_runs AS r SET state = v.state, result = v.result,"
                 " error = v.error, traceback = v.tb, lease_owner = NULL,"
-                " lease_expires_at = NULL, finished_at = v.finished,"
-                " not_before = v.now + v.delay, progress = COALESCE(v.progress, r.progress),"
+                " lease_expires_at = NULL,"
+                f" finished_at = CASE WHEN v.state IN {TERMINAL_SQL} THEN :now END,"
+                " not_before = :now + v.delay, progress = COALESCE(v.progress, r.progress),"
                 " progress_message = COALESCE(v.message, r.progress_message),"
-                " started_at = COALESCE(r.started_at, v.now - v.ran)"
-                " FROM json_to_recordset(:rows::json) AS v(id bigint, attempt int, state text,"
-                " result text, error text, tb text, finished float8, now float8,"
-                " delay float8, progress float8, message text, ran float8)"
+                " started_at = COALESCE(r.started_at, :now - v.ran)"
+                " FROM (SELECT (e->>0)::bigint AS id, (e->>1)::int AS attempt,"
+                " e->>2 AS state, e->>3 AS result, e->>4 AS error, e->>5 AS tb,"
+                " (e->>6)::float8 AS delay, (e->>7)::float8 AS progress, e->>8 AS message,"
+                " (e->>9)::float8 AS ran FROM json_array_elements(:rows::json) AS e) AS v"
                 " WHERE r.id = v.id AND r.attempt = v.attempt AND r.lease_owner = :me"
                 " AND r.state = 'running' RETURNING r.id, r.schedule_id, r.parent_id, r.origin",
-                {"rows": R.dumps(params), "me": worker_id},
+                {"rows": R.dumps([self._finish_array(f) for f in items]), "me": worker_id,
+                 "now": now},
             )}
-            return [done.pop(p["id"], None) for p in params]
-        return tx.many_returning(
-            "UPDATE horae_runs SET state = :state, result = :result, error = :error,"
-            " traceback = :tb, lease_owner = NULL, lease_expires_at = NULL,"
-            " finished_at = :finished, not_before = :now + :delay,"
-            " progress = COALESCE(:progress, progress),"
-            " progress_message = COALESCE(:message, progress_message),"
-            " started_at = COALESCE(started_at, :now - :ran)"
-            " WHERE id = :id AND attempt = :attempt AND lease_owner = :me"
-            " AND state = 'running' RETURNING schedule_id, parent_id, origin",
-            params,
-        )
+            return [done.pop(f.run.id, None) for f in items]
+        # SQLite: the same batch in one statement too (a statement per outcome cost more
+        # in Python than in SQLite); v's columns are named apart from the run's.
+        done = {r["id"]: r for r in tx.all(
+            "UPDATE horae_runs SET state = v.n_state, result = v.n_result,"
+            " error = v.n_error, traceback = v.n_tb, lease_owner = NULL,"
+            " lease_expires_at = NULL,"
+            f" finished_at = CASE WHEN v.n_state IN {TERMINAL_SQL} THEN :now END,"
+            " not_before = :now + v.n_delay, progress = COALESCE(v.n_progress, progress),"
+            " progress_message = COALESCE(v.n_message, progress_message),"
+            " started_at = COALESCE(started_at, :now - v.n_ran)"
+            " FROM (SELECT json_extract(value, '$[0]') AS n_id,"
+            " json_extract(value, '$[1]') AS n_attempt, json_extract(value, '$[2]') AS n_state,"
+            " json_extract(value, '$[3]') AS n_result, json_extract(value, '$[4]') AS n_error,"
+            " json_extract(value, '$[5]') AS n_tb, json_extract(value, '$[6]') AS n_delay,"
+            " json_extract(value, '$[7]') AS n_progress,"
+            " json_extract(value, '$[8]') AS n_message, json_extract(value, '$[9]') AS n_ran"
+            " FROM json_each(:rows)) AS v"
+            " WHERE id = v.n_id AND attempt = v.n_attempt AND lease_owner = :me"
+            " AND state = 'running' RETURNING id, schedule_id, parent_id, origin",
+            {"rows": R.dumps([self._finish_array(f) for f in items]), "me": worker_id,
+             "now": now},
+        )}
+        return [done.pop(f.run.id, None) for f in items]
 
     @staticmethod
-    def _finish_params(f: Finish, worker_id: str, now: float) -> dict[str, Any]:
+    def _finish_array(f: Finish) -> list[Any]:
+        """One outcome as the batch statement reads it (see :meth:`_finish_rows`)."""
+        succeeded = f.state is RunState.SUCCEEDED
         fraction, message = f.progress if f.progress is not None else (None, None)
-        return {
-            "state": f.state.value, "result": None if f.result is None else R.dumps(f.result),
-            "error": f.error, "tb": f.traceback, "delay": f.retry_delay, "id": f.run.id,
-            "attempt": f.run.attempt, "me": worker_id, "now": now, "message": message,
-            "progress": 1.0 if f.state is RunState.SUCCEEDED else fraction,
-            "finished": now if f.state in TERMINAL_STATES else None, "ran": f.ran_for,
-        }
+        return [f.run.id, f.run.attempt, f.state.value,
+                None if f.result is None else R.dumps(f.result), f.error, f.traceback,
+                f.retry_delay, 1.0 if succeeded else fraction, message, f.ran_for]
 
     def runs_rescue(self, *, owner: str | None = None, limit: int = 1000) -> list[Run]:
         """Take back running runs whose lease expired (or, with ``owner``, all of its runs).

@@ -32,8 +32,12 @@ TASK_COLUMNS = (*(f.name for f in fields(TaskInfo)), "updated_at")
 _RUN_JSON = ("args", "kwargs", "result", "inputs")
 
 
+# One encoder for every call: json.dumps with options builds a JSONEncoder each time.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(value)
 
 
 def policies_from_json(text: str) -> Policies:
@@ -93,6 +97,23 @@ def run_from_row(row: dict[str, Any]) -> Run:
     data["state"] = RunState(data["state"])
     data["cancel_requested"] = bool(data["cancel_requested"])
     return Run(**data)
+
+
+#: The columns of a :class:`horae.store.base.ClaimedRun`, in its fields' order.
+CLAIM_COLUMNS = ("id", "task", "attempt", "max_attempts", "retry_backoff",
+                 "retry_backoff_max", "timeout", "args", "kwargs", "schedule_id",
+                 "fire_time", "shard_index", "shard_total", "priority", "not_before",
+                 "parent_id", "step", "inputs")
+
+
+def claimed_args(row: dict[str, Any]) -> tuple[Any, ...]:
+    """The arguments of a ``ClaimedRun`` from a claim row: positional, JSON decoded."""
+    return (row["id"], row["task"], row["attempt"], row["max_attempts"],
+            row["retry_backoff"], row["retry_backoff_max"], row["timeout"],
+            _json_or_none(row["args"]) or [], _json_or_none(row["kwargs"]) or {},
+            row["schedule_id"], row["fire_time"], row["shard_index"], row["shard_total"],
+            row["priority"], row["not_before"], row["parent_id"], row["step"],
+            _json_or_none(row["inputs"]))
 
 
 def log_from_row(row: dict[str, Any]) -> LogLine:

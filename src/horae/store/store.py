@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from horae.models import QueueStats
 from horae.store.backfill_queries import BackfillQueries
-from horae.store.base import DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
+from horae.store.base import ClaimedRun, DueRow, Finish, FireOutcome, NewRun, Planner, RunFilter
 from horae.store.bulk_queries import BulkQueries
 from horae.store.channel_queries import ChannelQueries
 from horae.store.expiry import ExpiryQueries
@@ -45,8 +45,8 @@ from horae.store.worker_queries import WorkerQueries
 from horae.store.workflow_queries import WorkflowQueries
 from horae.store.workflow_runs import WorkflowRunQueries
 
-__all__ = ["DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats", "RunFilter",
-           "Store"]
+__all__ = ["ClaimedRun", "DueRow", "Finish", "FireOutcome", "NewRun", "Planner", "QueueStats",
+           "RunFilter", "Store"]
 
 
 class Store(ScheduleQueries, ScheduleBatchQueries, RunQueries, LeaseQueries, WorkerQueries,

@@ -20,7 +20,7 @@ import threading
 import traceback
 from typing import Any, TextIO
 
-from horae.models import Run, RunState
+from horae.store import ClaimedRun
 from horae.worker.context import Context, LogCapture, RunTracker, bind, place_context
 
 
@@ -68,12 +68,15 @@ def open_protocol(argv: list[str]) -> TextIO:
 def main(argv: list[str]) -> int:
     pipe = _Pipe(open_protocol(argv))
     request = json.loads(sys.stdin.readline())
-    run = Run(id=request["run_id"], task=request["task"], state=RunState.RUNNING,
-              attempt=request["attempt"], max_attempts=request.get("max_attempts", 1),
-              schedule_id=request.get("schedule_id"),
-              fire_time=request.get("fire_time"), shard_index=request.get("shard_index"),
-              shard_total=request.get("shard_total"), parent_id=request.get("parent_id"),
-              step=request.get("step"), inputs=request.get("inputs"))
+    run = ClaimedRun(id=request["run_id"], task=request["task"], attempt=request["attempt"],
+                     max_attempts=request.get("max_attempts", 1), retry_backoff=1.0,
+                     retry_backoff_max=3600.0, timeout=None, args=request["args"],
+                     kwargs=request["kwargs"], schedule_id=request.get("schedule_id"),
+                     fire_time=request.get("fire_time"),
+                     shard_index=request.get("shard_index"),
+                     shard_total=request.get("shard_total"), priority=0, not_before=0.0,
+                     parent_id=request.get("parent_id"), step=request.get("step"),
+                     inputs=request.get("inputs"))
     tracker = _StreamingTracker(run)
     tracker.pipe = pipe
     # The parent cancels with SIGTERM: ctx.cancelled becomes true and the task may return

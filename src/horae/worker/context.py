@@ -15,7 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from horae.models import LogLine, Run
+from horae.models import LogLine
+from horae.store import ClaimedRun
 
 _current: contextvars.ContextVar[RunTracker | None] = contextvars.ContextVar(
     "horae_current_run", default=None
@@ -54,7 +55,7 @@ class Flag:
 class RunTracker:
     """Mutable, thread-safe state of one executing run, flushed by the worker."""
 
-    run: Run
+    run: ClaimedRun
     logs: list[LogLine] = field(default_factory=list)
     progress: tuple[float | None, str | None] | None = None
     cancel: Flag = field(default_factory=Flag)
@@ -217,7 +218,7 @@ class LogCapture:
     @classmethod
     def install(cls) -> None:
         if (isinstance(sys.stdout, _PrintRouter) and isinstance(sys.stderr, _PrintRouter)
-                and cls._handler is not None and cls._handler in logging.getLogger().handlers):
+                and cls._handler is not None and cls._handler in logging.root.handlers):
             return  # in place already: what every run but the first finds, without the lock
         with cls._lock:
             if cls._handler is None:

@@ -79,21 +79,20 @@ class Execution:
 
 
 async def _run_async(ex: Execution, done: Callable[[Execution, Outcome], None]) -> None:
-    done(ex, await _call_async(ex))
-
-
-async def _call_async(ex: Execution) -> Outcome:
+    """One async run as one task (one coroutine: a frame per run is measurable); its
+    outcome goes to ``done`` from here, once the run is unbound from the log capture."""
     token = bind(ex.tracker)
     try:
-        return Outcome(result=await ex.call())
+        outcome = Outcome(result=await ex.call())
     except asyncio.CancelledError as exc:
-        return Outcome(error=f"cancelled ({ex.stop_reason or 'by the worker'})",
-                       traceback="".join(traceback.format_exception(exc)))
+        outcome = Outcome(error=f"cancelled ({ex.stop_reason or 'by the worker'})",
+                          traceback="".join(traceback.format_exception(exc)))
     except BaseException as exc:
-        return _failure(exc)
+        outcome = _failure(exc)
     finally:
         LogCapture.finish(ex.tracker)
         unbind(token)
+    done(ex, outcome)
 
 
 def _failure(exc: BaseException) -> Outcome:
@@ -162,7 +161,7 @@ class Executors:
             with ex.lock:
                 if ex.stop_reason is None:
                     # A cancel from another thread is queued behind the task's first step,
-                    # so the task is inside _call_async (which turns it into an outcome).
+                    # so the task is inside _run_async (which turns it into an outcome).
                     task = loop.create_task(_run_async(ex, done))
                     ex.stopper = functools.partial(loop.call_soon_threadsafe, task.cancel)
                     continue

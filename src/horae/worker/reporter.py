@@ -31,13 +31,14 @@ class Reporter:
         self._on_written = on_written
         self._thread = threading.Thread(target=self._loop, name="horae-reporter", daemon=True)
         self._pending = 0  # put, not yet written (or given up on)
-        self._written = threading.Condition()
+        self._lock = threading.Lock()  # taken bare by put(): Condition's __enter__ is Python
+        self._written = threading.Condition(self._lock)
 
     def start(self) -> None:
         self._thread.start()
 
     def put(self, finish: Finish) -> None:
-        with self._written:
+        with self._lock:
             self._pending += 1
         self._queue.put(finish)
 

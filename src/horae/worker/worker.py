@@ -25,9 +25,9 @@ from collections import deque
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from horae.models import LogLine, Run, RunState, WorkerInfo
+from horae.models import LogLine, RunState, WorkerInfo
 from horae.policies import retry_delay
-from horae.store import Finish
+from horae.store import ClaimedRun, Finish
 from horae.wakeup import Waker
 from horae.worker.context import LogCapture, RunTracker
 from horae.worker.executors import Execution, Executors, Outcome
@@ -76,7 +76,7 @@ class Worker:
         self.claims_paused = False  # the outcome backlog is full: no claim, no start
         self.claim_pauses = 0  # how many times claims paused since start
         self._active: dict[int, Execution] = {}
-        self._ahead: deque[Run] = deque()  # claimed, not started (under _lock)
+        self._ahead: deque[ClaimedRun] = deque()  # claimed, not started (under _lock)
         self._recording = 0  # outcomes being handed to the reporter right now (under _lock)
         self._lock = threading.Lock()
         self._lines_lock = threading.Lock()  # orders a run's log lines before its outcome
@@ -264,7 +264,7 @@ class Worker:
         self._start(starting, start_written=False)
         return bool(starting)
 
-    def _claim(self, free: int, room: int) -> list[Run]:
+    def _claim(self, free: int, room: int) -> list[ClaimedRun]:
         """Claim up to ``room`` runs, the first ``free`` of them to start at once:
         unlimited tasks in one statement, then each task with a concurrency limit under
         its own lock, for free slots only (a limit counts runs held ahead too, so holding
@@ -272,12 +272,12 @@ class Worker:
         store = self.app.store
         tasks = list(self.app.registry)
         unlimited = [t.name for t in tasks if t.concurrency is None]
-        runs = store.runs_claim(self.id, self.queues, min(room, CLAIM_BATCH), self.lease,
+        runs = store.runs_take(self.id, self.queues, min(room, CLAIM_BATCH), self.lease,
                                 tasks=unlimited, start_claimed=free) if unlimited else []
         for t in tasks:
             if t.concurrency is not None and len(runs) < free:
                 try:
-                    runs += store.runs_claim(self.id, self.queues, free - len(runs),
+                    runs += store.runs_take(self.id, self.queues, free - len(runs),
                                              self.lease, tasks=[t.name],
                                              task_limit=t.concurrency)
                 except Exception as exc:  # keep what was claimed: it is leased to us
@@ -285,7 +285,7 @@ class Worker:
                     break
         return runs
 
-    def _give_back(self, runs: list[Run]) -> None:
+    def _give_back(self, runs: list[ClaimedRun]) -> None:
         """Runs claimed while stopping: back to the queue, never started."""
         if not runs:
             return
@@ -294,7 +294,7 @@ class Worker:
         except Exception as exc:  # their leases expire and the scheduler rescues them
             log.warning("could not release %d runs claimed while stopping: %s", len(runs), exc)
 
-    def _start(self, runs: list[Run], *, start_written: bool) -> None:
+    def _start(self, runs: list[ClaimedRun], *, start_written: bool) -> None:
         """Start ``runs`` (their slots are free): one hand-off to the executors for all."""
         if not runs:
             return
@@ -320,7 +320,7 @@ class Worker:
         """A run's code ended (on the event loop or in a pool thread): record its outcome
         and give its slot to the next run held ahead right here, so a busy worker's claim
         loop wakes once per batch of claims rather than once per finished run."""
-        nxt: list[Run] = []
+        nxt: list[ClaimedRun] = []
         try:
             self._record(ex, outcome)
         finally:
