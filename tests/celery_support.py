@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import eventually
+from tests.conftest import IN_CI, eventually
 
 ROOT = Path(__file__).resolve().parents[1]
 BROKERS = {"rabbitmq": "amqp://guest:guest@127.0.0.1:5672//",
@@ -34,11 +34,29 @@ class Fleet:
         return self.log.read_text(errors="replace")[-6000:]
 
 
+def require_services(broker: str) -> None:
+    """Skip on a laptop without the broker or Redis (the result backend); fail in CI,
+    where they must run."""
+    import socket
+
+    import pytest
+
+    for name, port in (("redis", 6379), (broker, 5672 if broker == "rabbitmq" else 6379)):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        except OSError as exc:
+            if IN_CI:
+                pytest.fail(f"{name} is required in CI but unreachable on port {port}: {exc}")
+            pytest.skip(f"no {name} on 127.0.0.1:{port}: {exc}")
+
+
 @contextmanager
 def celery_worker(broker: str, log: Path, concurrency: int = 2) -> Iterator[Fleet]:
     """Start a prefork Celery worker (revoke with terminate needs a pool of children) and
     wait until it consumes; stop it (SIGTERM, then SIGKILL) afterwards."""
     from tests.celery_app import make_app
+
+    require_services(next(k for k, v in BROKERS.items() if v == broker))
 
     queue = f"horae-test-{secrets.token_hex(4)}"
     env = dict(os.environ, HORAE_TEST_CELERY_BROKER=broker, HORAE_TEST_CELERY_BACKEND=BACKEND,
