@@ -135,3 +135,26 @@ def test_more_than_the_limit_is_refused_whole(app: Horae) -> None:
         BulkRuns(app).cancel(queue="scans", limit=3)
     assert bad.value.field == "filter" and "4 match" in bad.value.reason
     assert states(app, ids) == [RunState.QUEUED] * 4
+
+
+def test_a_bulk_cancelled_workflow_step_moves_its_workflow_on(app: Horae) -> None:
+    app.workflows.add("wf", {"steps": [{"id": "a", "task": "scan"},
+                                       {"id": "b", "task": "report", "after": ["a"],
+                                        "trigger_rule": "all_done"}]})
+    run = app.workflows.run("wf")
+    [step] = app.runs.list(parent_id=run.id)
+    assert (step.step, step.state) == ("a", RunState.QUEUED)
+    assert app.runs.cancel_many(task="scan").ids == [step.id]
+    # As a single cancel does: the step's end decides its successor (all_done: it runs).
+    later = {r.step: r.state for r in app.runs.list(parent_id=run.id)}
+    assert later == {"a": RunState.CANCELLED, "b": RunState.QUEUED}
+
+
+def test_a_bulk_cancelled_workflow_run_cancels_its_steps(app: Horae) -> None:
+    app.workflows.add("wf2", {"steps": [{"id": "a", "task": "scan"}]})
+    run = app.workflows.run("wf2")
+    [step] = app.runs.list(parent_id=run.id)
+    assert app.runs.get(run.id).state is RunState.RUNNING
+    app.runs.cancel_many(task=app.runs.get(run.id).task, states=["running"])
+    assert app.runs.get(step.id).state is RunState.CANCELLED
+    assert app.runs.get(run.id).state is RunState.CANCELLED

@@ -56,16 +56,10 @@ def _audited(c: Call, action: str, work: Any) -> Reply:
     if c.body.dry_run:
         return Reply(work().as_dict())
     holder: list[BulkOutcome] = []
-    with c.audited(action, "bulk", target=lambda out: _target(out.selection.as_dict()),
+    with c.audited(action, "bulk", target=lambda out: out.selection.label(),
                    after=lambda out: out.as_dict() | {"ids": out.ids[:1000]}):
         holder.append(work())
     return Reply(holder[0].as_dict())
-
-
-def _target(selection: dict[str, Any]) -> str:
-    """The audit record's target: ``queue=scans states=queued,retrying``."""
-    return " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
-                    for k, v in selection.items())
 
 
 def _run_filters(b: RunSelection) -> dict[str, Any]:

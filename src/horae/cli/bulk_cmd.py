@@ -40,9 +40,7 @@ def _filter_options(states_help: str) -> Callable[[Any], Any]:
 
 def _describe(out: BulkOutcome) -> str:
     by_state = ", ".join(f"{state} {n}" for state, n in sorted(out.matched.items()))
-    where = " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
-                     for k, v in out.selection.as_dict().items() if k != "states")
-    return f"{out.total} ({by_state or 'none'}) matching {where}"
+    return f"{out.total} ({by_state or 'none'}) matching {out.selection.label(states=False)}"
 
 
 def _run_bulk(env: Env, action: str, verb: str, change: Callable[..., BulkOutcome],
@@ -60,7 +58,7 @@ def _run_bulk(env: Env, action: str, verb: str, change: Callable[..., BulkOutcom
             raise InvalidInput("yes", f"this would {verb} {count.total}: give --yes to confirm"
                                       " without a terminal (or --dry-run to only count)")
         click.confirm(f"{verb.capitalize()} {_describe(count)}?", abort=True)
-    with audited(env, action, "bulk", target=lambda out: _target(out),
+    with audited(env, action, "bulk", target=lambda out: out.selection.label(),
                  after=lambda out: out.as_dict() | {"ids": out.ids[:1000]}):
         done = change(**filters)
     if as_json:
@@ -69,11 +67,6 @@ def _run_bulk(env: Env, action: str, verb: str, change: Callable[..., BulkOutcom
         Out(env.color).line(f"{verb_past(verb)} {done.changed}"
                             + (f" of {count.total} counted" if done.changed != count.total
                                else ""))
-
-
-def _target(out: BulkOutcome) -> str:
-    return " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
-                    for k, v in out.selection.as_dict().items())
 
 
 def verb_past(verb: str) -> str:

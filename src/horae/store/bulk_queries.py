@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from horae.store import fanout
 from horae.store.base import _NEW_RUN_COLS, TERMINAL_SQL, WAITING_SQL, StoreBase
 from horae.store.connection import Tx
+from horae.store.run_queries import after_cancel
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,11 @@ class Selection:
     queue: str | None = None
     tag: str | None = None
     states: tuple[str, ...] = ()
+
+    def label(self, *, states: bool = True) -> str:
+        """``queue=scans states=queued,retrying``: an audit record's target, a prompt's words."""
+        return " ".join(f"{k}={','.join(v) if isinstance(v, list) else v}"
+                        for k, v in self.as_dict().items() if states or k != "states")
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {k: v for k, v in (
@@ -131,18 +136,14 @@ class BulkQueries(StoreBase):
                 "UPDATE horae_runs SET state = 'cancelled', finished_at = :now,"
                 " error = 'cancelled before it started (bulk cancel)'"
                 f" WHERE {self.db.in_list('id', 'ids')} AND state IN {WAITING_SQL}"
-                " RETURNING id, schedule_id, parent_id, origin, fanout", params)
+                " RETURNING id, schedule_id, parent_id, origin, step", params)
             running = tx.all(
                 "UPDATE horae_runs SET cancel_requested = 1"
                 f" WHERE {self.db.in_list('id', 'ids')} AND state = 'running'"
                 " RETURNING id, fanout", params)
-            self._count_outcomes(tx, [(r["schedule_id"], "cancelled", r["origin"])
-                                      for r in done if r["schedule_id"] is not None], now)
-            fanout.settle(self, tx, [r["parent_id"] for r in done], now)
-            for r in [*done, *running]:
-                if r["fanout"]:
-                    fanout.cancel_children(self, tx, int(r["id"]), now)
-            self._notify(tx, "horae_cancel")
+            # The same consequences as a single cancel: counted on schedules, workflows
+            # and fan-outs moved on, a parent's children cancelled.
+            after_cancel(self, tx, done, running, now)
             out.changed = len(done) + len(running)
             out.ids = sorted([int(r["id"]) for r in [*done, *running]])
             out.matched = {"cancelled": len(done), "running": len(running)}

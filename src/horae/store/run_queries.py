@@ -25,7 +25,7 @@ from horae.store.base import (
     RunFilter,
     StoreBase,
 )
-from horae.store.connection import Tx
+from horae.store.connection import Row, Tx
 
 _ENDED_BADLY = ("failed", "timed_out", "cancelled", "skipped", "missed", "lost")
 _ENDED_BADLY_SQL = "state IN (" + ", ".join(f"'{s}'" for s in _ENDED_BADLY) + ")"
@@ -191,16 +191,9 @@ class RunQueries(StoreBase):
                 " RETURNING schedule_id, parent_id, origin, step",
                 {"id": run_id, "now": now},
             )
-            if done is not None and done["schedule_id"] is not None:
-                self._count_outcomes(tx, [(done["schedule_id"], "cancelled", done["origin"])],
-                                     now)
-            if done is not None:
-                workflow_runs.children_ended(
-                    self, tx, [(done["parent_id"], done["step"], "cancelled")], now)
-                fanout.settle(self, tx, [done["parent_id"]], now)
             running = None if done is not None else tx.one(
                 "UPDATE horae_runs SET cancel_requested = 1 WHERE id = :id AND state = 'running'"
-                " RETURNING fanout",
+                " RETURNING id, fanout",
                 {"id": run_id},
             )
             if done is None and running is None:
@@ -208,11 +201,7 @@ class RunQueries(StoreBase):
                 if state is None:
                     raise NotFound("run", run_id)
                 raise Conflict(f"run {run_id} already finished ({state['state']})")
-            if running is not None and running["fanout"] == "workflow":
-                workflow_runs.cancel(self, tx, run_id, now)
-            elif running is not None and running["fanout"]:
-                fanout.cancel_children(self, tx, run_id, now)
-            self._notify(tx, "horae_cancel")
+            after_cancel(self, tx, [done] if done else [], [running] if running else [], now)
             row = tx.one(f"SELECT {_RUN_COLS} FROM horae_runs WHERE id = :id", {"id": run_id})
             assert row is not None
             cancelled = R.run_from_row(row)
@@ -292,3 +281,23 @@ class RunQueries(StoreBase):
             if created:
                 self._notify(tx, "horae_runs")
         return created
+
+
+def after_cancel(store: StoreBase, tx: Tx, done: list[Row], asked: list[Row],
+                 now: float) -> None:
+    """What a cancel changes beyond its runs, in its transaction (one cancel or many):
+    ``done`` (cancelled before they started: ``schedule_id, parent_id, origin, step``) count
+    on their schedules and move their workflow or fan-out parent on; ``asked`` (running,
+    asked to stop: ``id, fanout``) that are parents have their children cancelled."""
+    store._count_outcomes(tx, [(r["schedule_id"], "cancelled", r["origin"])
+                               for r in done if r["schedule_id"] is not None], now)
+    if done:
+        workflow_runs.children_ended(
+            store, tx, [(r["parent_id"], r["step"], "cancelled") for r in done], now)
+        fanout.settle(store, tx, [r["parent_id"] for r in done], now)
+    for r in asked:
+        if r["fanout"] == "workflow":
+            workflow_runs.cancel(store, tx, int(r["id"]), now)
+        elif r["fanout"]:
+            fanout.cancel_children(store, tx, int(r["id"]), now)
+    store._notify(tx, "horae_cancel")
